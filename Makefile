@@ -1,0 +1,45 @@
+# sansip — the two commands a user needs are `make test` and `make demo`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo lint typecheck unit bench soak clean peers
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# System packages the tests need; installed only when running as root.
+APT_PACKAGES :=
+peers:
+	@if [ -n "$(APT_PACKAGES)" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sansip tests bench conformance
+	$(VENV)/bin/ruff format --check sansip
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict sansip
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: peers lint typecheck unit
+
+demo: $(STAMP)
+	$(VENV)/bin/sansip demo
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/bench_parse.py
+
+soak: $(STAMP)
+	$(VENV)/bin/pytest -q -m slow --hypothesis-profile=soak
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

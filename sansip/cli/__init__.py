@@ -1,0 +1,1 @@
+"""The ``sansip`` command line."""

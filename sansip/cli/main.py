@@ -1,0 +1,35 @@
+"""Entry point of the ``sansip`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sansip import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sansip``."""
+    parser = argparse.ArgumentParser(
+        prog="sansip", description="sansip: a SIP softphone stack in pure Python"
+    )
+    parser.add_argument("--version", action="version", version=f"sansip {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser("demo", help="show what sansip does, on data that needs no network")
+    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``sansip``; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from sansip.cli import demo
+
+        return demo.main(as_json=args.json)
+    build_parser().print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

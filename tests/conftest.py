@@ -1,0 +1,38 @@
+"""Shared fixtures: where the conformance data lives.
+
+The RFC torture messages and test vectors are not part of the repository.
+Tests find them through ``SANSIP_CONFORMANCE_DATA`` or, by default, in
+``../shared/conformance-data`` next to the checkout.  Outside CI a missing
+directory skips those tests with a message; in CI (``CI=true``) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def conformance_data_dir() -> Path | None:
+    """The conformance data directory, or None if it cannot be found."""
+    configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
+    path = Path(configured) if configured else REPO.parent / "shared" / "conformance-data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def conformance_data() -> Path:
+    """Path of the conformance data; skip (fail in CI) when it is absent."""
+    path = conformance_data_dir()
+    if path is None:
+        message = (
+            "conformance data not found: set SANSIP_CONFORMANCE_DATA to the directory "
+            "holding rfc4475/ and rfc5118/"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
