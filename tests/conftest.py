@@ -12,6 +12,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# CI runs the same examples every time (a failure there must be reproducible);
+# `make soak` runs many more, randomly.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile(
+    "soak", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 REPO = Path(__file__).resolve().parent.parent
 

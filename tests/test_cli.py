@@ -35,7 +35,7 @@ def test_demo_without_the_corpus(
 ) -> None:
     monkeypatch.setenv("SANSIP_CONFORMANCE_DATA", str(tmp_path / "absent"))
     monkeypatch.chdir(tmp_path)
-    import sansip.cli.demo as demo
+    from sansip.cli import demo
 
     monkeypatch.setattr(demo, "find_corpus", lambda: None)
     assert main(["demo"]) == 0

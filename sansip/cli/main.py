@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
+from sansip.cli import demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``sansip``; return the process exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from sansip.cli import demo
-
         return demo.main(as_json=args.json)
     build_parser().print_help()
     return 2

@@ -72,13 +72,11 @@ def parse_params(text: str, pos: int, what: str) -> dict[str, str | None]:
 
     Names are lower-cased (they compare case-insensitively); values are kept
     as written, quoted strings with their quotes.  Trailing LWS is allowed.
+    A name given twice (which RFC 3261 forbids) keeps its first value.
     """
     params: dict[str, str | None] = {}
     if _SIMPLE_PARAMS_RE.fullmatch(text, pos):
-        for item in text[pos + 1 :].split(";"):
-            name, eq, value = item.partition("=")
-            params[name.lower()] = value if eq else None
-        return params
+        return split_simple_params(text[pos:])
     end = len(text)
     match = HEADER_PARAM_RE.match
     while pos < end:
@@ -87,9 +85,74 @@ def parse_params(text: str, pos: int, what: str) -> dict[str, str | None]:
             if text[pos:].strip(" \t"):
                 raise ParseError(f"bad parameter in {what}")
             break
-        params[m[1].lower()] = m[2]
+        params.setdefault(m[1].lower(), m[2])  # a repeated name: the first one wins
         pos = m.end()
     return params
+
+
+def split_simple_params(text: str) -> dict[str, str | None]:
+    """Decode ``;a=b;c`` text that a caller already matched as simple params."""
+    params: dict[str, str | None] = {}
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        params.setdefault(name.lower(), value if eq else None)  # the first one wins
+    return params
+
+
+def find_simple_param(text: str, needle: str) -> str | None:
+    """The value of one parameter of simple params text, decoding nothing else.
+
+    ``needle`` is ``";name="`` with a lower-case name.  Returns None when
+    the parameter is absent or has no value; a name written in another case
+    is found too.
+    """
+    i = text.find(needle)
+    if i < 0:
+        if needle not in text.lower():
+            return None
+        return split_simple_params(text).get(needle[1:-1])
+    start = i + len(needle)
+    end = text.find(";", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+class LazyParams:
+    """Header parameters decoded on first use (a base for Via and NameAddr).
+
+    ``_params_text`` holds ``;a=b;c`` text already matched by a strict
+    expression; ``_params`` the decoded mapping once someone asked for it.
+    """
+
+    __slots__ = ("_params", "_params_text")
+
+    _params: Mapping[str, str | None] | None
+    _params_text: str | None
+
+    @property
+    def params(self) -> Mapping[str, str | None]:
+        """The parameters: lower-case names, ``None`` for a valueless one."""
+        params = self._params
+        if params is None:
+            assert self._params_text is not None
+            params = self._params = split_simple_params(self._params_text)
+        return params
+
+    def _params_str(self) -> str:
+        if self._params is None:
+            return self._params_text or ""
+        return format_params(self._params)
+
+
+def split_host_port(host: str, port: str | None, what: str) -> tuple[str, int | None]:
+    """Remove IPv6 brackets and check the port range (0-65535)."""
+    if host[0] == "[":
+        host = host[1:-1]
+    if port is None:
+        return host, None
+    number = int(port)
+    if number > 65535:
+        raise ParseError(f"port out of range in {what}")
+    return host, number
 
 
 def format_params(params: Mapping[str, str | None]) -> str:
@@ -163,6 +226,11 @@ def unquote(value: str) -> str:
 def quote(value: str) -> str:
     """Make a quoted-string, escaping ``"`` and ``\\``."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def is_number(value: str) -> bool:
+    """Whether ``value`` is 1*DIGIT (ASCII digits only)."""
+    return value.isascii() and value.isdigit()
 
 
 def is_token(value: str) -> bool:

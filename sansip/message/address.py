@@ -15,7 +15,9 @@ from typing import Final, Literal
 from sansip.message._grammar import (
     QUOTED_RE,
     TOKEN,
-    format_params,
+    LazyParams,
+    find_simple_param,
+    is_number,
     parse_params,
     quote,
     split_list,
@@ -30,7 +32,7 @@ __all__ = ["NameAddr", "parse_contact_list", "parse_name_addr", "parse_name_addr
 _TOKEN_DISPLAY_RE: Final = re.compile(rf"{TOKEN}(?:[ \t]+{TOKEN})*")
 
 
-class NameAddr:
+class NameAddr(LazyParams):
     """An address with an optional display name and header parameters.
 
     ``display_name`` is unquoted (``None`` when absent); ``params`` are the
@@ -41,7 +43,7 @@ class NameAddr:
     :meth:`with_params` / :meth:`with_tag` to derive a changed copy.
     """
 
-    __slots__ = ("_params", "_uri", "_uri_text", "display_name")
+    __slots__ = ("_uri", "_uri_text", "display_name")
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class NameAddr:
             self._uri_text = None
         self.display_name = display_name
         self._params = params
+        self._params_text = None
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
@@ -72,14 +75,9 @@ class NameAddr:
             uri = self._uri = parse_uri(self._uri_text)
         return uri
 
-    @property
-    def params(self) -> Mapping[str, str | None]:
-        """The header parameters (lower-case names)."""
-        return self._params
-
     def __str__(self) -> str:
         uri = self._uri_text if self._uri is None else str(self._uri)
-        params = format_params(self._params) if self._params else ""
+        params = self._params_str()
         if self.display_name is None:
             return f"<{uri}>{params}"
         return f"{quote(self.display_name)} <{uri}>{params}"
@@ -92,7 +90,7 @@ class NameAddr:
             return NotImplemented
         return (
             self.display_name == other.display_name
-            and dict(self._params) == dict(other._params)
+            and dict(self.params) == dict(other.params)
             and self.uri == other.uri
         )
 
@@ -101,6 +99,8 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         """The ``tag`` parameter (From/To), or None."""
+        if self._params is None:
+            return find_simple_param(self._params_text, ";tag=")  # type: ignore[arg-type]
         return self._params.get("tag")
 
     @property
@@ -109,15 +109,15 @@ class NameAddr:
 
         Values above 2**32-1 are clamped to 2**32-1 (RFC 4475 scalar02).
         """
-        value = self._params.get("expires")
-        if value is None or not value.isdigit():
+        value = self.params.get("expires")
+        if value is None or not is_number(value):
             return None
         return min(int(value), 2**32 - 1)
 
     @property
     def q(self) -> float | None:
         """The Contact ``q`` preference in [0, 1], or None."""
-        value = self._params.get("q")
+        value = self.params.get("q")
         if value is None:
             return None
         try:
@@ -140,7 +140,7 @@ class NameAddr:
 
     def with_params(self, **params: str | None) -> NameAddr:
         """A copy with the given header parameters set."""
-        merged = dict(self._params)
+        merged = dict(self.params)
         merged.update(params)
         return NameAddr(self.uri, self.display_name, merged)
 
@@ -171,13 +171,11 @@ def parse_name_addr(value: str, what: str) -> NameAddr:
         na._uri = None
         na.display_name, na._uri_text, params_text = m.groups()
         if params_text:
-            params: dict[str, str | None] = {}
-            for item in params_text[1:].split(";"):
-                name, eq, param_value = item.partition("=")
-                params[name.lower()] = param_value if eq else None
-            na._params = params
+            na._params = None
+            na._params_text = params_text
         else:
             na._params = EMPTY_PARAMS
+            na._params_text = None
         return na
     if not value:
         raise ParseError(f"empty {what}")

@@ -17,6 +17,7 @@ from sansip.message._grammar import (
     QUOTED,
     TOKEN,
     format_params,
+    is_number,
     parse_params,
     quote,
     split_list,
@@ -90,7 +91,7 @@ _WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _digits(value: str, what: str) -> int:
-    if not value.isdigit() or not value.isascii():
+    if not is_number(value) or not value.isascii():
         raise ParseError(f"{what} is not a number")
     return int(value)
 
@@ -261,7 +262,7 @@ class SubscriptionState(NamedTuple):
     def expires(self) -> int | None:
         """The ``expires`` parameter in seconds, or None."""
         value = self.params.get("expires")
-        return min(int(value), MAX_SEQ) if value and value.isdigit() else None
+        return min(int(value), MAX_SEQ) if value and is_number(value) else None
 
     @property
     def reason(self) -> str | None:
@@ -272,7 +273,7 @@ class SubscriptionState(NamedTuple):
     def retry_after(self) -> int | None:
         """The ``retry-after`` parameter in seconds, or None."""
         value = self.params.get("retry-after")
-        return min(int(value), MAX_SEQ) if value and value.isdigit() else None
+        return min(int(value), MAX_SEQ) if value and is_number(value) else None
 
     def __str__(self) -> str:
         return f"{self.state}{format_params(self.params)}"
@@ -324,7 +325,7 @@ class Reason(NamedTuple):
     def cause(self) -> int | None:
         """The ``cause`` parameter as an int, or None."""
         value = self.params.get("cause")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_number(value) else None
 
     @property
     def text(self) -> str | None:

@@ -389,4 +389,8 @@ class Headers:
         text = value if isinstance(value, str) else str(value)
         if "\r" in text or "\n" in text:
             raise LocalProtocolError("header values must not contain CR or LF")
+        try:
+            text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise LocalProtocolError("header value is not encodable as UTF-8") from None
         return text.strip(" \t")

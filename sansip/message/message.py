@@ -48,24 +48,19 @@ DEFAULT_MAX_HEADERS: Final = 256
 _METHOD_RE: Final = re.compile(TOKEN)
 _VERSION_RE: Final = re.compile(r"(?i:SIP)/[0-9]+\.[0-9]+")
 _FOLD_RE: Final = re.compile(r"[ \t]*\r?\n[ \t]+")
-_HEADER_NAMES_RE: Final = re.compile(rf"{TOKEN}(?:\n{TOKEN})*")
+_HEADER_NAMES_RE: Final = re.compile(rf"{TOKEN}(?:\r\n{TOKEN})*")
 # Names of two or more token characters: nothing to strip, no compact form.
-_PLAIN_NAMES_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]{2,}(?:\n[A-Za-z0-9\-.!%*_+`'~]{2,})*")
+_PLAIN_NAMES_RE: Final = re.compile(
+    r"[A-Za-z0-9\-.!%*_+`'~]{2,}(?:\r\n[A-Za-z0-9\-.!%*_+`'~]{2,})*"
+)
 _partition = str.partition
 _SINGLE: Final = ("from", "to", "call-id", "cseq", "max-forwards")
-_REQUIRED: Final[tuple[tuple[str, Callable[[str], object]], ...]] = (
-    ("via", parse_via_list),
-    ("from", h.FROM.parser),
-    ("to", h.TO.parser),
-    ("call-id", parse_call_id),
-    ("cseq", parse_cseq),
-)
 
 
 class Message:
     """What requests and responses share: headers, body and serialization."""
 
-    __slots__ = ("_body", "_raw", "headers")
+    __slots__ = ("_body", "_raw", "_version", "headers")
 
     headers: Headers
     _body: bytes
@@ -79,6 +74,27 @@ class Message:
     @body.setter
     def body(self, value: bytes) -> None:
         self._body = bytes(value)
+        self._raw = None
+
+    _version: str
+
+    @property
+    def version(self) -> str:
+        """The SIP-Version of the start line (``SIP/2.0``)."""
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
+        self._raw = None
+
+    def _setup(
+        self, version: str, headers: Headers | list[tuple[str, object]] | None, body: bytes
+    ) -> None:
+        self._version = version
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
+        self.headers.modified = True
+        self._body = bytes(body)
         self._raw = None
 
     # -- typed access to the headers every layer reads ---------------------
@@ -100,7 +116,7 @@ class Message:
     @property
     def top_via(self) -> Via:
         """The first Via value; raise ParseError if there is none."""
-        vias = self.headers.parsed(h.VIA)
+        vias = self.via
         if not vias:
             raise ParseError("missing Via")
         return vias[0]
@@ -223,7 +239,7 @@ def _fields_without_length(headers: Headers) -> list[tuple[str, str]]:
 class Request(Message):
     """A SIP request.  ``uri`` is the Request-URI."""
 
-    __slots__ = ("_method", "_uri", "version")
+    __slots__ = ("_method", "_uri")
 
     def __init__(
         self,
@@ -238,11 +254,7 @@ class Request(Message):
             raise LocalProtocolError(f"method {method!r} is not a token")
         self._method = method
         self._uri = parse_uri(uri) if isinstance(uri, str) else uri
-        self.version = version
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
-        self.headers.modified = True
-        self._body = bytes(body)
-        self._raw = None
+        self._setup(version, headers, body)
 
     @property
     def method(self) -> str:
@@ -265,7 +277,7 @@ class Request(Message):
         self._raw = None
 
     def _start_line(self) -> str:
-        return f"{self._method} {self._uri} {self.version}"
+        return f"{self._method} {self._uri} {self._version}"
 
     def __repr__(self) -> str:
         return f"<Request {self._method} {self._uri}>"
@@ -274,7 +286,7 @@ class Request(Message):
 class Response(Message):
     """A SIP response."""
 
-    __slots__ = ("_reason", "_status", "version")
+    __slots__ = ("_reason", "_status")
 
     def __init__(
         self,
@@ -291,11 +303,7 @@ class Response(Message):
         self._reason = reason_phrase(status) if reason is None else reason
         if "\r" in self._reason or "\n" in self._reason:
             raise LocalProtocolError("reason phrase must not contain CR or LF")
-        self.version = version
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
-        self.headers.modified = True
-        self._body = bytes(body)
-        self._raw = None
+        self._setup(version, headers, body)
 
     @property
     def status(self) -> int:
@@ -318,7 +326,7 @@ class Response(Message):
         self._raw = None
 
     def _start_line(self) -> str:
-        return f"{self.version} {self._status} {self._reason}"
+        return f"{self._version} {self._status} {self._reason}"
 
     def __repr__(self) -> str:
         return f"<Response {self._status} {self._reason}>"
@@ -365,10 +373,10 @@ def parse(
         head = data[skip:end].decode("utf-8", "surrogateescape").replace("\n", "\r\n")
     lines = head.split("\r\n")
     start = lines[0]
-    if len(lines) - 1 > max_headers:
-        raise ParseError("too many header fields")
     names, keys, values = _split_fields(lines, start)
     n = len(keys)
+    if n > max_headers:
+        raise ParseError("too many header fields")
     first = dict(zip(reversed(keys), range(n - 1, -1, -1), strict=True))
     headers = Headers._from_fields(names, keys, values)
     headers._first = first
@@ -381,36 +389,57 @@ def parse(
     # Decode and validate what every transaction and dialog reads.
     cache = headers._cache
     get = first.get
+    unique = len(first) == n  # no header name occurs twice
     try:
-        if len(first) != n:
+        if not unique:
             for key in _SINGLE:
                 if keys.count(key) > 1:
                     raise ParseError(f"more than one {key} header")
-        for key, parser in _REQUIRED:
-            i = get(key)
-            if i is None:
-                raise ParseError(f"missing {key} header")
-            cache[key] = parser(values[i].strip(" \t"))
-        if len(first) != n and keys.count("via") > 1:
+        i = get("via")
+        if i is None:
+            raise ParseError("missing Via header")
+        if unique or keys.count("via") == 1:
+            cache["via"] = parse_via_list(values[i].strip(" \t"))
+        else:
             cache["via"] = _all_values(keys, values, "via", parse_via_list)
+        i = get("from")
+        if i is None:
+            raise ParseError("missing From header")
+        cache["from"] = parse_name_addr(values[i].strip(" \t"), "From")
+        i = get("to")
+        if i is None:
+            raise ParseError("missing To header")
+        cache["to"] = parse_name_addr(values[i].strip(" \t"), "To")
+        i = get("call-id")
+        if i is None:
+            raise ParseError("missing Call-ID header")
+        cache["call-id"] = parse_call_id(values[i].strip(" \t"))
+        i = get("cseq")
+        if i is None:
+            raise ParseError("missing CSeq header")
+        cseq = cache["cseq"] = parse_cseq(values[i].strip(" \t"))
         i = get("max-forwards")
         if i is not None:
             cache["max-forwards"] = parse_max_forwards(values[i].strip(" \t"))
         i = get("contact")
         if i is not None:
-            if len(first) != n and keys.count("contact") > 1:
-                cache["contact"] = _all_values(keys, values, "contact", _contacts)
-            else:
+            if unique or keys.count("contact") == 1:
                 cache["contact"] = _contacts(values[i].strip(" \t"))
+            else:
+                cache["contact"] = _all_values(keys, values, "contact", _contacts)
     except ParseError as exc:
         raise _fail(exc.reason, exc.status, start, headers) from None
-    if type(msg) is Request and cache["cseq"].method != msg._method:  # type: ignore[attr-defined]
+    if type(msg) is Request and cseq.method != msg._method:
         raise _fail("CSeq method does not match the Request-Line", 400, start, headers)
 
     i = get("content-length")
     if i is not None:
         length_text = values[i].strip(" \t")
-        if len(first) != n and len(set(headers.get_all("content-length"))) > 1:
+        if (
+            not unique
+            and keys.count("content-length") > 1
+            and len(set(headers.get_all("content-length"))) > 1
+        ):
             raise _fail("conflicting Content-Length values", 400, start, headers)
         if not length_text.isdigit() or not length_text.isascii():
             raise _fail("malformed Content-Length", 400, start, headers)
@@ -435,9 +464,9 @@ def _split_fields(lines: list[str], start: str) -> tuple[Sequence[str], list[str
     if len(lines) == 1:
         return (), [], ()
     names, seps, values = zip(*map(_partition, lines[1:], repeat(":")), strict=True)
-    joined = "\n".join(names)
+    joined = "\r\n".join(names)
     if "" not in seps and _PLAIN_NAMES_RE.fullmatch(joined) is not None:
-        return names, joined.lower().split("\n"), values
+        return names, joined.lower().split("\r\n"), values
     # The slow path: folded lines, LWS before the colon, compact forms, or errors.
     if any(line[:1] in (" ", "\t") for line in lines[1:]):
         if lines[1][:1] in (" ", "\t"):
@@ -447,10 +476,10 @@ def _split_fields(lines: list[str], start: str) -> tuple[Sequence[str], list[str
     if "" in seps:
         raise _fail("header line without a colon", 400, start, None)
     names = tuple(name.rstrip(" \t") for name in names)
-    joined = "\n".join(names)
+    joined = "\r\n".join(names)
     if _HEADER_NAMES_RE.fullmatch(joined) is None:
         raise _fail("header name is not a token", 400, start, None)
-    keys = [COMPACT_FORMS.get(k, k) if len(k) == 1 else k for k in joined.lower().split("\n")]
+    keys = [COMPACT_FORMS.get(k, k) if len(k) == 1 else k for k in joined.lower().split("\r\n")]
     return names, keys, values
 
 
@@ -491,7 +520,7 @@ def _parse_request_line(start: str, headers: Headers) -> Request:
     req = Request.__new__(Request)
     req._method = method
     req._uri = uri
-    req.version = version
+    req._version = version
     req.headers = headers
     return req
 
@@ -506,6 +535,6 @@ def _parse_status_line(start: str, headers: Headers) -> Response:
     resp = Response.__new__(Response)
     resp._status = int(code)
     resp._reason = reason
-    resp.version = version
+    resp._version = version
     resp.headers = headers
     return resp

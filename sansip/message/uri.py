@@ -16,6 +16,7 @@ from typing import Final, NamedTuple
 from urllib.parse import quote as _pct_quote
 from urllib.parse import unquote as _pct_unquote
 
+from sansip.message._grammar import split_host_port
 from sansip.message.errors import ParseError
 
 __all__ = [
@@ -67,6 +68,23 @@ def unescape(value: str) -> str:
     return _pct_unquote(value, errors="surrogateescape")
 
 
+_ESCAPE_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_RESERVED: Final = frozenset(";/?:@&=+$,%")  # and '%' itself, so %25XX stays literal
+
+
+def _comparable(value: str) -> str:
+    """Decode escapes of unreserved characters only (RFC 3261 §19.1.4);
+    escapes of reserved characters stay, with upper-case hex digits."""
+    if "%" not in value:
+        return value
+
+    def decode(m: re.Match[str]) -> str:
+        char = chr(int(m[1], 16))
+        return f"%{m[1].upper()}" if char in _RESERVED else char
+
+    return _ESCAPE_RE.sub(decode, value)
+
+
 def escape(value: str, safe: str = "-_.!~*'()&=+$,;?/") -> str:
     """Escape every character of ``value`` not in unreserved or ``safe``."""
     return _pct_quote(value, safe=safe, errors="surrogateescape")
@@ -76,7 +94,7 @@ def _parse_param_list(text: str) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     for item in text[1:].split(";"):
         name, eq, value = item.partition("=")
-        params[name.lower()] = value if eq else None
+        params.setdefault(name.lower(), value if eq else None)
     return params
 
 
@@ -126,13 +144,7 @@ class SipURI(NamedTuple):
         if "%" in text and _BAD_ESCAPE_RE.search(text, start):
             raise ParseError("bad %-escape in SIP URI")
         user, password, host, port, params, headers = m.groups()
-        if host[0] == "[":
-            host = host[1:-1]
-        port_number = None
-        if port is not None:
-            port_number = int(port)
-            if port_number > 65535:
-                raise ParseError("port out of range in SIP URI")
+        host, port_number = split_host_port(host, port, "SIP URI")
         return tuple.__new__(
             cls,
             (
@@ -205,22 +217,22 @@ class SipURI(NamedTuple):
         """
         if not isinstance(other, SipURI) or self.scheme != other.scheme:
             return False
-        if unescape(self.user or "") != unescape(other.user or ""):
+        if _comparable(self.user or "") != _comparable(other.user or ""):
             return False
-        if unescape(self.password or "") != unescape(other.password or ""):
+        if _comparable(self.password or "") != _comparable(other.password or ""):
             return False
         if self.host.lower() != other.host.lower() or self.port != other.port:
             return False
-        mine = {k: unescape(v).lower() if v else v for k, v in self.params.items()}
-        theirs = {k: unescape(v).lower() if v else v for k, v in other.params.items()}
+        mine = {k: _comparable(v).lower() if v else v for k, v in self.params.items()}
+        theirs = {k: _comparable(v).lower() if v else v for k, v in other.params.items()}
         for name in ("user", "ttl", "method", "maddr", "transport"):
             if mine.get(name) != theirs.get(name):
                 return False
         for name in mine.keys() & theirs.keys():
             if mine[name] != theirs[name]:
                 return False
-        my_headers = {k.lower(): unescape(v) for k, v in self.headers.items()}
-        their_headers = {k.lower(): unescape(v) for k, v in other.headers.items()}
+        my_headers = {k.lower(): _comparable(v) for k, v in self.headers.items()}
+        their_headers = {k.lower(): _comparable(v) for k, v in other.headers.items()}
         return my_headers == their_headers
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Final
 
 from sansip.message._grammar import (
     HOST,
     LWS,
     TOKEN,
     TOKEN_CHARS,
-    format_params,
+    LazyParams,
+    find_simple_param,
+    is_number,
     parse_params,
+    split_host_port,
     split_list,
 )
 from sansip.message.errors import ParseError
@@ -35,21 +38,35 @@ _VIA_RE: Final = re.compile(
 _VIA_FAST_RE: Final = re.compile(
     rf"SIP/2\.0/([A-Za-z]+) ({HOST})(?::([0-9]{{1,5}}))?((?:;{TOKEN}(?:=[{TOKEN_CHARS}:\[\]]+)?)*)"
 )
-_new = tuple.__new__
+_new = object.__new__
 
 
-class Via(NamedTuple):
+class Via(LazyParams):
     """One Via value: transport, sent-by and parameters.
 
     ``transport`` is upper-case (``UDP``, ``TCP``, ``TLS``, ``WS``, ``WSS``,
     ``SCTP`` or any token); ``host`` holds an IPv6 address without brackets.
+    Parameter names are lower-case.  A parsed Via decodes its parameters on
+    first use; ``branch`` is found without decoding the others.  Values are
+    immutable: :meth:`with_params` derives a changed copy.
     """
 
-    transport: str
-    host: str
-    port: int | None = None
-    params: Mapping[str, str | None] = EMPTY_PARAMS
-    protocol: str = "SIP/2.0"
+    __slots__ = ("host", "port", "protocol", "transport")
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: Mapping[str, str | None] = EMPTY_PARAMS,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self._params = params
+        self._params_text = None
+        self.protocol = protocol
 
     @classmethod
     def parse(cls, text: str) -> Via:
@@ -57,7 +74,23 @@ class Via(NamedTuple):
         return parse_via(text.strip(" \t"))
 
     def __str__(self) -> str:
-        return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
+        return f"{self.protocol}/{self.transport} {self.sent_by}{self._params_str()}"
+
+    def __repr__(self) -> str:
+        return f"Via({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Via):
+            return NotImplemented
+        return (
+            self.transport == other.transport
+            and self.host == other.host
+            and self.port == other.port
+            and self.protocol == other.protocol
+            and dict(self.params) == dict(other.params)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def sent_by(self) -> str:
@@ -68,12 +101,14 @@ class Via(NamedTuple):
     @property
     def branch(self) -> str | None:
         """The ``branch`` parameter, or None."""
-        return self.params.get("branch")
+        if self._params is None:
+            return find_simple_param(self._params_text, ";branch=")  # type: ignore[arg-type]
+        return self._params.get("branch")
 
     @property
     def is_rfc3261_branch(self) -> bool:
         """Whether the branch starts with the magic cookie and has more after it."""
-        branch = self.params.get("branch")
+        branch = self.branch
         return (
             branch is not None
             and branch.startswith(BRANCH_MAGIC_COOKIE)
@@ -97,7 +132,7 @@ class Via(NamedTuple):
     def rport(self) -> int | None:
         """The filled-in ``rport`` value, or None if absent or empty."""
         value = self.params.get("rport")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_number(value) else None
 
     @property
     def maddr(self) -> str | None:
@@ -108,13 +143,13 @@ class Via(NamedTuple):
     def ttl(self) -> int | None:
         """The ``ttl`` parameter (0-255), or None."""
         value = self.params.get("ttl")
-        return int(value) if value and value.isdigit() and int(value) <= 255 else None
+        return int(value) if value and is_number(value) and int(value) <= 255 else None
 
     def with_params(self, **params: str | None) -> Via:
         """A copy with the given parameters set (``None`` = valueless)."""
         merged = dict(self.params)
         merged.update(params)
-        return self._replace(params=merged)
+        return Via(self.transport, self.host, self.port, merged, self.protocol)
 
 
 def parse_via(text: str) -> Via:
@@ -122,31 +157,22 @@ def parse_via(text: str) -> Via:
     fast = _VIA_FAST_RE.fullmatch(text)
     if fast is not None:
         transport, host, port, params_text = fast.groups()
-        params: dict[str, str | None] = {}
+        via = _new(Via)
+        via.transport = transport if transport.isupper() else transport.upper()
+        via.host, via.port = split_host_port(host, port, "Via")
         if params_text:
-            for item in params_text[1:].split(";"):
-                name, eq, value = item.partition("=")
-                params[name.lower()] = value if eq else None
-        if host[0] == "[":
-            host = host[1:-1]
-        if port is None:
-            port_number = None
+            via._params = None
+            via._params_text = params_text
         else:
-            port_number = int(port)
-            if port_number > 65535:
-                raise ParseError("Via port out of range")
-        return _new(Via, (transport.upper(), host, port_number, params, "SIP/2.0"))
+            via._params = EMPTY_PARAMS
+            via._params_text = None
+        via.protocol = "SIP/2.0"
+        return via
     m = _VIA_RE.match(text)
     if m is None:
         raise ParseError("malformed Via")
     name, version, transport, host, port = m.groups()
-    if host[0] == "[":
-        host = host[1:-1]
-    port_number = None
-    if port is not None:
-        port_number = int(port)
-        if port_number > 65535:
-            raise ParseError("Via port out of range")
+    host, port_number = split_host_port(host, port, "Via")
     end = m.end()
     params = parse_params(text, end, "Via") if end < len(text) else {}
     protocol = "SIP/2.0" if name == "SIP" and version == "2.0" else f"{name.upper()}/{version}"
