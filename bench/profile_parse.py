@@ -34,7 +34,7 @@ def stages(data: bytes) -> list[tuple[str, Callable[[], object]]]:
     end = data.find(b"\r\n\r\n")
     head = data[:end].decode("utf-8", "surrogateescape")
     lines = head.split("\r\n")
-    _names, keys, values = m._split_fields(lines, lines[0])
+    _names, keys, values, _received = m._split_fields(lines, lines[0])
     n = len(keys)
     first = dict(zip(reversed(keys), range(n - 1, -1, -1), strict=True))
     msg = m.parse(data)

@@ -178,18 +178,24 @@ class Headers:
     serialized from its fields instead of its original bytes.
     """
 
-    __slots__ = ("_cache", "_first", "_index", "_keys", "_names", "_values", "modified")
+    __slots__ = (
+        "_cache", "_first", "_index", "_keys", "_lines", "_names", "_values", "modified",
+    )  # fmt: skip
 
     # Parsed messages share the parser's tuples (values not yet stripped of
-    # the LWS around them); the first change turns them into lists.
+    # the LWS around them); the first change turns them into lists.  _lines
+    # holds each field's line as received (None for a field added or changed
+    # since); it stays None while the tuples themselves are the received text.
     _names: Sequence[str]
     _keys: list[str]
     _values: Sequence[str]
+    _lines: list[str | None] | None
 
     def __init__(self, items: Iterable[tuple[str, object]] = ()) -> None:
         self._names = []
         self._keys = []
         self._values = []
+        self._lines = []
         self._index: dict[str, list[int]] | None = None
         self._first: dict[str, int] | None = None
         self._cache: dict[str, object] = {}
@@ -199,11 +205,18 @@ class Headers:
         self.modified = False
 
     @classmethod
-    def _from_fields(cls, names: Sequence[str], keys: list[str], values: Sequence[str]) -> Headers:
+    def _from_fields(
+        cls,
+        names: Sequence[str],
+        keys: list[str],
+        values: Sequence[str],
+        lines: list[str | None] | None = None,
+    ) -> Headers:
         self = cls.__new__(cls)
         self._names = names
         self._keys = keys
         self._values = values
+        self._lines = lines
         self._index = None
         self._first = None
         self._cache = {}
@@ -222,13 +235,22 @@ class Headers:
             self._index = index
         return index
 
-    def _lists(self) -> tuple[list[str], list[str], list[str]]:
-        names, values = self._names, self._values
+    def _lists(self) -> tuple[list[str], list[str], list[str], list[str | None]]:
+        names, values, lines = self._names, self._values, self._lines
+        if lines is None:
+            lines = self._lines = [f"{n}:{v}" for n, v in zip(names, values, strict=True)]
         if not isinstance(names, list):
             names = self._names = list(names)
         if not isinstance(values, list):
             values = self._values = [v.strip(" \t") for v in values]
-        return names, self._keys, values
+        return names, self._keys, values, lines
+
+    def _line(self, i: int) -> str | None:
+        """Field ``i`` as received (without CRLF), or None if it was changed."""
+        lines = self._lines
+        if lines is None:
+            return f"{self._names[i]}:{self._values[i]}"
+        return lines[i]
 
     def _changed(self, key: str) -> None:
         self._index = None
@@ -320,20 +342,22 @@ class Headers:
         """Append a field.  ``value`` may be a string or a typed value."""
         text = self._text(value)
         key = canonical_key(name)
-        names, keys, values = self._lists()
+        names, keys, values, lines = self._lists()
         names.append(name)
         keys.append(key)
         values.append(text)
+        lines.append(None)
         self._changed(key)
 
     def insert(self, position: int, name: str, value: object) -> None:
         """Insert a field before the field at ``position`` (0 = first)."""
         text = self._text(value)
         key = canonical_key(name)
-        names, keys, values = self._lists()
+        names, keys, values, lines = self._lists()
         names.insert(position, name)
         keys.insert(position, key)
         values.insert(position, text)
+        lines.insert(position, None)
         self._changed(key)
 
     def prepend(self, name: str, value: object) -> None:
@@ -349,11 +373,12 @@ class Headers:
         if key not in self._keys:
             self.add(name, text)
             return
-        names, keys, values = self._lists()
+        names, keys, values, lines = self._lists()
         positions = [i for i, k in enumerate(keys) if k == key]
         values[positions[0]] = text
+        lines[positions[0]] = None
         for i in reversed(positions[1:]):
-            del names[i], keys[i], values[i]
+            del names[i], keys[i], values[i], lines[i]
         self._changed(key)
 
     def remove(self, name: str) -> int:
@@ -361,10 +386,10 @@ class Headers:
         key = canonical_key(name)
         if key not in self._keys:
             return 0
-        names, keys, values = self._lists()
+        names, keys, values, lines = self._lists()
         positions = [i for i, k in enumerate(keys) if k == key]
         for i in reversed(positions):
-            del names[i], keys[i], values[i]
+            del names[i], keys[i], values[i], lines[i]
         self._changed(key)
         return len(positions)
 
@@ -373,16 +398,17 @@ class Headers:
         key = canonical_key(name)
         if key not in self._keys:
             return None
-        names, keys, values = self._lists()
+        names, keys, values, lines = self._lists()
         i = keys.index(key)
         value = values[i]
-        del names[i], keys[i], values[i]
+        del names[i], keys[i], values[i], lines[i]
         self._changed(key)
         return value
 
     def copy(self) -> Headers:
         """An independent, unmodified copy."""
-        return Headers._from_fields(list(self._names), list(self._keys), list(self._values))
+        lines = None if self._lines is None else list(self._lines)
+        return Headers._from_fields(list(self._names), list(self._keys), list(self._values), lines)
 
     @staticmethod
     def _text(value: object) -> str:

@@ -196,21 +196,35 @@ class Message:
         out = [self._start_line(), "\r\n"]
         headers = self.headers
         body = self._body
+        length = str(len(body))
         has_length = False
-        for name, key, value in zip(headers._names, headers._keys, headers._values, strict=True):
+        for i, key in enumerate(headers._keys):
+            value = headers._values[i].strip(" \t")
             if key == "content-length":
                 if has_length:
                     continue
                 has_length = True
-                value = str(len(body))
-            out += (name, ": ", value.strip(" \t"), "\r\n")
+                if value != length:
+                    out += (headers._names[i], ": ", length, "\r\n")
+                    continue
+            line = headers._line(i)
+            if line is None:
+                out += (headers._names[i], ": ", value, "\r\n")
+            else:
+                out += (line, "\r\n")  # a field nobody changed keeps its bytes
         if not has_length:
-            out.append(f"Content-Length: {len(body)}\r\n")
+            out += ("Content-Length: ", length, "\r\n")
         out.append("\r\n")
         return "".join(out).encode("utf-8", "surrogateescape") + body
 
     def encode(self) -> bytes:
-        """The wire bytes (same as ``bytes(msg)``)."""
+        """The wire bytes (same as ``bytes(msg)``).
+
+        An unmodified parsed message gives back exactly the bytes it came
+        from.  After a change, the start line and the changed fields are
+        written canonically, every other field keeps its received text
+        (folding included), and Content-Length follows the body.
+        """
         return bytes(self)
 
     def __eq__(self, other: object) -> bool:
@@ -373,12 +387,12 @@ def parse(
         head = data[skip:end].decode("utf-8", "surrogateescape").replace("\n", "\r\n")
     lines = head.split("\r\n")
     start = lines[0]
-    names, keys, values = _split_fields(lines, start)
+    names, keys, values, received = _split_fields(lines, start)
     n = len(keys)
     if n > max_headers:
         raise ParseError("too many header fields")
     first = dict(zip(reversed(keys), range(n - 1, -1, -1), strict=True))
-    headers = Headers._from_fields(names, keys, values)
+    headers = Headers._from_fields(names, keys, values, received)
     headers._first = first
 
     if start[:4].upper() == "SIP/":
@@ -459,20 +473,30 @@ def parse(
     return msg
 
 
-def _split_fields(lines: list[str], start: str) -> tuple[Sequence[str], list[str], Sequence[str]]:
-    """Split header lines into names, look-up keys and (unstripped) values."""
+def _split_fields(
+    lines: list[str], start: str
+) -> tuple[Sequence[str], list[str], Sequence[str], list[str | None] | None]:
+    """Split header lines into names, look-up keys, (unstripped) values and,
+    when those cannot rebuild them, each field's lines as received."""
     if len(lines) == 1:
-        return (), [], ()
+        return (), [], (), None
     names, seps, values = zip(*map(_partition, lines[1:], repeat(":")), strict=True)
     joined = "\r\n".join(names)
     if "" not in seps and _PLAIN_NAMES_RE.fullmatch(joined) is not None:
-        return names, joined.lower().split("\r\n"), values
+        return names, joined.lower().split("\r\n"), values, None
     # The slow path: folded lines, LWS before the colon, compact forms, or errors.
     if any(line[:1] in (" ", "\t") for line in lines[1:]):
         if lines[1][:1] in (" ", "\t"):
             raise _fail("continuation line before the first header", 400, start, None)
+        received: list[str | None] = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t"):
+                received[-1] = f"{received[-1]}\r\n{line}"
+            else:
+                received.append(line)
         unfolded = _FOLD_RE.sub(" ", "\r\n".join(lines[1:]))
-        return _split_fields([start, *unfolded.split("\r\n")], start)
+        split = _split_fields([start, *unfolded.split("\r\n")], start)
+        return split[0], split[1], split[2], received
     if "" in seps:
         raise _fail("header line without a colon", 400, start, None)
     names = tuple(name.rstrip(" \t") for name in names)
@@ -480,7 +504,7 @@ def _split_fields(lines: list[str], start: str) -> tuple[Sequence[str], list[str
     if _HEADER_NAMES_RE.fullmatch(joined) is None:
         raise _fail("header name is not a token", 400, start, None)
     keys = [COMPACT_FORMS.get(k, k) if len(k) == 1 else k for k in joined.lower().split("\r\n")]
-    return names, keys, values
+    return names, keys, values, list(lines[1:])
 
 
 def _all_values(

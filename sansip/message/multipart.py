@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sansip.message.errors import ParseError
+from sansip.message.errors import LocalProtocolError, ParseError
 from sansip.message.fields import MediaType, parse_media_type
 from sansip.message.headers import Headers
 
@@ -37,7 +37,10 @@ def _part_headers(text: bytes) -> Headers:
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
             raise ParseError("malformed header in body part")
-        headers.add(name.strip(), value.strip(" \t"))
+        try:
+            headers.add(name.strip(), value.strip(" \t"))
+        except LocalProtocolError:
+            raise ParseError("malformed header in body part") from None
     headers.modified = False
     return headers
 

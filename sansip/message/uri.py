@@ -31,6 +31,7 @@ __all__ = [
 
 EMPTY_PARAMS: Final[Mapping[str, str | None]] = MappingProxyType({})
 EMPTY_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+_new = object.__new__
 
 # Escapes (%HH) are matched as plain '%' inside the character classes and
 # checked separately (_BAD_ESCAPE_RE), which keeps the main expression fast.
@@ -110,20 +111,49 @@ def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class SipURI(NamedTuple):
+class SipURI:
     """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1).
 
     ``host`` holds an IPv6 address without its brackets.  Parameter names
-    are lower-case; values and user/password keep their escapes.
+    are lower-case; values and user/password keep their escapes.  A parsed
+    URI decodes its parameters and headers on first use and serializes to
+    the text it was parsed from.  Values are immutable: :meth:`replace`,
+    :meth:`with_params` and :meth:`without_params` derive changed copies.
+    ``==`` compares components exactly; :meth:`equivalent` applies the
+    comparison rules of RFC 3261 §19.1.4.
     """
 
-    host: str
-    user: str | None = None
-    password: str | None = None
-    port: int | None = None
-    params: Mapping[str, str | None] = EMPTY_PARAMS
-    headers: Mapping[str, str] = EMPTY_HEADERS
-    scheme: str = "sip"
+    __slots__ = (
+        "_headers", "_headers_text", "_host", "_params", "_params_text", "_password",
+        "_port", "_scheme", "_text", "_user",
+    )  # fmt: skip
+
+    _headers: Mapping[str, str] | None
+    _headers_text: str | None
+    _params: Mapping[str, str | None] | None
+    _params_text: str | None
+    _text: str | None
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        params: Mapping[str, str | None] = EMPTY_PARAMS,
+        headers: Mapping[str, str] = EMPTY_HEADERS,
+        scheme: str = "sip",
+    ) -> None:
+        self._host: str = host
+        self._user: str | None = user
+        self._password: str | None = password
+        self._port: int | None = port
+        self._params = params
+        self._params_text = None
+        self._headers = headers
+        self._headers_text = None
+        self._scheme: str = scheme
+        self._text = None
 
     @classmethod
     def parse(cls, text: str) -> SipURI:
@@ -143,36 +173,113 @@ class SipURI(NamedTuple):
             raise ParseError("malformed SIP URI")
         if "%" in text and _BAD_ESCAPE_RE.search(text, start):
             raise ParseError("bad %-escape in SIP URI")
-        user, password, host, port, params, headers = m.groups()
-        host, port_number = split_host_port(host, port, "SIP URI")
-        return tuple.__new__(
-            cls,
-            (
-                host,
-                user,
-                password,
-                port_number,
-                _parse_param_list(params) if params else EMPTY_PARAMS,
-                _parse_uri_headers(headers) if headers else EMPTY_HEADERS,
-                scheme,
-            ),
-        )
+        uri = _new(cls)
+        uri._user, uri._password, host, port, params, headers = m.groups()
+        uri._host, uri._port = split_host_port(host, port, "SIP URI")
+        if params:
+            uri._params, uri._params_text = None, params
+        else:
+            uri._params, uri._params_text = EMPTY_PARAMS, None
+        if headers:
+            uri._headers, uri._headers_text = None, headers
+        else:
+            uri._headers, uri._headers_text = EMPTY_HEADERS, None
+        uri._scheme = scheme
+        uri._text = text
+        return uri
+
+    @property
+    def host(self) -> str:
+        """The host (an IPv6 address without brackets)."""
+        return self._host
+
+    @property
+    def user(self) -> str | None:
+        """The user part as written, or None."""
+        return self._user
+
+    @property
+    def password(self) -> str | None:
+        """The password as written, or None."""
+        return self._password
+
+    @property
+    def port(self) -> int | None:
+        """The port, or None when absent."""
+        return self._port
+
+    @property
+    def scheme(self) -> str:
+        """``"sip"`` or ``"sips"``."""
+        return self._scheme
+
+    @property
+    def params(self) -> Mapping[str, str | None]:
+        """URI parameters: lower-case names, ``None`` for a valueless one."""
+        params = self._params
+        if params is None:
+            assert self._params_text is not None
+            params = self._params = _parse_param_list(self._params_text)
+        return params
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """URI headers (``?name=value&...``), names and values as written."""
+        headers = self._headers
+        if headers is None:
+            assert self._headers_text is not None
+            headers = self._headers = _parse_uri_headers(self._headers_text)
+        return headers
 
     def __str__(self) -> str:
-        out = [self.scheme, ":"]
-        if self.user is not None:
-            out.append(self.user)
-            if self.password is not None:
-                out += (":", self.password)
+        if self._text is not None:
+            return self._text
+        out = [self._scheme, ":"]
+        if self._user is not None:
+            out.append(self._user)
+            if self._password is not None:
+                out += (":", self._password)
             out.append("@")
-        out.append(_format_host(self.host))
-        if self.port is not None:
-            out += (":", str(self.port))
+        out.append(_format_host(self._host))
+        if self._port is not None:
+            out += (":", str(self._port))
         for name, value in self.params.items():
             out += (";", name) if value is None else (";", name, "=", value)
         if self.headers:
             out += ("?", "&".join(f"{k}={v}" for k, v in self.headers.items()))
-        return "".join(out)
+        self._text = text = "".join(out)
+        return text
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self._scheme, self._user, self._password, self._host, self._port,
+            tuple(self.params.items()), tuple(self.headers.items()),
+        )  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SipURI):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"SipURI({str(self)!r})"
+
+    def replace(self, **changes: object) -> SipURI:
+        """A copy with the named components (``host``, ``user``, ``password``,
+        ``port``, ``params``, ``headers``, ``scheme``) replaced."""
+        fields: dict[str, object] = {
+            "host": self._host, "user": self._user, "password": self._password,
+            "port": self._port, "params": self.params, "headers": self.headers,
+            "scheme": self._scheme,
+        }  # fmt: skip
+        unknown = changes.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"unknown SipURI components: {sorted(unknown)}")
+        fields.update(changes)
+        return SipURI(**fields)  # type: ignore[arg-type]
 
     @property
     def transport(self) -> str | None:
@@ -200,12 +307,12 @@ class SipURI(NamedTuple):
         """A copy with the given URI parameters set (``None`` = valueless)."""
         merged = dict(self.params)
         merged.update(params)
-        return self._replace(params=merged)
+        return self.replace(params=merged)
 
     def without_params(self, *names: str) -> SipURI:
         """A copy without the named URI parameters."""
         drop = {n.lower() for n in names}
-        return self._replace(params={k: v for k, v in self.params.items() if k not in drop})
+        return self.replace(params={k: v for k, v in self.params.items() if k not in drop})
 
     def equivalent(self, other: object) -> bool:
         """Compare with the rules of RFC 3261 §19.1.4.

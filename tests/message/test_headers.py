@@ -458,16 +458,7 @@ def test_modifying_message_headers_reserializes() -> None:
     assert bytes(msg) == data
     msg.headers.set("Subject", "new")
     assert msg.headers.modified
-    assert bytes(msg) == (
-        b"OPTIONS sip:bob@example.com SIP/2.0\r\n"
-        b"v: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-        b"f: <sip:a@b>;tag=1\r\n"
-        b"t: <sip:c@d>\r\n"
-        b"i: cid\r\n"
-        b"CSeq: 1 OPTIONS\r\n"
-        b"Subject: new\r\n"
-        b"l: 0\r\n\r\n"
-    )
+    assert bytes(msg) == data.replace(b"Subject:   spaced   \r\n", b"Subject: new\r\n")
 
 
 def test_message_header_change_invalidates_cached_accessor() -> None:

@@ -215,3 +215,31 @@ def test_response_parse() -> None:
     assert (msg.status, msg.reason) == (486, "Busy Here")
     msg.reason = "Busy"
     assert bytes(msg).startswith(b"SIP/2.0 486 Busy\r\n")
+
+
+def test_changing_one_field_keeps_the_others_byte_exact() -> None:
+    data = (
+        b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+        b"Via:   SIP/2.0/UDP 127.0.0.1\r\n ;branch=z9hG4bK2\r\n"
+        b"f: <sip:a@127.0.0.1>;tag=1\r\nTO : <sip:x@127.0.0.1>\r\ni: c2\r\n"
+        b"CSeq: 2 OPTIONS\r\nX-Odd:  spaced   \r\nl: 0\r\n\r\n"
+    )
+    msg = parse(data)
+    msg.headers.set("Call-ID", "new-id")
+    msg.headers.add("Subject", "hi")
+    assert bytes(msg) == (
+        b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+        b"Via:   SIP/2.0/UDP 127.0.0.1\r\n ;branch=z9hG4bK2\r\n"
+        b"f: <sip:a@127.0.0.1>;tag=1\r\nTO : <sip:x@127.0.0.1>\r\ni: new-id\r\n"
+        b"CSeq: 2 OPTIONS\r\nX-Odd:  spaced   \r\nl: 0\r\nSubject: hi\r\n\r\n"
+    )
+    msg.body = b"abc"
+    assert b"\r\nl: 3\r\n" in bytes(msg)
+    assert parse(bytes(msg)).body == b"abc"
+
+
+def test_setting_the_version_reserializes() -> None:
+    msg = parse(INVITE)
+    msg.version = "SIP/2.0"
+    assert bytes(msg) == INVITE  # same text, but now built from the fields
+    assert bytes(msg) is not INVITE
