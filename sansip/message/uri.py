@@ -140,6 +140,7 @@ class SipURI:
         user: str | None = None,
         password: str | None = None,
         port: int | None = None,
+        *,
         params: Mapping[str, str | None] = EMPTY_PARAMS,
         headers: Mapping[str, str] = EMPTY_HEADERS,
         scheme: str = "sip",
