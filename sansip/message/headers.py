@@ -256,6 +256,7 @@ class Headers:
         self._index = None
         self._first = None
         self._cache.pop(key, None)
+        self._cache.pop(key + "/top", None)  # a partial decode (the top Via)
         self.modified = True
 
     def __len__(self) -> int:

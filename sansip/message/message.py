@@ -3,9 +3,10 @@
 ``parse(data)`` reads one message with the datagram rules of RFC 3261
 §18.3: octets after the declared Content-Length are ignored, a shorter body
 is an error, and without Content-Length the body is the rest of the data.
-It splits the header section once, decodes the headers every transaction
-needs (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact)
-and leaves the others for first access.  A message that is not modified
+It splits the header section once, decodes and validates the headers every
+transaction needs (the top Via line, From, To, Call-ID, CSeq, Max-Forwards,
+Content-Length, Contact) and leaves the others, lower Via lines included,
+for first access.  A message that is not modified
 serializes to exactly the bytes it was parsed from.
 """
 
@@ -54,6 +55,8 @@ _PLAIN_NAMES_RE: Final = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~]{2,}(?:\r\n[A-Za-z0-9\-.!%*_+`'~]{2,})*"
 )
 _partition = str.partition
+# Cache key of the top Via when only the first Via line was decoded.
+_TOP_VIA: Final = "via/top"
 _SINGLE: Final = ("from", "to", "call-id", "cseq", "max-forwards")
 
 
@@ -116,6 +119,9 @@ class Message:
     @property
     def top_via(self) -> Via:
         """The first Via value; raise ParseError if there is none."""
+        top = self.headers._cache.get(_TOP_VIA)
+        if top is not None:
+            return top  # type: ignore[return-value]
         vias = self.via
         if not vias:
             raise ParseError("missing Via")
@@ -412,10 +418,11 @@ def parse(
         i = get("via")
         if i is None:
             raise ParseError("missing Via header")
+        top_line = parse_via_list(values[i].strip(" \t"))
         if unique or keys.count("via") == 1:
-            cache["via"] = parse_via_list(values[i].strip(" \t"))
-        else:
-            cache["via"] = _all_values(keys, values, "via", parse_via_list)
+            cache["via"] = top_line
+        else:  # the other Via lines are decoded when someone reads msg.via
+            cache[_TOP_VIA] = top_line[0]
         i = get("from")
         if i is None:
             raise ParseError("missing From header")

@@ -243,3 +243,26 @@ def test_setting_the_version_reserializes() -> None:
     msg.version = "SIP/2.0"
     assert bytes(msg) == INVITE  # same text, but now built from the fields
     assert bytes(msg) is not INVITE
+
+
+def test_top_via_of_several_via_lines_follows_changes() -> None:
+    data = INVITE.replace(
+        b"Max-Forwards: 70\r\n",
+        b"Via: SIP/2.0/UDP 127.0.0.3;branch=z9hG4bKsecond\r\nMax-Forwards: 70\r\n",
+    )
+    msg = parse(data)
+    assert msg.top_via.branch == "z9hG4bK776asdhds"
+    assert [v.branch for v in msg.via] == ["z9hG4bK776asdhds", "z9hG4bKsecond"]
+    msg.headers.prepend("Via", "SIP/2.0/TCP 127.0.0.4;branch=z9hG4bKnew")
+    assert msg.top_via.branch == "z9hG4bKnew"
+    msg.headers.remove_first("Via")
+    msg.headers.remove_first("Via")
+    assert msg.top_via.branch == "z9hG4bKsecond"
+
+
+def test_a_malformed_lower_via_line_fails_when_read() -> None:
+    data = INVITE.replace(b"Max-Forwards: 70\r\n", b"Via: bogus\r\nMax-Forwards: 70\r\n")
+    msg = parse(data)  # only the top Via is needed to answer or match the message
+    assert msg.top_via.branch == "z9hG4bK776asdhds"
+    with pytest.raises(ParseError):
+        _ = msg.via
