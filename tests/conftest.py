@@ -15,12 +15,19 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # CI runs the same examples every time (a failure there must be reproducible);
-# `make soak` runs many more, randomly.
+# elsewhere they are drawn at random, and `make soak` draws many more.
 settings.register_profile("ci", derandomize=True, deadline=None)
-settings.register_profile(
-    "soak", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile("dev", deadline=None)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+#: ``make soak`` multiplies every property test's example count by this.
+EXAMPLE_SCALE = int(os.environ.get("SANSIP_EXAMPLE_SCALE", "1"))
+
+
+def examples(count: int) -> int:
+    """The number of Hypothesis examples a property runs (``count`` times the soak scale)."""
+    return count * EXAMPLE_SCALE
+
+
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sansip.message.address import NameAddr
 from sansip.message.auth import Challenge, Credentials
 from sansip.message.build import make_response
+from sansip.message.checks import RequestRejected, check_request
 from sansip.message.errors import LocalProtocolError, ParseError, RemoteProtocolError
 from sansip.message.fields import (
     CSeq,
@@ -54,6 +55,7 @@ __all__ = [
     "RemoteProtocolError",
     "Replaces",
     "Request",
+    "RequestRejected",
     "Response",
     "SessionExpires",
     "SipURI",
@@ -62,6 +64,7 @@ __all__ = [
     "Via",
     "Warning",
     "canonical_key",
+    "check_request",
     "escape",
     "make_response",
     "parse",

@@ -29,7 +29,7 @@ def make_response(
     reason: str | None = None,
     *,
     to_tag: str | None = None,
-    headers: list[tuple[str, object]] | None = None,
+    headers: list[tuple[str, object]] | list[tuple[str, str]] | None = None,
     body: bytes = b"",
 ) -> Response:
     """Build a response to ``request`` with Via, From, To, Call-ID and CSeq

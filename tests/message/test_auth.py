@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sansip.errors import LocalProtocolError
 from sansip.message.auth import Challenge, Credentials
 from sansip.message.errors import ParseError
+from tests.conftest import examples
 
 # ---------------------------------------------------------------- real-world
 
@@ -384,7 +385,7 @@ def auth_values(draw: st.DrawFn, cls: type[Challenge] | type[Credentials]) -> ob
     return cls(scheme)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.one_of(auth_values(Challenge), auth_values(Credentials)))
 def test_generated_values_round_trip(value: Challenge | Credentials) -> None:
     text = str(value)
@@ -394,7 +395,7 @@ def test_generated_values_round_trip(value: Challenge | Credentials) -> None:
     assert list(parsed.params.items()) == list(value.params.items())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     param_lists, st.sampled_from([",", " ,", ", ", "\t,\t", " , "]), st.sampled_from(["=", " = "])
 )
@@ -410,7 +411,7 @@ def test_lws_variants_parse_the_same(params: list[tuple[str, str]], comma: str, 
     assert Challenge.parse(canonical) == reference
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text())
 def test_arbitrary_text_only_raises_parse_error(text: str) -> None:
     for cls in (Challenge, Credentials):
@@ -422,7 +423,7 @@ def test_arbitrary_text_only_raises_parse_error(text: str) -> None:
             assert cls.parse(str(value)) == value
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet='Digest realm="\\, =\t\r\nxyz/'))
 def test_grammar_alphabet_only_raises_parse_error(text: str) -> None:
     for cls in (Challenge, Credentials):

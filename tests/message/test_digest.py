@@ -22,6 +22,7 @@ from sansip.message.digest import (
     verify,
     verify_ha1,
 )
+from tests.conftest import examples
 
 # RFC 7616 §3.9.1
 RFC7616_USER = "Mufasa"
@@ -528,7 +529,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
     }
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(scenarios())
 def test_client_credentials_verify_after_round_trip(scenario: dict[str, object]) -> None:
     username, password = str(scenario["username"]), str(scenario["password"])

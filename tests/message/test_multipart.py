@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sansip.message import ParseError, parse_multipart
 from sansip.message.fields import parse_media_type
+from tests.conftest import examples
 
 MIXED = parse_media_type('multipart/mixed;boundary="b0und"')
 OTHER = parse_media_type("multipart/x;boundary=a")
@@ -56,14 +57,14 @@ def test_malformed_bodies_raise_parse_error(body: bytes, content_type: object) -
         parse_multipart(body, content_type)  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=200), st.sampled_from([MIXED, OTHER]))
 def test_random_bodies_never_crash(body: bytes, content_type: object) -> None:
     with contextlib.suppress(ParseError):
         parse_multipart(body, content_type)  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_mutated_bodies_never_crash(data: st.DataObject) -> None:
     pos = data.draw(st.integers(0, len(BODY)))

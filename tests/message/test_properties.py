@@ -54,11 +54,14 @@ from sansip.message.fields import (
     parse_warning_list,
 )
 from sansip.message.via import parse_via_list
+from tests.conftest import examples
 
-ROUND_TRIP = settings(max_examples=100, deadline=None)
-MESSAGES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=examples(100), deadline=None)
+MESSAGES = settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -222,7 +225,7 @@ def test_name_addr_round_trip(na: NameAddr) -> None:
     assert str(parsed) == text
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.lists(name_addrs(), min_size=1, max_size=4))
 def test_name_addr_list_round_trip(items: list[NameAddr]) -> None:
     parsed = parse_contact_list(", ".join(str(na) for na in items))
@@ -695,7 +698,7 @@ def test_replaced_core_header_never_crashes(seed: bytes, name: str, value: str) 
     _check_never_crashes(b"\r\n".join(out))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.sampled_from(SEEDS), st.sampled_from(HEADER_NAMES), st.integers(1, 20))
 @example(SEEDS[0], "Supported", 4)  # regression: IndexError before the fix
 @example(SEEDS[0], "Route", 2)
