@@ -176,7 +176,10 @@ class SipURI:
             raise ParseError("bad %-escape in SIP URI")
         uri = _new(cls)
         uri._user, uri._password, host, port, params, headers = m.groups()
-        uri._host, uri._port = split_host_port(host, port, "SIP URI")
+        if port is None and host[0] != "[":
+            uri._host, uri._port = host, None
+        else:
+            uri._host, uri._port = split_host_port(host, port, "SIP URI")
         if params:
             uri._params, uri._params_text = None, params
         else:
@@ -397,6 +400,8 @@ URI = SipURI | TelURI | AbsoluteURI
 
 def parse_uri(text: str) -> URI:
     """Parse any URI: SIP/SIPS and tel are decoded, other schemes kept opaque."""
+    if text[:4] == "sip:":
+        return SipURI.parse(text)
     head = text[:5].lower()
     if head.startswith(("sip:", "sips:")):
         return SipURI.parse(text)
