@@ -31,6 +31,7 @@ asserted: this is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import json
 import os
@@ -552,6 +553,58 @@ def print_targets(results: list[dict[str, Any]], peers: list[str]) -> None:
 # --------------------------------------------------------------------------- main
 
 
+# --------------------------------------------------------------------------- corpus
+
+
+def corpus_dir() -> Path | None:
+    """The RFC 4475 corpus: SANSIP_CONFORMANCE_DATA, or ../shared beside the checkout."""
+    configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
+    root = Path(configured) if configured else ROOT.parent / "shared" / "conformance-data"
+    return root / "rfc4475" if (root / "rfc4475" / "INDEX.tsv").is_file() else None
+
+
+def corpus_outcomes(parsers: list[Parser]) -> dict[str, dict[str, int]]:
+    """For each parser: how many RFC 4475 messages it parses and rejects.
+
+    What a timing means depends on what the parser checks: this runs every
+    parser's construct level over the torture corpus, in the same run.
+    """
+    folder = corpus_dir()
+    if folder is None:
+        print("corpus: RFC 4475 messages not found (set SANSIP_CONFORMANCE_DATA); skipped")
+        return {}
+    with (folder / "INDEX.tsv").open(newline="") as f:
+        index = [(r["name"], r["expected"]) for r in csv.DictReader(f, delimiter="\t")]
+    print("\ncorpus: RFC 4475 torture messages through each parser's construct level")
+    print(f"{'parser':<11} {'valid parsed':>13} {'invalid rejected':>17}")
+    out: dict[str, dict[str, int]] = {}
+    for p in parsers:
+        counts = {"valid": 0, "valid_parsed": 0, "invalid": 0, "invalid_rejected": 0}
+        for name, expected in index:
+            data = (folder / f"{name}.dat").read_bytes()
+            try:
+                p.construct(data)
+                accepted = True
+            except Exception:  # each peer raises its own kinds of error
+                accepted = False
+            if expected == "invalid":
+                counts["invalid"] += 1
+                counts["invalid_rejected"] += not accepted
+            else:
+                counts["valid"] += 1
+                counts["valid_parsed"] += accepted
+        out[p.name] = counts
+        print(
+            f"{p.name:<11} {counts['valid_parsed']:>6}/{counts['valid']:<6} "
+            f"{counts['invalid_rejected']:>9}/{counts['invalid']:<7}"
+        )
+    print(
+        "(sansip accepts 2 invalid messages on purpose: escruri and baddate, which "
+        "RFC 4475 lets an element tolerate)"
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -653,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     print_ratios(table)
     verdicts = targets(table)
     print_targets(verdicts, [p.name for p in parsers if p.name != "sansip"])
+    corpus = corpus_outcomes(parsers)
 
     if args.json:
         report = {
@@ -682,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "ratios": table,
             "targets": verdicts,
+            "rfc4475": corpus,
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nwrote {args.json}")
