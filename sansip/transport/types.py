@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Final, TypeAlias
 
 __all__ = ["DEFAULT_PORTS", "Address", "Datagram", "Transport"]
@@ -13,7 +13,7 @@ Address: TypeAlias = tuple[str, int]
 Datagram: TypeAlias = tuple[bytes, Address]
 
 
-class Transport(str, Enum):
+class Transport(StrEnum):
     """The SIP transports, named as in the Via header."""
 
     UDP = "UDP"
