@@ -1,0 +1,80 @@
+"""The part of every driver that is the same for every event loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from sansip.transport.types import Address, Datagram
+
+__all__ = ["DatagramMachine", "DatagramPump"]
+
+log = logging.getLogger("sansip.io")
+
+
+class DatagramMachine(Protocol):
+    """The sans-IO datagram machine shape (see STYLE.md)."""
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """Take one datagram from ``addr``."""
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """Drain the outbox."""
+
+    def get_timer(self) -> float | None:
+        """The next absolute deadline, or None."""
+
+    def handle_timer(self, now: float) -> None:
+        """Fire what is due."""
+
+
+class DatagramPump:
+    """Feeds a machine and collects its output; counts what went wrong.
+
+    A machine must never raise on input; if one does anyway, the pump logs
+    it, counts it in ``faults`` and carries on, so one bad packet cannot stop
+    a driver.
+    """
+
+    def __init__(self, machine: DatagramMachine, clock: Callable[[], float]) -> None:
+        self.machine = machine
+        self._clock = clock
+        self.faults = 0
+        self.received = 0
+        self.sent = 0
+
+    def now(self) -> float:
+        """The driver's monotonic clock."""
+        return self._clock()
+
+    def feed(self, data: bytes, addr: Address) -> list[Datagram]:
+        """One datagram in; what to send out."""
+        now = self._clock()
+        self.received += 1
+        try:
+            self.machine.receive_datagram(data, addr, now)
+        except Exception:
+            self.faults += 1
+            log.exception("machine raised on a datagram from %s (dropped)", addr)
+        return self.flush(now)
+
+    def fire(self, deadline: float) -> list[Datagram]:
+        """The timer went off: never hand the machine a time before its deadline."""
+        now = max(self._clock(), deadline)
+        try:
+            self.machine.handle_timer(now)
+        except Exception:
+            self.faults += 1
+            log.exception("machine raised in handle_timer (ignored)")
+        return self.flush(now)
+
+    def flush(self, now: float | None = None) -> list[Datagram]:
+        """Everything the machine wants sent now."""
+        out = self.machine.datagrams_to_send(self._clock() if now is None else now)
+        self.sent += len(out)
+        return out
+
+    def deadline(self) -> float | None:
+        """When the machine next needs ``fire``."""
+        return self.machine.get_timer()

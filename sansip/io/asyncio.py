@@ -1,0 +1,121 @@
+"""asyncio driver for datagram machines (UDP over IPv4 or IPv6).
+
+>>> # driver = AsyncioDatagramDriver(machine, ("127.0.0.1", 5060))
+>>> # await driver.start(); ...; driver.wake(); ...; await driver.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sansip.io._pump import DatagramMachine, DatagramPump
+from sansip.transport.types import Address, Datagram
+
+__all__ = ["AsyncioDatagramDriver"]
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, driver: AsyncioDatagramDriver) -> None:
+        self._driver = driver
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._driver._received(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        self._driver.errors += 1
+
+
+class AsyncioDatagramDriver:
+    """Runs one datagram machine on one UDP socket in the running loop.
+
+    After calling a command on the machine from outside (sending a request,
+    answering a call), call :meth:`wake` so its output goes out and its timer
+    is re-armed.  ``on_activity`` is called after every input, for the owner
+    to drain the machine's events.
+    """
+
+    def __init__(
+        self,
+        machine: DatagramMachine,
+        local: Address,
+        *,
+        on_activity: Callable[[], None] | None = None,
+    ) -> None:
+        self.machine = machine
+        self.local = local
+        self.errors = 0
+        self._on_activity = on_activity
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._pump: DatagramPump | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    async def start(self) -> Address:
+        """Bind the socket; return the bound address (port 0 picks one)."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._pump = DatagramPump(self.machine, loop.time)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=self.local
+        )
+        self._transport = transport
+        host, port = transport.get_extra_info("sockname")[:2]
+        self.local = (str(host), int(port))
+        self.wake()
+        return self.local
+
+    @property
+    def pump(self) -> DatagramPump:
+        """Counters of what went through (received, sent, faults)."""
+        assert self._pump is not None, "start() first"
+        return self._pump
+
+    def wake(self) -> None:
+        """Send what the machine has queued and re-arm its timer."""
+        self._send(self.pump.flush())
+        self._arm()
+
+    def _received(self, data: bytes, addr: Address) -> None:
+        self._send(self.pump.feed(data, addr))
+        self._arm()
+        if self._on_activity is not None:
+            self._on_activity()
+
+    def _fire(self) -> None:
+        deadline = self._timer_at
+        self._timer = self._timer_at = None
+        if deadline is not None:
+            self._send(self.pump.fire(deadline))
+        self._arm()
+        if self._on_activity is not None:
+            self._on_activity()
+
+    def _arm(self) -> None:
+        deadline = self.pump.deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._fire)
+
+    def _send(self, datagrams: list[Datagram]) -> None:
+        if self._transport is None:
+            return
+        for data, addr in datagrams:
+            self._transport.sendto(data, addr)
+
+    async def close(self) -> None:
+        """Stop the timer and close the socket."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        await asyncio.sleep(0)
