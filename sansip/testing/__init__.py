@@ -10,13 +10,13 @@ is reproducible from its seed. Example::
     from sansip.testing import SimNetwork, Simulation, VirtualClock
 
     network = SimNetwork(seed=7, delay=0.02, jitter=0.01, loss=0.2)
-    network.set_link("10.0.0.1", "10.0.0.3", loss=1.0)       # a dead path
+    network.set_link("127.0.0.1", "127.0.0.3", loss=1.0)     # a dead path
     sim = Simulation(VirtualClock(), network)
-    sim.attach(("10.0.0.1", 5060), alice)                    # your sans-IO machines
-    sim.attach(("10.0.0.2", 5060), bob)
+    sim.attach(("127.0.0.1", 5060), alice)                   # your sans-IO machines
+    sim.attach(("127.0.0.2", 5060), bob)
     alice.send_request(invite, sim.now)                      # a command between runs
     assert sim.run_until(lambda: alice.established, deadline=32.0)
-    print(sim.now, network.stats(("10.0.0.1", 5060), ("10.0.0.2", 5060)))
+    print(sim.now, network.stats(("127.0.0.1", 5060), ("127.0.0.2", 5060)))
     sim.run_for(5.0)                                         # let retransmissions settle
 
 The same seed and the same commands give the same ``network.trace``; a

@@ -1,0 +1,121 @@
+"""One call as the UA core sees it: its INVITE exchange and its dialog.
+
+The state strings are the ones of the phone API (``setup``, ``ringing``,
+``connected``, ``disconnected``); direction 1 is outgoing, 2 incoming.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from sansip.dialog.dialog import Dialog
+from sansip.message import Request, Response
+from sansip.transaction import TransactionKey
+from sansip.transport.types import Address
+
+__all__ = [
+    "Call",
+    "CallEvent",
+    "CallState",
+    "CallStateChanged",
+    "IncomingCall",
+]
+
+
+class CallState(StrEnum):
+    """The call states of the phone API."""
+
+    SETUP = "setup"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+OUTGOING = 1
+INCOMING = 2
+
+
+class Call:
+    """The signalling state of one call (the UA core owns and updates it)."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        direction: int,
+        invite: Request,
+        peer: Address,
+        invite_key: TransactionKey | None,
+        now: float,
+    ) -> None:
+        self.call_id = call_id
+        self.direction = direction
+        self.invite = invite
+        self.peer = peer
+        self.invite_key = invite_key
+        self.state = CallState.SETUP
+        self.dialog: Dialog | None = None
+        self.local_tag: str | None = None  # our To tag (UAS) once we answered anything
+        self.final: Response | None = None  # the 2xx we sent or received
+        self.remote_sdp: bytes = invite.body if direction == INCOMING else b""
+        self.local_sdp: bytes = invite.body if direction == OUTGOING else b""
+        self.status: int | None = None  # the final status of the INVITE
+        self.reason = ""
+        self.started = now
+        self.connected_at: float | None = None
+        self.ended_at: float | None = None
+        # UAS: 2xx retransmission until the ACK (RFC 3261 §13.3.1.4).
+        self.retransmit_at: float | None = None
+        self.retransmit_interval = 0.0
+        self.retransmit_until = 0.0
+        # UAC: the ACK we sent for the 2xx, to resend on its retransmissions.
+        self.ack: Request | None = None
+        self.bye_key: TransactionKey | None = None
+        self.cancel_pending = False
+
+    @property
+    def peer_name(self) -> str:
+        """The user part (or the whole URI) of the other party."""
+        party = self.invite.to if self.direction == OUTGOING else self.invite.from_
+        uri = party.uri
+        user = getattr(uri, "user", None)
+        return str(user) if user else str(uri)
+
+    @property
+    def peer_display_name(self) -> str:
+        """The display name of the other party, or ``""``."""
+        party = self.invite.to if self.direction == OUTGOING else self.invite.from_
+        return party.display_name or ""
+
+    @property
+    def duration(self) -> float:
+        """Seconds connected (0 if never connected)."""
+        if self.connected_at is None:
+            return 0.0
+        end = self.ended_at if self.ended_at is not None else self.connected_at
+        return max(0.0, end - self.connected_at)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.call_id} {self.state.value} dir={self.direction}>"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """An INVITE arrived: answer, ring or reject ``call``."""
+
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class CallStateChanged:
+    """``call`` moved from ``old`` to ``new`` (``reason`` for disconnected)."""
+
+    call: Call
+    old: CallState
+    new: CallState
+    reason: str = ""
+
+
+CallEvent: TypeAlias = IncomingCall | CallStateChanged

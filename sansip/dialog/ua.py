@@ -1,0 +1,488 @@
+"""The UA core (RFC 3261 §8, §12-15), sans-IO: calls in and out, OPTIONS,
+CANCEL, BYE and the error responses a UAS owes, on top of an
+:class:`~sansip.dialog.endpoint.Endpoint`.
+
+Like every sans-IO machine it is driven with ``receive_datagram``,
+``handle_timer`` and commands (``call``, ``ring``, ``answer``, ``reject``,
+``hangup``); its events (:class:`IncomingCall`, :class:`CallStateChanged`)
+come from ``next_event``.  Requests are sent to IP addresses given by the
+caller or taken from numeric URIs; DNS resolution lives in the drivers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from sansip.dialog.call import (
+    INCOMING,
+    OUTGOING,
+    Call,
+    CallEvent,
+    CallState,
+    CallStateChanged,
+    IncomingCall,
+)
+from sansip.dialog.dialog import Dialog, DialogState
+from sansip.dialog.endpoint import (
+    Endpoint,
+    EndpointConfig,
+    EndpointRandom,
+    MessageDropped,
+    StrayMessage,
+    TransactionUpdate,
+)
+from sansip.dialog.errors import DialogGone
+from sansip.dialog.ids import new_call_id, new_tag
+from sansip.errors import LocalProtocolError
+from sansip.message import (
+    NameAddr,
+    ParseError,
+    Request,
+    RequestRejected,
+    Response,
+    SipURI,
+    check_request,
+    make_response,
+)
+from sansip.message.uri import URI
+from sansip.transaction import RequestReceived, ResponseReceived, TimedOut, TransactionKey
+from sansip.transaction import TransportFailed as TxTransportFailed
+from sansip.transport.types import DEFAULT_PORTS, Address, Datagram, Transport
+
+__all__ = ["UAConfig", "UserAgent"]
+
+KNOWN_METHODS: Final = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY",
+     "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER", "PUBLISH"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UAConfig:
+    """Who this UA is and what it supports."""
+
+    user: str = "sansip"
+    display_name: str | None = None
+    user_agent: str = "sansip"
+    allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
+    supported: tuple[str, ...] = ()
+    accepted_bodies: tuple[str, ...] = ("application/sdp",)
+
+
+def _address_of(uri: URI) -> Address:
+    """The next hop of a numeric SIP URI (``localhost`` counts as 127.0.0.1)."""
+    if not isinstance(uri, SipURI):
+        raise LocalProtocolError(f"cannot send to a {uri.scheme}: URI")
+    host = uri.params.get("maddr") or uri.host
+    if host.lower() == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise LocalProtocolError(f"{host} needs DNS resolution (use an address)") from None
+    return host, uri.port or DEFAULT_PORTS[_transport_of(uri)]
+
+
+def _transport_of(uri: SipURI) -> Transport:
+    name = uri.transport
+    if name is None:
+        return Transport.TLS if uri.secure else Transport.UDP
+    try:
+        return Transport(name.upper())
+    except ValueError:
+        return Transport.UDP
+
+
+class UserAgent:
+    """A SIP user agent on one datagram socket (sans-IO)."""
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        config: UAConfig | None = None,
+        *,
+        rng: EndpointRandom,
+    ) -> None:
+        self.config = config or UAConfig()
+        self.endpoint = Endpoint(endpoint, rng=rng)
+        self._rng = rng
+        self._t = endpoint.timers
+        self._events: deque[CallEvent] = deque()
+        self._calls: dict[str, Call] = {}  # by Call-ID
+        self._by_key: dict[TransactionKey, Call] = {}
+        self.dropped: list[MessageDropped] = []
+        host, port = endpoint.sent_by
+        shown = f"[{host}]" if ":" in host else host
+        self.contact = NameAddr(f"sip:{self.config.user}@{shown}:{port}", None)
+
+    # -- the machine shape ---------------------------------------------------
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """Take one datagram; never raises."""
+        self.endpoint.receive_datagram(data, addr, now)
+        self._process(now)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire transaction timers and 2xx retransmissions."""
+        self.endpoint.handle_timer(now)
+        for call in list(self._calls.values()):
+            if call.retransmit_at is not None and now >= call.retransmit_at:
+                self._retransmit_2xx(call, now)
+        self._process(now)
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline of the endpoint and of 2xx retransmissions; pure."""
+        deadlines = [c.retransmit_at for c in self._calls.values() if c.retransmit_at is not None]
+        endpoint = self.endpoint.get_timer()
+        if endpoint is not None:
+            deadlines.append(endpoint)
+        return min(deadlines, default=None)
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """Everything to send now."""
+        return self.endpoint.datagrams_to_send(now)
+
+    def next_event(self) -> CallEvent | None:
+        """The oldest call event, or None."""
+        return self._events.popleft() if self._events else None
+
+    @property
+    def calls(self) -> list[Call]:
+        """Calls not yet disconnected."""
+        return [c for c in self._calls.values() if c.state is not CallState.DISCONNECTED]
+
+    # -- commands --------------------------------------------------------------
+    def call(
+        self, target: SipURI, now: float, *, sdp: bytes = b"", dest: Address | None = None
+    ) -> Call:
+        """Send an INVITE to ``target`` (to ``dest``, default: the URI's address)."""
+        dest = dest or _address_of(target)
+        host = self.endpoint.config.sent_by[0]
+        call_id = new_call_id(self._rng, host)
+        local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
+                         self.config.display_name)  # fmt: skip
+        headers: list[tuple[str, object]] = [
+            ("From", local.with_tag(new_tag(self._rng))),
+            ("To", NameAddr(target)),
+            ("Call-ID", call_id),
+            ("CSeq", "1 INVITE"),
+            ("Contact", self.contact),
+            ("Allow", ", ".join(self.config.allow)),
+            ("User-Agent", self.config.user_agent),
+        ]
+        if sdp:
+            headers.append(("Content-Type", "application/sdp"))
+        invite = Request("INVITE", target, headers, sdp)
+        key = self.endpoint.send_request(invite, dest, now)
+        call = Call(call_id=call_id, direction=OUTGOING, invite=invite, peer=dest,
+                    invite_key=key, now=now)  # fmt: skip
+        self._calls[call_id] = call
+        self._by_key[key] = call
+        self._events.append(CallStateChanged(call, CallState.SETUP, CallState.SETUP))
+        return call
+
+    def ring(self, call: Call, now: float) -> None:
+        """Send 180 Ringing for an incoming call."""
+        self._require_incoming(call)
+        response = self._response(call, 180)
+        assert call.invite_key is not None
+        self.endpoint.respond(call.invite_key, response, now)
+        if call.dialog is None:
+            call.dialog = Dialog.from_uas(call.invite, response)
+        self._set_state(call, CallState.RINGING, now)
+
+    def answer(self, call: Call, now: float, *, sdp: bytes = b"") -> None:
+        """Answer an incoming call with 200 OK (and ``sdp``)."""
+        self._require_incoming(call)
+        headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")] if sdp else []
+        response = self._response(call, 200, headers=headers, body=sdp)
+        assert call.invite_key is not None
+        self.endpoint.respond(call.invite_key, response, now)
+        if call.dialog is None:
+            call.dialog = Dialog.from_uas(call.invite, response)
+        else:
+            call.dialog.update_from_sent_response(response)
+        call.final, call.status, call.local_sdp = response, 200, sdp
+        call.retransmit_interval = self._t.t1
+        call.retransmit_at = now + self._t.t1
+        call.retransmit_until = now + 64 * self._t.t1
+        call.connected_at = now
+        self._set_state(call, CallState.CONNECTED, now)
+
+    def reject(self, call: Call, now: float, status: int = 486, reason: str | None = None) -> None:
+        """Decline an incoming call (486 Busy Here by default)."""
+        self._require_incoming(call)
+        if not 300 <= status <= 699:
+            raise LocalProtocolError("a rejection needs a 3xx-6xx status")
+        assert call.invite_key is not None
+        self.endpoint.respond(call.invite_key, self._response(call, status, reason=reason), now)
+        call.status = status
+        self._end(call, now, "rejected")
+
+    def hangup(self, call: Call, now: float) -> None:
+        """End a call: BYE when connected, CANCEL while it rings out,
+        486 for an unanswered incoming call."""
+        if call.state is CallState.DISCONNECTED:
+            return
+        if call.direction == INCOMING and call.final is None:
+            self.reject(call, now, 486)
+            return
+        if call.state is CallState.CONNECTED and call.dialog is not None:
+            bye = call.dialog.create_request(
+                "BYE", headers=[("User-Agent", self.config.user_agent)]
+            )
+            call.bye_key = self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
+            self._by_key[call.bye_key] = call
+            call.retransmit_at = None
+            self._end(call, now, "User Hung Up")
+            return
+        # An outgoing call not answered yet: CANCEL (after a provisional, §9.1).
+        if call.dialog is None and call.status is None:
+            call.cancel_pending = True
+            return
+        self._cancel(call, now)
+
+    # -- internals ---------------------------------------------------------------
+    def _require_incoming(self, call: Call) -> None:
+        if call.direction != INCOMING or call.final is not None:
+            raise LocalProtocolError("only an unanswered incoming call can be answered")
+        if call.state is CallState.DISCONNECTED:
+            raise LocalProtocolError("the call has ended")
+
+    def _response(
+        self,
+        call: Call,
+        status: int,
+        *,
+        reason: str | None = None,
+        headers: list[tuple[str, object]] | None = None,
+        body: bytes = b"",
+    ) -> Response:
+        if call.local_tag is None:
+            call.local_tag = new_tag(self._rng)
+        extra: list[tuple[str, object]] = []
+        if 100 < status < 300:
+            extra += [("Contact", self.contact), ("Allow", ", ".join(self.config.allow))]
+        extra += [("User-Agent", self.config.user_agent), *(headers or [])]
+        return make_response(call.invite, status, reason, to_tag=call.local_tag,
+                             headers=extra, body=body)  # fmt: skip
+
+    def _cancel(self, call: Call, now: float) -> None:
+        if call.invite_key is not None:
+            self.endpoint.cancel(call.invite_key, now)
+
+    def _next_hop(self, dialog: Dialog) -> Address:
+        uri, routes = dialog.request_target()
+        return _address_of(routes[0] if routes else uri)
+
+    def _set_state(self, call: Call, new: CallState, now: float, reason: str = "") -> None:
+        old = call.state
+        if old is new or old is CallState.DISCONNECTED:
+            return
+        call.state = new
+        self._events.append(CallStateChanged(call, old, new, reason))
+
+    def _end(self, call: Call, now: float, reason: str) -> None:
+        call.retransmit_at = None
+        call.ended_at = now
+        call.reason = reason
+        if call.dialog is not None:
+            call.dialog.terminate()
+        self._set_state(call, CallState.DISCONNECTED, now, reason)
+
+    def _retransmit_2xx(self, call: Call, now: float) -> None:
+        if call.final is None or call.invite_key is None:
+            call.retransmit_at = None
+            return
+        if now >= call.retransmit_until:
+            # No ACK within 64*T1: confirm the session ended with a BYE (§13.3.1.4).
+            call.retransmit_at = None
+            if call.dialog is not None and call.dialog.state is not DialogState.TERMINATED:
+                bye = call.dialog.create_request("BYE")
+                self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
+            self._end(call, now, "not acked connection expired")
+            return
+        try:
+            self.endpoint.respond(call.invite_key, call.final, now)
+        except LocalProtocolError:
+            self.endpoint.send_stateless(call.final, call.peer, now)
+        call.retransmit_interval = min(2 * call.retransmit_interval, self._t.t2)
+        call.retransmit_at = now + call.retransmit_interval
+
+    # -- what came in ---------------------------------------------------------------
+    def _process(self, now: float) -> None:
+        while (event := self.endpoint.next_event()) is not None:
+            try:
+                if isinstance(event, TransactionUpdate):
+                    inner = event.event
+                    if isinstance(inner, RequestReceived):
+                        self._on_request(event.key, inner.request, now)
+                    elif isinstance(inner, ResponseReceived):
+                        self._on_response(event.key, inner.response, now)
+                    elif isinstance(inner, TimedOut | TxTransportFailed):
+                        self._on_failure(event.key, now)
+                elif isinstance(event, StrayMessage):
+                    self._on_stray(event.message, now)
+                else:
+                    self.dropped.append(event)
+            except (ParseError, LocalProtocolError) as exc:
+                self.dropped.append(MessageDropped(("", 0), f"UA core: {exc}", False))
+
+    def _respond(self, key: TransactionKey, request: Request, status: int, now: float,
+                 headers: list[tuple[str, object]] | None = None) -> None:  # fmt: skip
+        extra: list[tuple[str, object]] = [("User-Agent", self.config.user_agent)]
+        if status == 405 or (status == 200 and request.method == "OPTIONS"):
+            extra.append(("Allow", ", ".join(self.config.allow)))
+        if status == 200 and request.method == "OPTIONS":
+            extra.append(("Accept", ", ".join(self.config.accepted_bodies)))
+            if self.config.supported:
+                extra.append(("Supported", ", ".join(self.config.supported)))
+        response = make_response(request, status, to_tag=new_tag(self._rng),
+                                 headers=[*extra, *(headers or [])])  # fmt: skip
+        self.endpoint.respond(key, response, now)
+
+    def _on_request(self, key: TransactionKey, request: Request, now: float) -> None:
+        method = request.method
+        if method == "CANCEL":
+            self._on_cancel(key, request, now)
+            return
+        if request.to.tag:
+            self._on_in_dialog(key, request, now)
+            return
+        if method not in self.config.allow:
+            self._respond(key, request, 405 if method in KNOWN_METHODS else 501, now)
+            return
+        try:
+            check_request(request, supported=self.config.supported,
+                          accepted_bodies=self.config.accepted_bodies)  # fmt: skip
+        except RequestRejected as exc:
+            self._respond(key, request, exc.status, now, exc.response_headers)  # type: ignore[arg-type]
+            return
+        if self.endpoint.find_merged(request) is not None:
+            self._respond(key, request, 482, now)
+            return
+        if method == "INVITE":
+            if request.call_id in self._calls:
+                self._respond(key, request, 482, now)
+                return
+            source = self.endpoint.source_of(key) or ("", 0)
+            call = Call(call_id=request.call_id, direction=INCOMING, invite=request, peer=source,
+                        invite_key=key, now=now)  # fmt: skip
+            self._calls[call.call_id] = call
+            self._by_key[key] = call
+            self._events.append(IncomingCall(call))
+            return
+        if method == "OPTIONS":
+            self._respond(key, request, 200, now)
+            return
+        self._respond(key, request, 481 if method == "BYE" else 405, now)
+
+    def _on_cancel(self, key: TransactionKey, cancel: Request, now: float) -> None:
+        target = self.endpoint.find_cancel_target(cancel)
+        call = self._by_key.get(target) if target is not None else None
+        if call is None:
+            self._respond(key, cancel, 481, now)
+            return
+        self._respond(key, cancel, 200, now)
+        if call.final is None and call.state is not CallState.DISCONNECTED:
+            assert call.invite_key is not None
+            self.endpoint.respond(call.invite_key, self._response(call, 487), now)
+            call.status = 487
+            self._end(call, now, "cancel received")
+
+    def _find_dialog_call(self, message: Request | Response) -> Call | None:
+        call = self._calls.get(message.call_id)
+        return call if call is not None and call.dialog is not None else None
+
+    def _on_in_dialog(self, key: TransactionKey, request: Request, now: float) -> None:
+        call = self._find_dialog_call(request)
+        if call is None or call.dialog is None:
+            self._respond(key, request, 481, now)
+            return
+        try:
+            call.dialog.receive_request(request)
+        except DialogGone:
+            self._respond(key, request, 481, now)
+            return
+        except ParseError as exc:
+            self._respond(key, request, exc.status, now)
+            return
+        except LocalProtocolError:
+            self._respond(key, request, 481, now)
+            return
+        if request.method == "BYE":
+            self._respond(key, request, 200, now)
+            self._end(call, now, "bye received")
+        elif request.method in ("OPTIONS", "INVITE", "UPDATE"):
+            # Session refreshes and re-INVITEs keep the current session for now.
+            headers: list[tuple[str, object]] = [("Contact", self.contact)]
+            body = call.local_sdp if request.method != "OPTIONS" else b""
+            if body:
+                headers.append(("Content-Type", "application/sdp"))
+            resp = make_response(request, 200, to_tag=request.to.tag,
+                                 headers=headers, body=body)  # fmt: skip
+            self.endpoint.respond(key, resp, now)
+        else:
+            self._respond(key, request, 405 if request.method in KNOWN_METHODS else 501, now)
+
+    def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
+        call = self._by_key.get(key)
+        if call is None or response.cseq.method != "INVITE" or key != call.invite_key:
+            return  # BYE, CANCEL and OPTIONS answers need nothing more
+        status = response.status
+        if status < 200:
+            if response.to.tag and call.dialog is None and status > 100:
+                call.dialog = Dialog.from_uac(call.invite, response)
+            if call.cancel_pending:
+                call.cancel_pending = False
+                self._cancel(call, now)
+            if status in (180, 183):
+                self._set_state(call, CallState.RINGING, now)
+            return
+        call.status = status
+        if status < 300:
+            self._on_invite_2xx(call, response, now)
+            return
+        reason = "rejected" if status in (486, 600, 603) else f"{status} {response.reason}"
+        if call.dialog is not None:
+            call.dialog.update_from_response(response)
+        self._end(call, now, "cancelled" if status == 487 else reason)
+
+    def _on_invite_2xx(self, call: Call, response: Response, now: float) -> None:
+        if call.dialog is None or call.dialog.remote_tag != (response.to.tag or ""):
+            call.dialog = Dialog.from_uac(call.invite, response)
+        else:
+            call.dialog.update_from_response(response)
+        ack = call.dialog.create_ack(call.invite.cseq.seq)
+        self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
+        call.ack = ack
+        call.final = response
+        call.remote_sdp = response.body
+        if call.state is CallState.DISCONNECTED:
+            return
+        call.connected_at = now
+        self._set_state(call, CallState.CONNECTED, now)
+        if call.cancel_pending:  # hung up while ringing and the 2xx crossed the CANCEL
+            call.cancel_pending = False
+            self.hangup(call, now)
+
+    def _on_failure(self, key: TransactionKey, now: float) -> None:
+        call = self._by_key.pop(key, None)
+        live = call is not None and call.state is not CallState.DISCONNECTED
+        if live and call is not None and key == call.invite_key and call.final is None:
+            call.status = 408
+            self._end(call, now, "no response")
+
+    def _on_stray(self, message: Request | Response, now: float) -> None:
+        call = self._calls.get(message.call_id)
+        if call is None:
+            return
+        if isinstance(message, Request):
+            if message.method == "ACK" and call.direction == INCOMING:
+                call.retransmit_at = None  # the 2xx got through
+            return
+        # A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
+        if 200 <= message.status < 300 and call.ack is not None and call.dialog is not None:
+            self.endpoint.send_stateless(call.ack, self._next_hop(call.dialog), now)

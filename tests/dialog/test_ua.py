@@ -1,0 +1,167 @@
+"""Two user agents calling each other on the simulated network."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from sansip.dialog.call import Call, CallState, CallStateChanged, IncomingCall
+from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.ua import UAConfig, UserAgent
+from sansip.message import SipURI, parse
+from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transport.types import Address, Datagram
+
+ALICE: Address = ("127.0.0.1", 5060)
+BOB: Address = ("127.0.0.2", 5062)
+SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 4000 RTP/AVP 0\r\n"
+)
+
+
+class Phone:
+    """A UA plus a policy for incoming calls, with its event log."""
+
+    def __init__(
+        self, address: Address, seed: int, policy: Callable[[UserAgent, Call, float], None]
+    ) -> None:
+        self.ua = UserAgent(
+            EndpointConfig(address), UAConfig(user=f"u{address[1]}"), rng=random.Random(seed)
+        )
+        self.policy = policy
+        self.log: list[tuple[float, str]] = []
+        self.incoming: list[Call] = []
+
+    def _process(self, now: float) -> None:
+        while (event := self.ua.next_event()) is not None:
+            if isinstance(event, IncomingCall):
+                self.incoming.append(event.call)
+                self.log.append((now, "incoming"))
+                self.policy(self.ua, event.call, now)
+            elif isinstance(event, CallStateChanged):
+                self.log.append(
+                    (now, f"{event.new.value}{':' + event.reason if event.reason else ''}")
+                )
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        self.ua.receive_datagram(data, addr, now)
+        self._process(now)
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        return self.ua.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        return self.ua.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.ua.handle_timer(now)
+        self._process(now)
+
+
+def answer(ua: UserAgent, call: Call, now: float) -> None:
+    ua.ring(call, now)
+    ua.answer(call, now, sdp=SDP)
+
+
+def ring_only(ua: UserAgent, call: Call, now: float) -> None:
+    ua.ring(call, now)
+
+
+def busy(ua: UserAgent, call: Call, now: float) -> None:
+    ua.reject(call, now, 486)
+
+
+def _setup(
+    policy: Callable[[UserAgent, Call, float], None], seed: int = 1, **net: float
+) -> tuple[Simulation, Phone, Phone]:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=seed, **net))  # type: ignore[arg-type]
+    alice = Phone(ALICE, seed, answer)
+    bob = Phone(BOB, seed + 100, policy)
+    sim.attach(ALICE, alice)
+    sim.attach(BOB, bob)
+    return sim, alice, bob
+
+
+BOB_URI = SipURI("127.0.0.2", "u5062", port=5062)
+
+
+def test_call_answer_and_hang_up() -> None:
+    sim, alice, bob = _setup(answer, delay=0.01)
+    call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
+    assert sim.run_until(lambda: call.state is CallState.CONNECTED, deadline=5)
+    assert sim.now == pytest.approx(0.02)
+    assert [s for _, s in alice.log] == ["setup", "ringing", "connected"]
+    bob_call = bob.incoming[0]
+    assert sim.run_until(lambda: bob_call.retransmit_at is None, deadline=5)  # ACK arrived
+    assert bob_call.state is CallState.CONNECTED and bob_call.remote_sdp == SDP
+    assert call.remote_sdp == SDP
+    alice.ua.hangup(call, sim.now)
+    alice._process(sim.now)  # a driver drains events after every command
+    assert sim.run_until(lambda: bob_call.state is CallState.DISCONNECTED, deadline=10)
+    assert bob.log[-1][1] == "disconnected:bye received"
+    assert alice.log[-1][1] == "disconnected:User Hung Up"
+    sim.run_for(40)  # every transaction ends, nothing left armed
+    assert alice.ua.get_timer() is None and bob.ua.get_timer() is None
+
+
+def test_busy() -> None:
+    sim, alice, _bob = _setup(busy, delay=0.01)
+    call = alice.ua.call(BOB_URI, sim.now)
+    assert sim.run_until(lambda: call.state is CallState.DISCONNECTED, deadline=5)
+    assert call.status == 486 and call.reason == "rejected"
+
+
+def test_cancel_while_ringing() -> None:
+    sim, alice, bob = _setup(ring_only, delay=0.01)
+    call = alice.ua.call(BOB_URI, sim.now)
+    assert sim.run_until(lambda: call.state is CallState.RINGING, deadline=5)
+    alice.ua.hangup(call, sim.now)
+    assert sim.run_until(lambda: call.state is CallState.DISCONNECTED, deadline=5)
+    assert call.status == 487
+    assert bob.incoming[0].state is CallState.DISCONNECTED
+    assert bob.log[-1][1] == "disconnected:cancel received"
+
+
+def test_no_answer_at_all_times_out() -> None:
+    sim, alice, _bob = _setup(answer, delay=0.01)
+    sim.network.set_link(ALICE, BOB, loss=1.0)
+    call = alice.ua.call(BOB_URI, sim.now)
+    assert sim.run_until(lambda: call.state is CallState.DISCONNECTED, deadline=100)
+    assert sim.now == 32.0 and call.reason == "no response"
+
+
+def test_calls_complete_over_a_lossy_network() -> None:
+    connected = ended = 0
+    for seed in range(10):
+        sim, alice, bob = _setup(answer, seed=seed, delay=0.02, jitter=0.01, loss=0.2)
+        call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
+        if sim.run_until(lambda call=call: call.state is CallState.CONNECTED, deadline=30):
+            connected += 1
+            alice.ua.hangup(call, sim.now)
+            if sim.run_until(
+                lambda bob=bob: bob.incoming[0].state is CallState.DISCONNECTED, deadline=60
+            ):
+                ended += 1
+    assert connected == 10 and ended == 10
+
+
+def test_options_and_unknown_methods_are_answered() -> None:
+    sim, _alice, _bob = _setup(answer, delay=0.01)
+
+    def probe(method: str) -> int:
+        request = parse(
+            f"{method} sip:u5062@127.0.0.2:5062 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKprobe{method}\r\n"
+            "From: <sip:x@127.0.0.1>;tag=p\r\nTo: <sip:u5062@127.0.0.2>\r\n"
+            f"Call-ID: probe-{method}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        sim.network.send(bytes(request), ALICE, BOB, sim.now)
+        sim.run_for(0.1)
+        answers = [parse(e.data) for e in sim.network.trace if e.src == BOB]
+        return answers[-1].status  # type: ignore[union-attr]
+
+    replies = [probe(m) for m in ("OPTIONS", "SUBSCRIBE", "FOO", "BYE")]
+    assert replies == [200, 405, 501, 481]
