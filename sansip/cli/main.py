@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import demo
+from sansip.cli import calls, demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser("demo", help="show what sansip does, on data that needs no network")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
+    calls.add_commands(commands)
     return parser
 
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         return demo.main(as_json=args.json)
+    if args.command == "answer":
+        return calls.run_answer(args)
+    if args.command == "call":
+        return calls.run_call(args)
     build_parser().print_help()
     return 2
 

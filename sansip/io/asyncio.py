@@ -38,7 +38,7 @@ class AsyncioDatagramDriver:
 
     def __init__(
         self,
-        machine: DatagramMachine,
+        machine: DatagramMachine | None,
         local: Address,
         *,
         on_activity: Callable[[], None] | None = None,
@@ -57,15 +57,30 @@ class AsyncioDatagramDriver:
         """Bind the socket; return the bound address (port 0 picks one)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._pump = DatagramPump(self.machine, loop.time)
+        if self.machine is not None:
+            self._pump = DatagramPump(self.machine, loop.time)
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=self.local
         )
         self._transport = transport
         host, port = transport.get_extra_info("sockname")[:2]
         self.local = (str(host), int(port))
-        self.wake()
+        if self._pump is not None:
+            self.wake()
         return self.local
+
+    def attach(
+        self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
+    ) -> None:
+        """Run ``machine`` on the bound socket (for a machine that must know
+        its address first: ``driver = AsyncioDatagramDriver(None, (host, 0))``,
+        ``await driver.start()``, then ``attach``)."""
+        assert self._loop is not None, "start() first"
+        self.machine = machine
+        self._pump = DatagramPump(machine, self._loop.time)
+        if on_activity is not None:
+            self._on_activity = on_activity
+        self.wake()
 
     @property
     def pump(self) -> DatagramPump:
@@ -79,6 +94,8 @@ class AsyncioDatagramDriver:
         self._arm()
 
     def _received(self, data: bytes, addr: Address) -> None:
+        if self._pump is None:
+            return  # nothing attached yet
         self._send(self.pump.feed(data, addr))
         self._arm()
         if self._on_activity is not None:

@@ -1,0 +1,276 @@
+"""``sansip answer`` and ``sansip call``: one user agent on asyncio over UDP.
+
+Both print one line per call (``--json``: one JSON object per call, a CDR)
+and exit 0 when every call did what was asked.  Media is not there yet: the
+SDP they send offers PCMU on a port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from sansip import __version__
+from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
+from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.ua import UAConfig, UserAgent
+from sansip.io.asyncio import AsyncioDatagramDriver
+from sansip.message import ParseError, SipURI, parse_uri
+from sansip.transport.types import Address
+
+__all__ = ["add_commands", "run_answer", "run_call"]
+
+
+def _address(text: str, default_port: int) -> Address:
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port:
+        host, port = text, str(default_port)
+    return host.strip("[]"), int(port)
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"sansip: -p wants name=value, got {pair!r}")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
+def make_sdp(address: Address, session: int) -> bytes:
+    """An SDP offer/answer for one PCMU audio stream (RFC 4566)."""
+    host, port = address
+    family = "IP6" if ":" in host else "IP4"
+    lines = [
+        "v=0",
+        f"o=sansip {session} {session} IN {family} {host}",
+        "s=sansip",
+        f"c=IN {family} {host}",
+        "t=0 0",
+        f"m=audio {port + 2} RTP/AVP 0 101",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=sendrecv",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+@dataclass
+class _Session:
+    ua: UserAgent
+    driver: AsyncioDatagramDriver | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    records: list[dict[str, object]] = field(default_factory=list)
+
+
+def _record(call: Call, now: float) -> dict[str, object]:
+    return {
+        "callid": call.call_id,
+        "direction": call.direction,
+        "peername": call.peer_name,
+        "peerdisplayname": call.peer_display_name,
+        "status": call.status,
+        "reason": call.reason,
+        "connecttime": round(((call.connected_at or now) - call.started) * 1000),
+        "duration": round(call.duration * 1000),
+    }
+
+
+def _print(record: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record), flush=True)
+    else:
+        print(
+            f"{'in ' if record['direction'] == INCOMING else 'out'} {record['peername']} "
+            f"status={record['status']} duration={record['duration']}ms reason={record['reason']}",
+            flush=True,
+        )
+
+
+def _ua(args: argparse.Namespace, local: Address) -> UserAgent:
+    params = _parameters(args.param)
+    config = UAConfig(
+        user=params.get("username", params.get("sipusername", "sansip")),
+        display_name=params.get("displayname") or None,
+        user_agent=params.get("useragent", f"sansip/{__version__}"),
+    )
+    rng: random.Random = (
+        random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+    )
+    return UserAgent(EndpointConfig(local), config, rng=rng)
+
+
+def _hangup(ua: UserAgent, call: Call, loop: asyncio.AbstractEventLoop) -> None:
+    ua.hangup(call, loop.time())
+
+
+def _hangup_and_pump(
+    ua: UserAgent, call: Call, loop: asyncio.AbstractEventLoop, pump: Callable[[], None]
+) -> None:
+    ua.hangup(call, loop.time())
+    pump()
+
+
+async def _answer(args: argparse.Namespace) -> int:
+    driver = AsyncioDatagramDriver(None, _address(args.listen, 5060))
+    local = await driver.start()
+    ua = _ua(args, local)
+    session = _Session(ua, driver)
+    loop = asyncio.get_running_loop()
+    answered = ended = 0
+
+    def later(delay: float, action: Callable[[], None]) -> None:
+        def run() -> None:
+            action()
+            pump()
+
+        loop.call_later(delay, run)
+
+    def pump() -> None:
+        nonlocal answered, ended
+        now = loop.time()
+        while (event := ua.next_event()) is not None:
+            if isinstance(event, IncomingCall):
+                call = event.call
+                ua.ring(call, now)
+                sdp = make_sdp(session.driver.local if session.driver else local, 1)
+
+                def pick_up(call: Call = call, sdp: bytes = sdp) -> None:
+                    if call.state is not CallState.DISCONNECTED:
+                        ua.answer(call, loop.time(), sdp=sdp)
+
+                if args.ring > 0:
+                    later(args.ring, pick_up)
+                else:
+                    pick_up()
+            elif isinstance(event, CallStateChanged):
+                call = event.call
+                if event.new is CallState.CONNECTED:
+                    answered += 1
+                    if args.hangup_after is not None:
+                        later(args.hangup_after, partial(_hangup, ua, call, loop))
+                elif event.new is CallState.DISCONNECTED:
+                    ended += 1
+                    record = _record(call, now)
+                    session.records.append(record)
+                    _print(record, args.json)
+                    if args.count and ended >= args.count:
+                        session.done.set()
+        if session.driver is not None:
+            session.driver.wake()
+
+    driver.attach(ua, pump)
+    print(f"sansip answer: listening on {local[0]}:{local[1]}/udp", file=sys.stderr, flush=True)
+    try:
+        if args.duration:
+            await asyncio.wait_for(session.done.wait(), args.duration)
+        else:
+            await session.done.wait()
+    except TimeoutError:
+        pass
+    finally:
+        await driver.close()
+    if args.count:
+        return 0 if ended >= args.count else 1
+    return 0
+
+
+async def _call(args: argparse.Namespace) -> int:
+    try:
+        text = (
+            args.target
+            if args.target.lower().startswith(("sip:", "sips:"))
+            else (f"sip:{args.target}")
+        )
+        target = parse_uri(text)
+    except ParseError as exc:
+        print(f"sansip call: bad target {args.target!r}: {exc.reason}", file=sys.stderr)
+        return 2
+    if not isinstance(target, SipURI):
+        print("sansip call: the target must be a sip: or sips: URI", file=sys.stderr)
+        return 2
+    driver = AsyncioDatagramDriver(None, _address(args.local, 0))
+    bound = await driver.start()
+    ua = _ua(args, bound)
+    loop = asyncio.get_running_loop()
+    finished = asyncio.Event()
+
+    def pump() -> None:
+        while (event := ua.next_event()) is not None:
+            if not isinstance(event, CallStateChanged):
+                continue
+            if event.new is CallState.CONNECTED:
+                loop.call_later(
+                    args.duration, partial(_hangup_and_pump, ua, event.call, loop, pump)
+                )
+            elif event.new is CallState.DISCONNECTED:
+                finished.set()
+        driver.wake()
+
+    driver.attach(ua, pump)
+    call = ua.call(target, loop.time(), sdp=make_sdp(bound, 1))
+    pump()
+    try:
+        await asyncio.wait_for(finished.wait(), args.timeout)
+    except TimeoutError:
+        ua.hangup(call, loop.time())
+        pump()
+    await asyncio.sleep(0.05)  # let the BYE or CANCEL leave
+    await driver.close()
+    record = _record(call, loop.time())
+    _print(record, args.json)
+    return 0 if call.connected_at is not None else 1
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``answer`` and ``call`` on the ``sansip`` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter (username, displayname, useragent, ...)")  # fmt: skip
+    common.add_argument("--json", action="store_true", help="one JSON CDR per call")
+    common.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+
+    answer = commands.add_parser("answer", parents=[common], help="auto-answer incoming calls")
+    answer.add_argument("--listen", default="127.0.0.1:5060", metavar="HOST:PORT")
+    answer.add_argument("--transport", choices=["udp"], default="udp")
+    answer.add_argument("--count", type=int, default=0, help="exit after N calls ended")
+    answer.add_argument("--ring", type=float, default=0.0, help="seconds of ringing first")
+    answer.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS")
+    answer.add_argument("--duration", type=float, default=0.0, help="exit after SECONDS")
+
+    call = commands.add_parser("call", parents=[common], help="place one call")
+    call.add_argument("target", help="sip:user@host:port")
+    call.add_argument("--duration", type=float, default=5.0, help="seconds connected")
+    call.add_argument("--timeout", type=float, default=60.0, help="give up after SECONDS")
+    call.add_argument("--local", default="127.0.0.1:0", metavar="HOST:PORT")
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    """Run ``sansip answer``."""
+    try:
+        return asyncio.run(_answer(args))
+    except OSError as exc:
+        print(f"sansip answer: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_call(args: argparse.Namespace) -> int:
+    """Run ``sansip call``."""
+    try:
+        return asyncio.run(_call(args))
+    except OSError as exc:
+        print(f"sansip call: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

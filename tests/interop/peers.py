@@ -1,0 +1,74 @@
+"""Starting real third-party peers for interop tests, on loopback only.
+
+A peer that is not installed skips the test on a developer machine and
+fails it in CI (``CI=true``), where ``make test`` installs every peer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def require(binary: str, package: str) -> str:
+    """The path of ``binary``; skip (fail in CI) when it is missing."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} not installed (apt-get install {package}; `make test` does it as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sansip(*args: str) -> list[str]:
+    """The command line that runs ``sansip`` from this checkout."""
+    return [sys.executable, "-m", "sansip.cli.main", *args]
+
+
+def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a process with its output in ``log``."""
+    out = log.open("wb")
+    return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    """Wait until something holds UDP ``port`` on 127.0.0.1 (or the process died)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before listening")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on udp 127.0.0.1:{port}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a process, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
