@@ -12,11 +12,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# System packages the tests need; installed only when running as root.
-APT_PACKAGES := sip-tester
+# System packages the tests need (third-party peers); installed only as root.
+# A temporary policy-rc.d keeps apt from starting the system services.
+APT_PACKAGES := sip-tester kamailio
 peers:
 	@if [ -n "$(APT_PACKAGES)" ] && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+		missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+			status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
+		fi; \
 	fi
 
 lint: $(STAMP)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
+from sansip.cli.register import start_registration
 from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
@@ -169,6 +170,18 @@ async def _answer(args: argparse.Namespace) -> int:
             session.driver.wake()
 
     driver.attach(ua, pump)
+    params = _parameters(args.param)
+    registration = start_registration(ua, params, loop.time())
+    if registration is not None:
+        driver.wake()
+        while registration.state.value in ("unregistered", "registering"):
+            await asyncio.sleep(0.02)
+            while ua.next_registration_event() is not None:
+                pass
+        if registration.state.value != "registered":
+            print(f"sansip answer: registration {registration.state.value}", file=sys.stderr)
+            await driver.close()
+            return 1
     print(f"sansip answer: listening on {local[0]}:{local[1]}/udp", file=sys.stderr, flush=True)
     try:
         if args.duration:
@@ -178,6 +191,10 @@ async def _answer(args: argparse.Namespace) -> int:
     except TimeoutError:
         pass
     finally:
+        if registration is not None:
+            ua.unregister(registration, loop.time())
+            driver.wake()
+            await asyncio.sleep(0.2)
         await driver.close()
     if args.count:
         return 0 if ended >= args.count else 1

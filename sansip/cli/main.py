@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, demo
+from sansip.cli import calls, demo, register
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="show what sansip does, on data that needs no network")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     calls.add_commands(commands)
+    register.add_command(commands)
     return parser
 
 
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         return calls.run_answer(args)
     if args.command == "call":
         return calls.run_call(args)
+    if args.command == "register":
+        return register.run_register(args)
     build_parser().print_help()
     return 2
 

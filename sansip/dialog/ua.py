@@ -36,6 +36,8 @@ from sansip.dialog.endpoint import (
 )
 from sansip.dialog.errors import DialogGone
 from sansip.dialog.ids import new_call_id, new_tag
+from sansip.dialog.register import RegisterClient, RegisterEvent
+from sansip.dialog.registrations import Registrations
 from sansip.errors import LocalProtocolError
 from sansip.message import (
     NameAddr,
@@ -113,6 +115,7 @@ class UserAgent:
         self._events: deque[CallEvent] = deque()
         self._calls: dict[str, Call] = {}  # by Call-ID
         self._by_key: dict[TransactionKey, Call] = {}
+        self.registrations = Registrations(self.endpoint)
         self.dropped: list[MessageDropped] = []
         host, port = endpoint.sent_by
         shown = f"[{host}]" if ":" in host else host
@@ -130,14 +133,14 @@ class UserAgent:
         for call in list(self._calls.values()):
             if call.retransmit_at is not None and now >= call.retransmit_at:
                 self._retransmit_2xx(call, now)
+        self.registrations.handle_timer(now)
         self._process(now)
 
     def get_timer(self) -> float | None:
         """The earliest deadline of the endpoint and of 2xx retransmissions; pure."""
         deadlines = [c.retransmit_at for c in self._calls.values() if c.retransmit_at is not None]
-        endpoint = self.endpoint.get_timer()
-        if endpoint is not None:
-            deadlines.append(endpoint)
+        others = (self.endpoint.get_timer(), self.registrations.get_timer())
+        deadlines.extend(t for t in others if t is not None)
         return min(deadlines, default=None)
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
@@ -147,6 +150,41 @@ class UserAgent:
     def next_event(self) -> CallEvent | None:
         """The oldest call event, or None."""
         return self._events.popleft() if self._events else None
+
+    def next_registration_event(self) -> tuple[RegisterClient, RegisterEvent] | None:
+        """The oldest registration event and the client it came from, or None."""
+        events = self.registrations.events
+        return events.popleft() if events else None
+
+    def register(
+        self,
+        registrar: SipURI,
+        now: float,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        expires: int = 3600,
+        aor: SipURI | None = None,
+        dest: Address | None = None,
+    ) -> RegisterClient:
+        """Register this UA's Contact for ``aor`` (default: user@registrar
+        domain) at ``registrar``, and keep it refreshed."""
+        aor = aor or SipURI(registrar.host, username or self.config.user)
+        client = RegisterClient(
+            aor, registrar, self.contact,
+            call_id=new_call_id(self._rng, self.endpoint.config.sent_by[0]),
+            from_tag=new_tag(self._rng), rng=self._rng, username=username, password=password,
+            expires=expires, user_agent=self.config.user_agent, now=now,
+        )  # fmt: skip
+        self.registrations.add(client, dest or _address_of(registrar))
+        client.register(now)
+        self.registrations.flush(now)
+        return client
+
+    def unregister(self, client: RegisterClient, now: float) -> None:
+        """Remove the binding of ``client`` (REGISTER with expires 0)."""
+        client.unregister(now)
+        self.registrations.flush(now)
 
     @property
     def calls(self) -> list[Call]:
@@ -320,8 +358,11 @@ class UserAgent:
                     if isinstance(inner, RequestReceived):
                         self._on_request(event.key, inner.request, now)
                     elif isinstance(inner, ResponseReceived):
-                        self._on_response(event.key, inner.response, now)
-                    elif isinstance(inner, TimedOut | TxTransportFailed):
+                        if not self.registrations.on_response(event.key, inner.response, now):
+                            self._on_response(event.key, inner.response, now)
+                    elif isinstance(inner, TimedOut | TxTransportFailed) and (
+                        not self.registrations.on_failure(event.key, now)
+                    ):
                         self._on_failure(event.key, now)
                 elif isinstance(event, StrayMessage):
                     self._on_stray(event.message, now)

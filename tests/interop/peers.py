@@ -63,6 +63,30 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], seconds: float = 10
     raise AssertionError(f"nothing listens on udp 127.0.0.1:{port}")
 
 
+KAMAILIO_MODULES = (
+    "/usr/lib/x86_64-linux-gnu/kamailio/modules",
+    "/usr/lib/aarch64-linux-gnu/kamailio/modules",
+    "/usr/lib/kamailio/modules",
+)
+
+
+def start_kamailio(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    """Kamailio as registrar and proxy on udp 127.0.0.1:``port`` (our own config)."""
+    binary = require("kamailio", "kamailio")
+    modules = next((m for m in KAMAILIO_MODULES if Path(m, "tm.so").is_file()), None)
+    if modules is None:
+        pytest.fail("kamailio is installed but its modules directory was not found")
+    template = (Path(__file__).parent / "kamailio.cfg.in").read_text()
+    cfg = tmp / "kamailio.cfg"
+    cfg.write_text(template.replace("@PORT@", str(port)).replace("@MODULES@", modules))
+    run = tmp / "run"
+    run.mkdir(exist_ok=True)
+    proc = start([binary, "-DD", "-E", "-f", str(cfg), "-Y", str(run), "-m", "64", "-M", "8"],
+                 tmp / "kamailio.log")  # fmt: skip
+    wait_listening(port, proc)
+    return proc
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Terminate a process, then kill it if it lingers."""
     if proc.poll() is None:

@@ -1,0 +1,166 @@
+"""``sansip register``: register, report, keep it refreshed, unregister on exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import sys
+
+from sansip import __version__
+from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.register import (
+    RegisterClient,
+    Registered,
+    RegisterEvent,
+    RegistrationFailed,
+    Unregistered,
+)
+from sansip.dialog.ua import UAConfig, UserAgent
+from sansip.io.asyncio import AsyncioDatagramDriver
+from sansip.message import SipURI
+
+__all__ = ["add_command", "run_register"]
+
+
+def _split_hostport(text: str, default_port: int) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port or not port.isdigit():
+        return text.strip("[]"), default_port
+    return host.strip("[]"), int(port)
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"sansip: -p wants name=value, got {pair!r}")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
+def _report(event: RegisterEvent, as_json: bool) -> None:
+    if isinstance(event, Registered):
+        record: dict[str, object] = {"event": "registered", "expires": event.expires}
+    elif isinstance(event, RegistrationFailed):
+        record = {"event": "failed", "status": event.status, "reason": event.reason}
+    elif isinstance(event, Unregistered):
+        record = {"event": "unregistered", "status": event.status}
+    else:
+        return
+    if as_json:
+        print(json.dumps(record), flush=True)
+    else:
+        print(" ".join(f"{k}={v}" if k != "event" else str(v) for k, v in record.items()),
+              flush=True)  # fmt: skip
+
+
+def start_registration(
+    ua: UserAgent, params: dict[str, str], now: float, expires: int = 3600
+) -> RegisterClient | None:
+    """Register ``ua`` as the parameters say (``serveraddress``, ``username``,
+    ``sipusername``, ``password``, ``realm``, ``proxyaddress``,
+    ``registerinterval``); None when there is no ``serveraddress``."""
+    server = params.get("serveraddress")
+    if not server or params.get("register", "1") == "0":
+        return None
+    host, port = _split_hostport(server, 5060)
+    proxy = params.get("proxyaddress")
+    dest = _split_hostport(proxy, 5060) if proxy else (host, port)
+    user = params.get("username", ua.config.user)
+    return ua.register(
+        SipURI(host, port=port if port != 5060 else None),
+        now,
+        username=params.get("sipusername") or user,
+        password=params.get("password"),
+        expires=int(params.get("registerinterval", str(expires))),
+        aor=SipURI(params.get("realm") or host, user),
+        dest=dest,
+    )
+
+
+async def _register(args: argparse.Namespace) -> int:
+    params = _params(args.param)
+    server = params.get("serveraddress")
+    if not server:
+        print("sansip register: -p serveraddress=HOST[:PORT] is required", file=sys.stderr)
+        return 2
+    user = params.get("username", "sansip")
+    local = (params.get("localip", "127.0.0.1"), int(params.get("signalingport", "0")))
+    expires = int(params.get("registerinterval", str(args.expires)))
+    driver = AsyncioDatagramDriver(None, local)
+    bound = await driver.start()
+    rng: random.Random = (
+        random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+    )
+    ua = UserAgent(
+        EndpointConfig(bound),
+        UAConfig(user=user, display_name=params.get("displayname") or None,
+                 user_agent=params.get("useragent", f"sansip/{__version__}")),
+        rng=rng,
+    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[RegisterEvent] = loop.create_future()
+    unregistered = asyncio.Event()
+
+    def pump() -> None:
+        while (item := ua.next_registration_event()) is not None:
+            event = item[1]
+            _report(event, args.json)
+            if isinstance(event, Registered | RegistrationFailed) and not outcome.done():
+                outcome.set_result(event)
+            if isinstance(event, Unregistered):
+                unregistered.set()
+        while ua.next_event() is not None:
+            pass
+        driver.wake()
+
+    driver.attach(ua, pump)
+    client = start_registration(ua, params, loop.time(), expires)
+    assert client is not None
+    pump()
+    try:
+        first = await asyncio.wait_for(outcome, args.timeout)
+    except TimeoutError:
+        print("failed status=408 reason=no answer", flush=True)
+        await driver.close()
+        return 1
+    ok = isinstance(first, Registered)
+    if ok and args.hold > 0:
+        await asyncio.sleep(args.hold)
+    if ok:
+        ua.unregister(client, loop.time())
+        pump()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(unregistered.wait(), args.timeout)
+    await driver.close()
+    return 0 if ok else 1
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``register`` on the ``sansip`` parser."""
+    cmd = commands.add_parser("register", help="register to a SIP server")
+    cmd.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="serveraddress, username, sipusername, password, proxyaddress, ...",
+    )  # fmt: skip
+    cmd.add_argument("--hold", type=float, default=0.0, help="stay registered SECONDS")
+    cmd.add_argument("--expires", type=int, default=3600)
+    cmd.add_argument("--timeout", type=float, default=40.0)
+    cmd.add_argument("--json", action="store_true")
+    cmd.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    """Run ``sansip register``."""
+    try:
+        return asyncio.run(_register(args))
+    except OSError as exc:
+        print(f"sansip register: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
