@@ -99,10 +99,15 @@ def _print(record: dict[str, object], as_json: bool) -> None:
 
 def _ua(args: argparse.Namespace, local: Address) -> UserAgent:
     params = _parameters(args.param)
+    proxy = params.get("proxyaddress")
     config = UAConfig(
         user=params.get("username", params.get("sipusername", "sansip")),
         display_name=params.get("displayname") or None,
         user_agent=params.get("useragent", f"sansip/{__version__}"),
+        auth_username=params.get("sipusername") or params.get("username"),
+        auth_password=params.get("password"),
+        outbound_proxy=_address(proxy, 5060) if proxy else None,
+        follow_redirects=params.get("allowcallredirect", "1") != "0",
     )
     rng: random.Random = (
         random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()

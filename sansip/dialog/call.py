@@ -73,6 +73,8 @@ class Call:
         # UAC: the ACK we sent for the 2xx, to resend on its retransmissions.
         self.ack: Request | None = None
         self.bye_key: TransactionKey | None = None
+        self.bye: Request | None = None
+        self.redirects = 0
         self.cancel_pending = False
 
     @property

@@ -38,6 +38,7 @@ from sansip.dialog.errors import DialogGone
 from sansip.dialog.ids import new_call_id, new_tag
 from sansip.dialog.register import RegisterClient, RegisterEvent
 from sansip.dialog.registrations import Registrations
+from sansip.dialog.uac import Authenticator, next_attempt, redirect_targets
 from sansip.errors import LocalProtocolError
 from sansip.message import (
     NameAddr,
@@ -72,6 +73,13 @@ class UAConfig:
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
+    #: Credentials for challenges to calls (401/407); registration has its own.
+    auth_username: str | None = None
+    auth_password: str | None = None
+    #: Where out-of-dialog requests go first (a pre-loaded ``Route;lr``).
+    outbound_proxy: Address | None = None
+    follow_redirects: bool = True
+    max_redirects: int = 5
 
 
 def _address_of(uri: URI) -> Address:
@@ -116,6 +124,9 @@ class UserAgent:
         self._calls: dict[str, Call] = {}  # by Call-ID
         self._by_key: dict[TransactionKey, Call] = {}
         self.registrations = Registrations(self.endpoint)
+        self._auth = Authenticator(
+            self.config.auth_username or self.config.user, self.config.auth_password, rng
+        )
         self.dropped: list[MessageDropped] = []
         host, port = endpoint.sent_by
         shown = f"[{host}]" if ":" in host else host
@@ -196,7 +207,8 @@ class UserAgent:
         self, target: SipURI, now: float, *, sdp: bytes = b"", dest: Address | None = None
     ) -> Call:
         """Send an INVITE to ``target`` (to ``dest``, default: the URI's address)."""
-        dest = dest or _address_of(target)
+        proxy = self.config.outbound_proxy
+        dest = dest or proxy or _address_of(target)
         host = self.endpoint.config.sent_by[0]
         call_id = new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
@@ -210,6 +222,9 @@ class UserAgent:
             ("Allow", ", ".join(self.config.allow)),
             ("User-Agent", self.config.user_agent),
         ]
+        if proxy is not None:
+            shown = f"[{proxy[0]}]" if ":" in proxy[0] else proxy[0]
+            headers.insert(0, ("Route", f"<sip:{shown}:{proxy[1]};lr>"))
         if sdp:
             headers.append(("Content-Type", "application/sdp"))
         invite = Request("INVITE", target, headers, sdp)
@@ -271,6 +286,7 @@ class UserAgent:
             bye = call.dialog.create_request(
                 "BYE", headers=[("User-Agent", self.config.user_agent)]
             )
+            call.bye = bye
             call.bye_key = self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
             self._by_key[call.bye_key] = call
             call.retransmit_at = None
@@ -470,9 +486,20 @@ class UserAgent:
 
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
         call = self._by_key.get(key)
+        if call is not None and key == call.bye_key and call.bye is not None:
+            retry = self._auth.retry(call.bye, response)
+            if retry is not None and call.dialog is not None:
+                call.bye = retry
+                call.bye_key = self.endpoint.send_request(retry, self._next_hop(call.dialog), now)
+                self._by_key[call.bye_key] = call
+            return
         if call is None or response.cseq.method != "INVITE" or key != call.invite_key:
-            return  # BYE, CANCEL and OPTIONS answers need nothing more
+            return  # CANCEL and OPTIONS answers need nothing more
         status = response.status
+        if status >= 300 and self._retry_invite(call, response, now):
+            return
+        if status >= 200:
+            self._auth.succeeded(call.invite)
         if status < 200:
             if response.to.tag and call.dialog is None and status > 100:
                 call.dialog = Dialog.from_uac(call.invite, response)
@@ -490,6 +517,35 @@ class UserAgent:
         if call.dialog is not None:
             call.dialog.update_from_response(response)
         self._end(call, now, "cancelled" if status == 487 else reason)
+
+    def _retry_invite(self, call: Call, response: Response, now: float) -> bool:
+        """Answer a challenge or follow a redirect with a new INVITE; True if sent."""
+        status = response.status
+        retry: Request | None = None
+        dest = call.peer
+        if status in (401, 407):
+            retry = self._auth.retry(call.invite, response)
+        elif status < 400 and self.config.follow_redirects:
+            targets = redirect_targets(response)
+            if targets and call.redirects < self.config.max_redirects:
+                call.redirects += 1
+                retry = next_attempt(call.invite)
+                retry.uri = targets[0]
+                if self.config.outbound_proxy is None:
+                    try:
+                        dest = _address_of(targets[0])
+                    except LocalProtocolError:
+                        return False
+        if retry is None or call.state is CallState.DISCONNECTED:
+            return False
+        if call.cancel_pending:
+            return False  # the caller hung up: let the final response end the call
+        call.invite = retry
+        call.invite_key = self.endpoint.send_request(retry, dest, now)
+        call.peer = dest
+        call.dialog = None
+        self._by_key[call.invite_key] = call
+        return True
 
     def _on_invite_2xx(self, call: Call, response: Response, now: float) -> None:
         if call.dialog is None or call.dialog.remote_tag != (response.to.tag or ""):

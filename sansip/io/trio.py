@@ -1,0 +1,198 @@
+"""trio driver for datagram machines (UDP over IPv4 or IPv6).
+
+Two shapes, both structured:
+
+>>> # async with TrioDatagramDriver(machine, ("127.0.0.1", 5060)) as driver:
+>>> #     ...  # driver.local is bound; command the machine, then driver.wake()
+>>> # (leaving the block closes the driver and waits for its task)
+>>>
+>>> # async with trio.open_nursery() as nursery:       # your own nursery
+>>> #     local = await nursery.start(driver.run)
+>>> #     ...; driver.close()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+import trio
+
+from sansip.io._pump import DatagramMachine, DatagramPump
+from sansip.transport.types import Address, Datagram
+
+__all__ = ["TrioDatagramDriver"]
+
+_MAX_DATAGRAM = 65535
+
+
+class TrioDatagramDriver:
+    """Runs one datagram machine on one UDP socket in one trio task.
+
+    The task receives with a deadline (``trio.move_on_at``) taken from the
+    machine's timer on trio's clock (``trio.current_time``), feeds datagrams
+    and fires timers through :class:`~sansip.io._pump.DatagramPump`, and sends
+    what comes out.  After calling a command on the machine from another
+    task, call :meth:`wake` so its output goes out and its timer is re-armed.
+    ``on_activity`` is called in the driver's task after every input, for the
+    owner to drain the machine's events; an exception it raises propagates
+    to the nursery, as trio would have it.
+    """
+
+    def __init__(
+        self,
+        machine: DatagramMachine | None,
+        local: Address,
+        *,
+        on_activity: Callable[[], None] | None = None,
+    ) -> None:
+        self.machine = machine
+        self.local = local
+        self.errors = 0
+        self._on_activity = on_activity
+        self._pump: DatagramPump | None = None
+        self._sock: trio.socket.SocketType | None = None
+        self._run_scope: trio.CancelScope | None = None
+        self._recv_scope: trio.CancelScope | None = None
+        self._wake_pending = False
+        self._closed = False
+        self._stopped = trio.Event()
+        self._stack: AsyncExitStack | None = None
+
+    async def __aenter__(self) -> TrioDatagramDriver:
+        """Open a nursery, start :meth:`run` in it and wait until bound."""
+        async with AsyncExitStack() as stack:
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            await nursery.start(self.run)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """Close, and wait for the driver's task to finish.
+
+        An exception from the body is re-raised as it is (not wrapped in an
+        ``ExceptionGroup`` by the hidden nursery); ``Cancelled`` is handed to
+        the nursery so trio can route it to its cancel scope.
+        """
+        self.close()
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        if exc is None or isinstance(exc, trio.Cancelled):
+            return bool(await stack.__aexit__(exc_type, exc, tb))
+        await stack.__aexit__(None, None, None)
+        return False
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Bind the socket, report the bound address through ``task_status``
+        (``await nursery.start(driver.run)`` returns it), then pump until
+        :meth:`close` (or cancellation)."""
+        assert self._run_scope is None, "run() once"
+        try:
+            host, port = self.local
+            info = await trio.socket.getaddrinfo(
+                host, port, type=trio.socket.SOCK_DGRAM, flags=trio.socket.AI_PASSIVE
+            )
+            family, _, _, _, sockaddr = info[0]
+            with trio.socket.socket(family, trio.socket.SOCK_DGRAM) as sock:
+                await sock.bind(sockaddr)
+                name = sock.getsockname()
+                self.local = (str(name[0]), int(name[1]))
+                self._sock = sock
+                if self.machine is not None and self._pump is None:
+                    self._pump = DatagramPump(self.machine, trio.current_time)
+                with trio.CancelScope() as self._run_scope:
+                    if self._closed:
+                        self._run_scope.cancel()
+                    task_status.started(self.local)
+                    await self._send(self._pump.flush() if self._pump else [])
+                    await self._loop(sock)
+        finally:
+            self._sock = None
+            self._closed = True
+            self._stopped.set()
+
+    async def _loop(self, sock: trio.socket.SocketType) -> None:
+        while True:
+            got: tuple[bytes, Address] | None = None
+            deadline = self._deadline()
+            with trio.move_on_at(math.inf if deadline is None else deadline) as scope:
+                self._recv_scope = scope
+                try:
+                    data, addr = await sock.recvfrom(_MAX_DATAGRAM)
+                    got = (data, (str(addr[0]), int(addr[1])))
+                except OSError:  # e.g. an ICMP error reported on Windows
+                    self.errors += 1
+            self._recv_scope = None
+            active = False
+            if got is not None and self._pump is not None:
+                await self._send(self._pump.feed(*got))
+                active = True
+            deadline = self._deadline()
+            if deadline is not None and trio.current_time() >= deadline:
+                await self._send(self.pump.fire(deadline))
+                active = True
+            if active and self._on_activity is not None:
+                self._on_activity()
+            if self._wake_pending:
+                self._wake_pending = False
+                await self._send(self.pump.flush() if self._pump else [])
+
+    def attach(
+        self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
+    ) -> None:
+        """Run ``machine`` on the bound socket (for a machine that must know
+        its address first: construct with ``None``, start, then ``attach``)."""
+        assert self._sock is not None, "start the driver first"
+        self.machine = machine
+        self._pump = DatagramPump(machine, trio.current_time)
+        if on_activity is not None:
+            self._on_activity = on_activity
+        self.wake()
+
+    @property
+    def pump(self) -> DatagramPump:
+        """Counters of what went through (received, sent, faults)."""
+        assert self._pump is not None, "start the driver and attach a machine first"
+        return self._pump
+
+    def wake(self) -> None:
+        """Have the driver's task send what the machine has queued and re-arm
+        its timer (interrupts the current receive; cheap to call often)."""
+        self._wake_pending = True
+        if self._recv_scope is not None:
+            self._recv_scope.cancel()
+
+    def close(self) -> None:
+        """Ask the driver's task to stop and close the socket.  Idempotent;
+        returns at once (see :meth:`aclose` to also wait)."""
+        self._closed = True
+        if self._run_scope is not None:
+            self._run_scope.cancel()
+
+    async def aclose(self) -> None:
+        """Close and wait until the driver's task has let go of the socket."""
+        self.close()
+        if self._run_scope is not None:
+            await self._stopped.wait()
+
+    def _deadline(self) -> float | None:
+        return None if self._pump is None else self._pump.deadline()
+
+    async def _send(self, datagrams: list[Datagram]) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for data, addr in datagrams:
+            try:
+                await sock.sendto(data, addr)
+            except OSError:
+                self.errors += 1

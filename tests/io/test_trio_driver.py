@@ -1,0 +1,154 @@
+"""The trio datagram driver over real UDP sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+
+import pytest
+import trio
+
+from sansip.io.trio import TrioDatagramDriver
+from sansip.transport.types import Address, Datagram
+
+
+class Echo:
+    """Answers every datagram with the same bytes; raises on b"boom"."""
+
+    def __init__(self) -> None:
+        self.outbox: list[Datagram] = []
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        if data == b"boom":
+            raise RuntimeError("a machine bug")
+        self.outbox.append((data, addr))
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        pass
+
+
+class Pinger:
+    """Sends b"ping" every 50 ms until it has seen three echoes."""
+
+    def __init__(self, peer: Address, start: float) -> None:
+        self.peer = peer
+        self.next_send: float | None = start
+        self.sent_at: list[float] = []
+        self.echoes: deque[bytes] = deque()
+        self.outbox: list[Datagram] = []
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        self.echoes.append(data)
+        if len(self.echoes) >= 3:
+            self.next_send = None
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def get_timer(self) -> float | None:
+        return self.next_send
+
+    def handle_timer(self, now: float) -> None:
+        if self.next_send is not None and now >= self.next_send:
+            self.outbox.append((b"ping", self.peer))
+            self.sent_at.append(now)
+            self.next_send = now + 0.05
+
+
+@pytest.mark.timeout(20)
+def test_timers_and_datagrams_flow_through_real_sockets() -> None:
+    async def scenario() -> tuple[Pinger, TrioDatagramDriver]:
+        async with TrioDatagramDriver(Echo(), ("127.0.0.1", 0)) as echo:
+            pinger = Pinger(echo.local, trio.current_time())
+            done = trio.Event()
+            driver = TrioDatagramDriver(
+                pinger, ("127.0.0.1", 0),
+                on_activity=lambda: done.set() if len(pinger.echoes) >= 3 else None,
+            )  # fmt: skip
+            async with driver:
+                with trio.fail_after(10):
+                    await done.wait()
+        return pinger, echo
+
+    pinger, echo = trio.run(scenario)
+    assert list(pinger.echoes)[:3] == [b"ping"] * 3
+    assert len(pinger.sent_at) >= 3
+    # Each send happened no earlier than its deadline (50 ms apart).
+    gaps = [b - a for a, b in zip(pinger.sent_at, pinger.sent_at[1:], strict=False)]
+    assert all(gap >= 0.05 - 1e-9 for gap in gaps)
+    assert echo.pump.received >= 3 and echo.pump.faults == 0
+
+
+@pytest.mark.timeout(20)
+def test_a_machine_that_raises_does_not_stop_the_driver() -> None:
+    async def scenario() -> TrioDatagramDriver:
+        async with TrioDatagramDriver(Echo(), ("127.0.0.1", 0)) as echo:
+            with trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) as client:
+                await client.bind(("127.0.0.1", 0))
+                await client.sendto(b"boom", echo.local)
+                await client.sendto(b"after", echo.local)
+                with trio.fail_after(10):
+                    data, _ = await client.recvfrom(100)
+                assert data == b"after"
+        return echo
+
+    echo = trio.run(scenario)
+    assert echo.pump.faults == 1
+    assert echo.pump.received == 2
+
+
+@pytest.mark.timeout(20)
+def test_nursery_start_attach_and_wake_after_a_command() -> None:
+    async def scenario() -> TrioDatagramDriver:
+        driver = TrioDatagramDriver(None, ("127.0.0.1", 0))
+        async with trio.open_nursery() as nursery:
+            local = await nursery.start(driver.run)
+            machine = Echo()
+            driver.attach(machine)
+            with trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) as peer:
+                await peer.bind(("127.0.0.1", 0))
+                machine.outbox.append((b"hello", peer.getsockname()))
+                driver.wake()  # a command queued output: the driver sends it
+                with trio.fail_after(10):
+                    data, source = await peer.recvfrom(100)
+                assert (data, source) == (b"hello", local)
+            await driver.aclose()
+            await driver.aclose()  # idempotent
+            driver.close()
+        return driver
+
+    driver = trio.run(scenario)
+    assert driver.pump.sent == 1
+
+
+@pytest.mark.timeout(20)
+def test_close_is_idempotent_and_releases_the_socket() -> None:
+    async def scenario() -> Address:
+        async with TrioDatagramDriver(Echo(), ("127.0.0.1", 0)) as driver:
+            driver.close()
+            driver.close()
+            await driver.aclose()
+        driver.close()
+        return driver.local
+
+    local = trio.run(scenario)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(local)  # the port is free again
+
+
+@pytest.mark.timeout(20)
+def test_an_error_in_the_body_is_not_wrapped() -> None:
+    async def scenario() -> None:
+        async with TrioDatagramDriver(Echo(), ("127.0.0.1", 0)):
+            raise KeyError("body")
+
+    with pytest.raises(KeyError):
+        trio.run(scenario)
