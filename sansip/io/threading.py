@@ -235,16 +235,12 @@ class ThreadingDatagramDriver:
         return got
 
     def _run_commands(self) -> None:
-        ran = False
-        while True:
-            try:
-                thunk, _ = self._commands.get_nowait()
-            except queue.Empty:
-                break
-            thunk()
-            ran = True
-        if ran:
-            self._flush()
+        if self._commands.empty():
+            return
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._commands.get_nowait()[0]()  # runs _execute: never raises
+        self._flush()  # always flush, even after a command that raised
 
     @staticmethod
     def _execute(fn: Callable[[], T], fut: Future[T]) -> None:
@@ -303,18 +299,14 @@ class ThreadingDatagramDriver:
                 pass
 
     def _poke(self) -> None:
-        if self._wake_w is None:
-            return
-        with contextlib.suppress(OSError):  # full of wake-ups already, or closed
-            self._wake_w.send(b"\0")
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):  # full of wake-ups already, or closed
+                self._wake_w.send(b"\0")
 
     def _cancel_pending(self) -> None:
-        while True:
-            try:
-                _, fut = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            fut.cancel()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._commands.get_nowait()[1].cancel()
 
     # -- dispatcher thread --------------------------------------------------
 
