@@ -1,4 +1,5 @@
-"""``sansip answer`` and ``sansip call``: one user agent on asyncio over UDP.
+"""``sansip answer`` and ``sansip call``: one user agent on asyncio over UDP,
+TCP or TLS (``-p transport=``, see :mod:`sansip.cli.transports`).
 
 Both print one line per call (``--json``: one JSON object per call, a CDR)
 and exit 0 when every call did what was asked.  Media is not there yet: the
@@ -19,12 +20,12 @@ from functools import partial
 
 from sansip import __version__
 from sansip.cli.register import start_registration
+from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
 from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
-from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.message import ParseError, SipURI, parse_uri
-from sansip.transport.types import Address
+from sansip.transport.types import Address, Transport
 
 __all__ = ["add_commands", "run_answer", "run_call"]
 
@@ -68,7 +69,7 @@ def make_sdp(address: Address, session: int) -> bytes:
 @dataclass
 class _Session:
     ua: UserAgent
-    driver: AsyncioDatagramDriver | None = None
+    driver: Driver | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     records: list[dict[str, object]] = field(default_factory=list)
 
@@ -97,7 +98,7 @@ def _print(record: dict[str, object], as_json: bool) -> None:
         )
 
 
-def _ua(args: argparse.Namespace, local: Address) -> UserAgent:
+def _ua(args: argparse.Namespace, local: Address, transport: Transport) -> UserAgent:
     params = _parameters(args.param)
     proxy = params.get("proxyaddress")
     config = UAConfig(
@@ -106,13 +107,13 @@ def _ua(args: argparse.Namespace, local: Address) -> UserAgent:
         user_agent=params.get("useragent", f"sansip/{__version__}"),
         auth_username=params.get("sipusername") or params.get("username"),
         auth_password=params.get("password"),
-        outbound_proxy=_address(proxy, 5060) if proxy else None,
+        outbound_proxy=_address(proxy, default_port(transport)) if proxy else None,
         follow_redirects=params.get("allowcallredirect", "1") != "0",
     )
     rng: random.Random = (
         random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
     )
-    return UserAgent(EndpointConfig(local), config, rng=rng)
+    return UserAgent(EndpointConfig(local, transport), config, rng=rng)
 
 
 def _hangup(ua: UserAgent, call: Call, loop: asyncio.AbstractEventLoop) -> None:
@@ -126,10 +127,19 @@ def _hangup_and_pump(
     pump()
 
 
+def _driver(args: argparse.Namespace, transport: Transport, local: Address) -> Driver:
+    return make_driver(transport, local, _parameters(args.param), cert=args.cert, key=args.key)
+
+
 async def _answer(args: argparse.Namespace) -> int:
-    driver = AsyncioDatagramDriver(None, _address(args.listen, 5060))
+    transport = transport_of(_parameters(args.param), args.transport)
+    if transport is Transport.TLS and not args.cert:
+        print("sansip answer: TLS needs --cert PEM (and --key PEM)", file=sys.stderr)
+        return 2
+    listen = args.listen or f"127.0.0.1:{default_port(transport)}"
+    driver = _driver(args, transport, _address(listen, default_port(transport)))
     local = await driver.start()
-    ua = _ua(args, local)
+    ua = _ua(args, local, transport)
     session = _Session(ua, driver)
     loop = asyncio.get_running_loop()
     answered = ended = 0
@@ -187,7 +197,8 @@ async def _answer(args: argparse.Namespace) -> int:
             print(f"sansip answer: registration {registration.state.value}", file=sys.stderr)
             await driver.close()
             return 1
-    print(f"sansip answer: listening on {local[0]}:{local[1]}/udp", file=sys.stderr, flush=True)
+    print(f"sansip answer: listening on {local[0]}:{local[1]}/{transport.value.lower()}",
+          file=sys.stderr, flush=True)  # fmt: skip
     try:
         if args.duration:
             await asyncio.wait_for(session.done.wait(), args.duration)
@@ -220,9 +231,11 @@ async def _call(args: argparse.Namespace) -> int:
     if not isinstance(target, SipURI):
         print("sansip call: the target must be a sip: or sips: URI", file=sys.stderr)
         return 2
-    driver = AsyncioDatagramDriver(None, _address(args.local, 0))
+    transport = transport_of(_parameters(args.param))
+    target = with_transport(target, transport)
+    driver = _driver(args, transport, _address(args.local, 0))
     bound = await driver.start()
-    ua = _ua(args, bound)
+    ua = _ua(args, bound, transport)
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
 
@@ -257,13 +270,19 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register ``answer`` and ``call`` on the ``sansip`` parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a parameter (username, displayname, useragent, ...)")  # fmt: skip
+                        help="a parameter (username, displayname, useragent, "
+                             "transport=udp|tcp|tls, tlscafile=PATH, ...)")  # fmt: skip
     common.add_argument("--json", action="store_true", help="one JSON CDR per call")
+    common.add_argument("--cert", default=None, metavar="PEM",
+                        help="TLS: certificate (chain) to accept connections with")  # fmt: skip
+    common.add_argument("--key", default=None, metavar="PEM", help="TLS: its private key")
     common.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
 
     answer = commands.add_parser("answer", parents=[common], help="auto-answer incoming calls")
-    answer.add_argument("--listen", default="127.0.0.1:5060", metavar="HOST:PORT")
-    answer.add_argument("--transport", choices=["udp"], default="udp")
+    answer.add_argument("--listen", default=None, metavar="HOST:PORT",
+                        help="default 127.0.0.1:5060 (5061 for TLS)")  # fmt: skip
+    answer.add_argument("--transport", choices=["udp", "tcp", "tls"], default=None,
+                        help="overrides -p transport=; default udp")  # fmt: skip
     answer.add_argument("--count", type=int, default=0, help="exit after N calls ended")
     answer.add_argument("--ring", type=float, default=0.0, help="seconds of ringing first")
     answer.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS")
@@ -281,7 +300,8 @@ def run_answer(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_answer(args))
     except OSError as exc:
-        print(f"sansip answer: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+        where = args.listen or "the default port"
+        print(f"sansip answer: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ import secrets
 import sys
 
 from sansip import __version__
+from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import (
     RegisterClient,
@@ -20,7 +21,6 @@ from sansip.dialog.register import (
     Unregistered,
 )
 from sansip.dialog.ua import UAConfig, UserAgent
-from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.message import SipURI
 
 __all__ = ["add_command", "run_register"]
@@ -64,16 +64,20 @@ def start_registration(
 ) -> RegisterClient | None:
     """Register ``ua`` as the parameters say (``serveraddress``, ``username``,
     ``sipusername``, ``password``, ``realm``, ``proxyaddress``,
-    ``registerinterval``); None when there is no ``serveraddress``."""
+    ``registerinterval``), over the UA's transport; None when there is no
+    ``serveraddress``."""
     server = params.get("serveraddress")
     if not server or params.get("register", "1") == "0":
         return None
-    host, port = _split_hostport(server, 5060)
+    transport = ua.endpoint.config.transport
+    default = default_port(transport)
+    host, port = _split_hostport(server, default)
     proxy = params.get("proxyaddress")
-    dest = _split_hostport(proxy, 5060) if proxy else (host, port)
+    dest = _split_hostport(proxy, default) if proxy else (host, port)
     user = params.get("username", ua.config.user)
+    registrar = SipURI(host, port=port if port != default else None)
     return ua.register(
-        SipURI(host, port=port if port != 5060 else None),
+        with_transport(registrar, transport),
         now,
         username=params.get("sipusername") or user,
         password=params.get("password"),
@@ -92,13 +96,14 @@ async def _register(args: argparse.Namespace) -> int:
     user = params.get("username", "sansip")
     local = (params.get("localip", "127.0.0.1"), int(params.get("signalingport", "0")))
     expires = int(params.get("registerinterval", str(args.expires)))
-    driver = AsyncioDatagramDriver(None, local)
+    transport = transport_of(params)
+    driver = make_driver(transport, local, params)
     bound = await driver.start()
     rng: random.Random = (
         random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
     )
     ua = UserAgent(
-        EndpointConfig(bound),
+        EndpointConfig(bound, transport),
         UAConfig(user=user, display_name=params.get("displayname") or None,
                  user_agent=params.get("useragent", f"sansip/{__version__}")),
         rng=rng,
@@ -146,7 +151,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cmd = commands.add_parser("register", help="register to a SIP server")
     cmd.add_argument(
         "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-        help="serveraddress, username, sipusername, password, proxyaddress, ...",
+        help="serveraddress, username, sipusername, password, proxyaddress, "
+        "transport=udp|tcp|tls, tlscafile=PATH, ...",
     )  # fmt: skip
     cmd.add_argument("--hold", type=float, default=0.0, help="stay registered SECONDS")
     cmd.add_argument("--expires", type=int, default=3600)

@@ -1,5 +1,5 @@
-"""The SIP endpoint over datagrams: parsing, Via and transactions glued
-together, sans-IO (the pjsip "endpoint" and baresip's ``struct sip``).
+"""The SIP endpoint: parsing, Via and transactions glued together, sans-IO
+(the pjsip "endpoint" and baresip's ``struct sip``).
 
 ``Endpoint.receive_datagram`` parses once, answers malformed requests
 statelessly (400/505/513) and drops what cannot be answered (counted),
@@ -7,13 +7,24 @@ stamps ``received``/``rport`` on requests (RFC 3261 §18.2.1, RFC 3581) and
 hands the message to its :class:`~sansip.transaction.TransactionLayer`.
 Commands add the top Via with a fresh branch.  The UA logic above it
 (registration, calls, OPTIONS answers) reads :meth:`next_event`.
+
+When ``EndpointConfig.transport`` is reliable (TCP, TLS) the endpoint is in
+*stream mode*: the driver feeds each connection's octets with
+``receive_data(data, addr, now)`` (``addr`` names the connection: its peer),
+one :class:`~sansip.transport.framing.StreamFramer` per connection splits
+them into messages (RFC 3261 §18.3), transactions run without
+retransmissions, and :meth:`Endpoint.connection_lost` fails the transactions
+bound to that peer.  Output is the same ``datagrams_to_send``: "write these
+octets on the connection to ``addr``, opening one if there is none"; a
+connection whose framing is lost is listed by
+:meth:`Endpoint.connections_to_close`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Final, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
 from sansip.errors import LocalProtocolError
 from sansip.message import ParseError, Request, Response, parse
@@ -21,17 +32,26 @@ from sansip.transaction import (
     InviteClientTransaction,
     RequestReceived,
     ResponseReceived,
+    Terminated,
     TimerConfig,
     TransactionEvent,
     TransactionKey,
     TransactionLayer,
 )
 from sansip.transaction.matching import ClientKey
-from sansip.transport.stateless import answer_malformed
+from sansip.transport.framing import (
+    KeepAlivePing,
+    MessageReceived,
+    MessageRejected,
+    StreamBroken,
+    StreamFramer,
+)
+from sansip.transport.stateless import answer_malformed, error_response
 from sansip.transport.types import Address, Datagram, Transport
 from sansip.transport.via import add_received, make_via, new_branch
 
 __all__ = [
+    "CloseConnection",
     "Endpoint",
     "EndpointConfig",
     "EndpointEvent",
@@ -100,6 +120,15 @@ class MessageDropped:
 EndpointEvent: TypeAlias = TransactionUpdate | StrayMessage | MessageDropped
 
 
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Stream mode: the driver should close its connection to ``addr``
+    (the framing on it is lost, ``reason`` says how)."""
+
+    addr: Address
+    reason: str
+
+
 @dataclass(slots=True)
 class EndpointStats:
     """Counters: what came in, and what was dropped."""
@@ -108,22 +137,34 @@ class EndpointStats:
     malformed: int = 0
     answered_statelessly: int = 0
     dropped: int = 0
-
-
-_RELIABLE: Final = False
+    #: Stream mode: connections whose framing was lost (closed on request).
+    streams_broken: int = 0
+    #: Stream mode: connections reported gone by the driver.
+    connections_lost: int = 0
 
 
 class Endpoint:
-    """One SIP endpoint on one datagram socket, as a sans-IO machine."""
+    """One SIP endpoint on one socket (datagrams) or one listening address
+    and its connections (streams), as a sans-IO machine."""
 
     def __init__(self, config: EndpointConfig, *, rng: EndpointRandom) -> None:
         self.config = config
         self._rng = rng
+        self._reliable = config.transport.reliable
         self._layer = TransactionLayer(timers=config.timers)
         self._outbox: list[Datagram] = []
         self._events: deque[EndpointEvent] = deque()
-        self._sources: dict[TransactionKey, Address] = {}
+        self._sources: dict[TransactionKey, Address] = {}  # server transactions
+        self._dests: dict[TransactionKey, Address] = {}  # client transactions
+        self._framers: dict[Address, StreamFramer] = {}
+        self._closing: set[Address] = set()  # asked to close, not reported lost yet
+        self._to_close: list[CloseConnection] = []
         self.stats = EndpointStats()
+
+    @property
+    def stream_mode(self) -> bool:
+        """Whether the transport is a byte stream (TCP, TLS)."""
+        return self._reliable
 
     # -- commands ------------------------------------------------------------
     def send_request(self, request: Request, dest: Address, now: float) -> ClientKey:
@@ -134,7 +175,8 @@ class Endpoint:
         request.headers.prepend("Via", via)
         if "max-forwards" not in request.headers:
             request.headers.add("Max-Forwards", "70")
-        key = self._layer.send_request(request, dest, reliable=_RELIABLE, now=now)
+        key = self._layer.send_request(request, dest, reliable=self._reliable, now=now)
+        self._dests[key] = dest
         self._drain(now)
         return key
 
@@ -169,7 +211,8 @@ class Endpoint:
             cancel = tx.cancel_request()
         except LocalProtocolError:
             return None
-        key = self._layer.send_request(cancel, tx.dest, reliable=_RELIABLE, now=now)
+        key = self._layer.send_request(cancel, tx.dest, reliable=self._reliable, now=now)
+        self._dests[key] = tx.dest
         self._drain(now)
         return key
 
@@ -187,7 +230,9 @@ class Endpoint:
 
     # -- network input ---------------------------------------------------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        """Take one datagram; never raises."""
+        """Take one datagram; never raises (datagram mode only)."""
+        if self._reliable:
+            raise LocalProtocolError("a stream endpoint takes receive_data, not datagrams")
         self.stats.received += 1
         if not data.strip(b"\r\n"):
             return  # a keep-alive
@@ -203,6 +248,68 @@ class Endpoint:
                 self.stats.dropped += 1
             self._events.append(MessageDropped(addr, exc.reason, answer is not None))
             return
+        self._receive_message(message, addr, now)
+
+    def receive_data(self, data: bytes, addr: Address, now: float) -> None:
+        """Take octets read from the connection with peer ``addr`` (stream
+        mode only); messages may be split across reads or share one.  Never
+        raises on what the peer sends."""
+        if not self._reliable:
+            raise LocalProtocolError("a datagram endpoint takes receive_datagram, not streams")
+        if addr in self._closing:
+            return  # the framing is lost; the driver is closing this connection
+        framer = self._framers.get(addr)
+        if framer is None:
+            framer = StreamFramer(max_message_size=self.config.max_message_size)
+            self._framers[addr] = framer
+        framer.receive_data(data, now)
+        while (event := framer.next_event()) is not None:
+            if isinstance(event, MessageReceived):
+                self.stats.received += 1
+                self._receive_message(event.message, addr, now)
+            elif isinstance(event, MessageRejected):
+                self.stats.received += 1
+                self.stats.malformed += 1
+                response = error_response(event.error, addr)
+                if response is not None:
+                    self.stats.answered_statelessly += 1
+                    self._outbox.append((response.encode(), addr))
+                else:
+                    self.stats.dropped += 1
+                self._events.append(MessageDropped(addr, event.error.reason, response is not None))
+            elif isinstance(event, KeepAlivePing):
+                pong = framer.data_to_send()
+                if pong:
+                    self._outbox.append((pong, addr))
+            elif isinstance(event, StreamBroken):
+                self.stats.streams_broken += 1
+                del self._framers[addr]
+                self._closing.add(addr)
+                self._to_close.append(CloseConnection(addr, event.reason))
+                self._events.append(MessageDropped(addr, event.reason, False))
+                break
+            # A pong (a single CRLF) needs nothing.
+
+    def connection_lost(self, addr: Address, now: float) -> None:
+        """The connection with peer ``addr`` closed, broke, or could not be
+        opened (stream mode): its transactions fail with ``TransportFailed``."""
+        self._closing.discard(addr)
+        framer = self._framers.pop(addr, None)
+        if framer is not None and framer.buffered:
+            self.stats.dropped += 1  # a message cut short
+        self.stats.connections_lost += 1
+        bound = [k for k, peer in self._sources.items() if peer == addr]
+        bound += [k for k, peer in self._dests.items() if peer == addr]
+        for key in bound:
+            self._layer.transport_error(key, now)
+        self._drain(now)
+
+    def connections_to_close(self) -> list[CloseConnection]:
+        """The connections the driver should close (their framing is lost); drains them."""
+        out, self._to_close = self._to_close, []
+        return out
+
+    def _receive_message(self, message: Request | Response, addr: Address, now: float) -> None:
         if isinstance(message, Request):
             try:
                 add_received(message, addr)
@@ -210,7 +317,7 @@ class Endpoint:
                 self.stats.dropped += 1
                 self._events.append(MessageDropped(addr, exc.reason, False))
                 return
-            key = self._layer.receive_request(message, addr, reliable=_RELIABLE, now=now)
+            key = self._layer.receive_request(message, addr, reliable=self._reliable, now=now)
             if key is not None:
                 self._sources.setdefault(key, addr)
             elif message.method != "ACK":
@@ -258,6 +365,6 @@ class Endpoint:
                     self._events.append(StrayMessage(message, source))
                 continue
             self._events.append(TransactionUpdate(key, event))
-        live = self._layer
-        for key in [k for k in self._sources if k not in live]:
-            del self._sources[key]
+            if isinstance(event, Terminated):
+                self._sources.pop(key, None)
+                self._dests.pop(key, None)

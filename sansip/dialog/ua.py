@@ -27,6 +27,7 @@ from sansip.dialog.call import (
 )
 from sansip.dialog.dialog import Dialog, DialogState
 from sansip.dialog.endpoint import (
+    CloseConnection,
     Endpoint,
     EndpointConfig,
     EndpointRandom,
@@ -123,6 +124,10 @@ class UserAgent:
         self._events: deque[CallEvent] = deque()
         self._calls: dict[str, Call] = {}  # by Call-ID
         self._by_key: dict[TransactionKey, Call] = {}
+        # Calls resending their 2xx, and ended calls kept 64*T1 for stray
+        # retransmissions before they are forgotten.
+        self._retransmitting: set[Call] = set()
+        self._expiry: deque[tuple[float, Call]] = deque()
         self.registrations = Registrations(self.endpoint)
         self._auth = Authenticator(
             self.config.auth_username or self.config.user, self.config.auth_password, rng
@@ -130,7 +135,9 @@ class UserAgent:
         self.dropped: list[MessageDropped] = []
         host, port = endpoint.sent_by
         shown = f"[{host}]" if ":" in host else host
-        self.contact = NameAddr(f"sip:{self.config.user}@{shown}:{port}", None)
+        transport = endpoint.transport
+        param = f";transport={transport.value.lower()}" if transport is not Transport.UDP else ""
+        self.contact = NameAddr(f"sip:{self.config.user}@{shown}:{port}{param}", None)
 
     # -- the machine shape ---------------------------------------------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
@@ -138,19 +145,44 @@ class UserAgent:
         self.endpoint.receive_datagram(data, addr, now)
         self._process(now)
 
+    def receive_data(self, data: bytes, addr: Address, now: float) -> None:
+        """Take octets from the connection with ``addr`` (stream mode); never raises."""
+        self.endpoint.receive_data(data, addr, now)
+        self._process(now)
+
+    def connection_lost(self, addr: Address, now: float) -> None:
+        """The connection with ``addr`` is gone (stream mode)."""
+        self.endpoint.connection_lost(addr, now)
+        self._process(now)
+
+    def connections_to_close(self) -> list[CloseConnection]:
+        """The connections the driver should close (stream mode)."""
+        return self.endpoint.connections_to_close()
+
     def handle_timer(self, now: float) -> None:
         """Fire transaction timers and 2xx retransmissions."""
         self.endpoint.handle_timer(now)
-        for call in list(self._calls.values()):
-            if call.retransmit_at is not None and now >= call.retransmit_at:
+        for call in list(self._retransmitting):
+            if call.retransmit_at is None:
+                self._retransmitting.discard(call)
+            elif now >= call.retransmit_at:
                 self._retransmit_2xx(call, now)
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, call = expiry.popleft()
+            if self._calls.get(call.call_id) is call:
+                del self._calls[call.call_id]
+            for key in (call.invite_key, call.bye_key):
+                if key is not None and self._by_key.get(key) is call:
+                    del self._by_key[key]
         self.registrations.handle_timer(now)
         self._process(now)
 
     def get_timer(self) -> float | None:
         """The earliest deadline of the endpoint and of 2xx retransmissions; pure."""
-        deadlines = [c.retransmit_at for c in self._calls.values() if c.retransmit_at is not None]
-        others = (self.endpoint.get_timer(), self.registrations.get_timer())
+        deadlines = [c.retransmit_at for c in self._retransmitting if c.retransmit_at is not None]
+        expiry = self._expiry[0][0] if self._expiry else None
+        others = (self.endpoint.get_timer(), self.registrations.get_timer(), expiry)
         deadlines.extend(t for t in others if t is not None)
         return min(deadlines, default=None)
 
@@ -196,6 +228,12 @@ class UserAgent:
         """Remove the binding of ``client`` (REGISTER with expires 0)."""
         client.unregister(now)
         self.registrations.flush(now)
+
+    @property
+    def remembered(self) -> int:
+        """How many calls the UA still keeps: active ones, and ended ones
+        for 64*T1 (to absorb retransmissions); bounded by the call rate."""
+        return len(self._calls)
 
     @property
     def calls(self) -> list[Call]:
@@ -261,6 +299,7 @@ class UserAgent:
         call.retransmit_interval = self._t.t1
         call.retransmit_at = now + self._t.t1
         call.retransmit_until = now + 64 * self._t.t1
+        self._retransmitting.add(call)
         call.connected_at = now
         self._set_state(call, CallState.CONNECTED, now)
 
@@ -340,6 +379,9 @@ class UserAgent:
 
     def _end(self, call: Call, now: float, reason: str) -> None:
         call.retransmit_at = None
+        self._retransmitting.discard(call)
+        if call.ended_at is None:
+            self._expiry.append((now + 64 * self._t.t1, call))
         call.ended_at = now
         call.reason = reason
         if call.dialog is not None:
@@ -363,7 +405,7 @@ class UserAgent:
         except LocalProtocolError:
             self.endpoint.send_stateless(call.final, call.peer, now)
         call.retransmit_interval = min(2 * call.retransmit_interval, self._t.t2)
-        call.retransmit_at = now + call.retransmit_interval
+        call.retransmit_at = min(now + call.retransmit_interval, call.retransmit_until)
 
     # -- what came in ---------------------------------------------------------------
     def _process(self, now: float) -> None:
@@ -579,6 +621,7 @@ class UserAgent:
         if isinstance(message, Request):
             if message.method == "ACK" and call.direction == INCOMING:
                 call.retransmit_at = None  # the 2xx got through
+                self._retransmitting.discard(call)
             return
         # A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
         if 200 <= message.status < 300 and call.ack is not None and call.dialog is not None:

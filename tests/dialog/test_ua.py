@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
@@ -103,8 +104,10 @@ def test_call_answer_and_hang_up() -> None:
     assert sim.run_until(lambda: bob_call.state is CallState.DISCONNECTED, deadline=10)
     assert bob.log[-1][1] == "disconnected:bye received"
     assert alice.log[-1][1] == "disconnected:User Hung Up"
-    sim.run_for(40)  # every transaction ends, nothing left armed
+    assert alice.ua.remembered == 1 and bob.ua.remembered == 1
+    sim.run_for(40)  # every transaction ends, nothing left armed, the calls are forgotten
     assert alice.ua.get_timer() is None and bob.ua.get_timer() is None
+    assert alice.ua.remembered == 0 and bob.ua.remembered == 0
 
 
 def test_busy() -> None:
@@ -165,3 +168,23 @@ def test_options_and_unknown_methods_are_answered() -> None:
 
     replies = [probe(m) for m in ("OPTIONS", "SUBSCRIBE", "FOO", "BYE")]
     assert replies == [200, 405, 501, 481]
+
+
+def test_a_2xx_never_acked_is_retransmitted_then_ended_with_bye() -> None:
+    sim, alice, bob = _setup(answer, delay=0.01)
+    call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
+    assert sim.run_until(lambda: bool(bob.incoming), deadline=5)
+    sim.network.set_link(ALICE, BOB, both_ways=False, loss=1.0)  # alice's ACKs are lost
+    bob_call = bob.incoming[0]
+    assert sim.run_until(lambda: bob_call.state is CallState.DISCONNECTED, deadline=60)
+    assert bob_call.reason == "not acked connection expired"
+    answered_at = bob_call.connected_at
+    assert answered_at is not None and sim.now == pytest.approx(answered_at + 32.0)
+    sim.run_for(1.0)  # let the BYE arrive
+    sent_by_bob = [e for e in sim.network.trace if e.src == BOB]
+    oks = [e for e in sent_by_bob if e.data.startswith(b"SIP/2.0 200")]
+    # 2xx sent at T1-doubling intervals capped at T2 for 64*T1 (RFC 3261 §13.3.1.4).
+    gaps = [round(b.sent_at - a.sent_at, 3) for a, b in pairwise(oks)]
+    assert gaps[:4] == [0.5, 1.0, 2.0, 4.0] and set(gaps[4:]) <= {4.0}
+    assert any(e.data.startswith(b"BYE ") for e in sent_by_bob)
+    assert call.state is CallState.DISCONNECTED and call.reason == "bye received"

@@ -31,10 +31,18 @@ def require(binary: str, package: str) -> str:
 
 
 def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing is bound to right now, for UDP and TCP."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no port free for both UDP and TCP")
 
 
 def sansip(*args: str) -> list[str]:
@@ -63,6 +71,21 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], seconds: float = 10
     raise AssertionError(f"nothing listens on udp 127.0.0.1:{port}")
 
 
+def wait_tcp(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    raise AssertionError(f"nothing listens on tcp 127.0.0.1:{port}")
+
+
 KAMAILIO_MODULES = (
     "/usr/lib/x86_64-linux-gnu/kamailio/modules",
     "/usr/lib/aarch64-linux-gnu/kamailio/modules",
@@ -70,20 +93,56 @@ KAMAILIO_MODULES = (
 )
 
 
-def start_kamailio(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    """Kamailio as registrar and proxy on udp 127.0.0.1:``port`` (our own config)."""
+def start_kamailio(
+    tmp: Path,
+    port: int,
+    *,
+    tls_port: int | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Kamailio as registrar and proxy on udp and tcp 127.0.0.1:``port`` (our
+    own config), and on tls 127.0.0.1:``tls_port`` with ``tls_cert``/``tls_key``
+    when given (needs kamailio-tls-modules)."""
     binary = require("kamailio", "kamailio")
     modules = next((m for m in KAMAILIO_MODULES if Path(m, "tm.so").is_file()), None)
     if modules is None:
         pytest.fail("kamailio is installed but its modules directory was not found")
+    extra = [f"listen=tcp:127.0.0.1:{port}"]
+    tls_module = ""
+    if tls_port is not None:
+        if not Path(modules, "tls.so").is_file():
+            message = "kamailio tls.so not installed (apt-get install kamailio-tls-modules)"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        assert tls_cert is not None and tls_key is not None
+        tls_cfg = tmp / "kamailio-tls.cfg"
+        tls_cfg.write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            f"require_certificate = no\nprivate_key = {tls_key}\ncertificate = {tls_cert}\n\n"
+            "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            "require_certificate = no\n"
+        )
+        extra += ["enable_tls=yes", f"listen=tls:127.0.0.1:{tls_port}",
+                  f'alias="127.0.0.1:{tls_port}"']  # fmt: skip
+        tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{tls_cfg}")'
     template = (Path(__file__).parent / "kamailio.cfg.in").read_text()
     cfg = tmp / "kamailio.cfg"
-    cfg.write_text(template.replace("@PORT@", str(port)).replace("@MODULES@", modules))
+    cfg.write_text(
+        template.replace("@LISTEN_EXTRA@", "\n".join(extra))
+        .replace("@TLS_MODULE@", tls_module)
+        .replace("@PORT@", str(port))
+        .replace("@MODULES@", modules)
+    )
     run = tmp / "run"
     run.mkdir(exist_ok=True)
     proc = start([binary, "-DD", "-E", "-f", str(cfg), "-Y", str(run), "-m", "64", "-M", "8"],
                  tmp / "kamailio.log")  # fmt: skip
     wait_listening(port, proc)
+    wait_tcp(port, proc)
+    if tls_port is not None:
+        wait_tcp(tls_port, proc)
     return proc
 
 

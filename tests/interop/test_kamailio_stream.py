@@ -1,0 +1,135 @@
+"""Registration and calls through Kamailio (registrar + proxy) over TCP and TLS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.certs import make_pki
+from tests.interop.peers import (
+    free_udp_port,
+    sansip,
+    start,
+    start_kamailio,
+    stop,
+    wait_tcp,
+)
+
+pytestmark = pytest.mark.interop
+
+
+def _register(server: str, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        sansip("register", "-p", f"serveraddress={server}", "-p", "username=alice",
+               "-p", f"password={password}", "--json", *extra),
+        capture_output=True, timeout=90, check=False,
+    )  # fmt: skip
+
+
+def _events(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in done.stdout.decode().splitlines()]
+
+
+@pytest.mark.timeout(120)
+def test_register_refresh_and_unregister_over_tcp(tmp_path: Path) -> None:
+    port = free_udp_port()
+    kamailio = start_kamailio(tmp_path, port)
+    try:
+        # registerinterval 30 s is refreshed after 27 s: hold 29 s to see it.
+        done = _register(f"127.0.0.1:{port}", "alice123", "-p", "transport=tcp",
+                         "-p", "registerinterval=30", "--hold", "29")  # fmt: skip
+        wrong = _register(f"127.0.0.1:{port}", "not-the-password", "-p", "transport=tcp")
+    finally:
+        stop(kamailio)
+    events = _events(done)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
+    assert events[0]["expires"] == 30 and events[-1]["status"] == 200
+    assert wrong.returncode == 1
+    assert _events(wrong)[0] == {"event": "failed", "status": 401,
+                                 "reason": "Authentication failed"}  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+def test_register_refresh_and_unregister_over_tls_with_verification(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    port, tls_port = free_udp_port(), free_udp_port()
+    kamailio = start_kamailio(tmp_path, port, tls_port=tls_port, tls_cert=pki.cert,
+                              tls_key=pki.key)  # fmt: skip
+    other = make_pki(tmp_path / "other")
+    try:
+        done = _register(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
+                         "-p", f"tlscafile={pki.ca}", "-p", "registerinterval=30",
+                         "--hold", "29")  # fmt: skip
+        # Another CA: the certificate does not verify, nothing is sent.
+        untrusted = _register(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
+                              "-p", f"tlscafile={other.ca}", "--timeout", "20")  # fmt: skip
+    finally:
+        stop(kamailio)
+    events = _events(done)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
+    assert events[0]["expires"] == 30 and events[-1]["status"] == 200
+    assert untrusted.returncode == 1
+    assert _events(untrusted)[0]["event"] == "failed"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_call_between_two_sansip_uas_through_kamailio(tmp_path: Path, transport: str) -> None:
+    port, tls_port, bob_port = free_udp_port(), free_udp_port(), free_udp_port()
+    server, tls = f"127.0.0.1:{port}", []
+    if transport == "tls":
+        pki = make_pki(tmp_path / "pki")
+        kamailio = start_kamailio(tmp_path, port, tls_port=tls_port, tls_cert=pki.cert,
+                                  tls_key=pki.key)  # fmt: skip
+        server, tls = f"127.0.0.1:{tls_port}", ["-p", f"tlscafile={pki.ca}"]
+    else:
+        kamailio = start_kamailio(tmp_path, port)
+    bob = start(
+        sansip("answer", "--listen", f"127.0.0.1:{bob_port}", "--transport", transport,
+               "--count", "3", "--json", "-p", f"serveraddress={server}",
+               "-p", "username=bob", "-p", "password=bob123", *tls,
+               *(["--cert", str(pki.cert), "--key", str(pki.key)] if tls else [])),
+        tmp_path / "bob.log",
+    )  # fmt: skip
+    try:
+        wait_tcp(bob_port, bob)
+        log = tmp_path / "bob.log"
+        for _ in range(200):  # registered once it says it listens
+            if b"listening" in log.read_bytes():
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        calls = [
+            subprocess.run(
+                sansip(
+                    "call",
+                    f"sip:bob@{server}",
+                    "-p",
+                    f"transport={transport}",
+                    *tls,
+                    "--duration",
+                    "0.3",
+                    "--json",
+                ),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            for _ in range(3)
+        ]
+        bob.wait(30)
+    finally:
+        stop(bob)
+        stop(kamailio)
+    for call in calls:
+        assert call.returncode == 0, call.stderr.decode()
+        assert json.loads(call.stdout)["status"] == 200
+    text = (tmp_path / "bob.log").read_text()
+    records = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+    assert [r["reason"] for r in records] == ["bye received"] * 3
+    assert bob.returncode == 0
+    assert f"listening on 127.0.0.1:{bob_port}/{transport}" in text
