@@ -7,13 +7,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from sansip.io._pump import DatagramMachine, DatagramPump
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["AsyncioDatagramDriver"]
+
+
+#: Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max):
+#: a SIP burst must not overflow the default ~200 kB while the loop is busy.
+SOCKET_BUFFER: Final = 2 * 1024 * 1024
+
+
+def _grow_buffers(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -63,6 +78,7 @@ class AsyncioDatagramDriver:
             lambda: _Protocol(self), local_addr=self.local
         )
         self._transport = transport
+        _grow_buffers(transport.get_extra_info("socket"))
         host, port = transport.get_extra_info("sockname")[:2]
         self.local = (str(host), int(port))
         if self._pump is not None:
