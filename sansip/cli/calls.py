@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
+from sansip.cli.options import parse_hostport, parse_params
 from sansip.cli.register import start_registration
 from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
 from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
@@ -28,23 +29,6 @@ from sansip.message import ParseError, SipURI, parse_uri
 from sansip.transport.types import Address, Transport
 
 __all__ = ["add_commands", "run_answer", "run_call"]
-
-
-def _address(text: str, default_port: int) -> Address:
-    host, sep, port = text.rpartition(":")
-    if not sep or "]" in port:
-        host, port = text, str(default_port)
-    return host.strip("[]"), int(port)
-
-
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"sansip: -p wants name=value, got {pair!r}")
-        out[name.strip().lower()] = value.strip()
-    return out
 
 
 def make_sdp(address: Address, session: int) -> bytes:
@@ -99,7 +83,7 @@ def _print(record: dict[str, object], as_json: bool) -> None:
 
 
 def _ua(args: argparse.Namespace, local: Address, transport: Transport) -> UserAgent:
-    params = _parameters(args.param)
+    params = parse_params(args.param)
     proxy = params.get("proxyaddress")
     config = UAConfig(
         user=params.get("username", params.get("sipusername", "sansip")),
@@ -107,7 +91,7 @@ def _ua(args: argparse.Namespace, local: Address, transport: Transport) -> UserA
         user_agent=params.get("useragent", f"sansip/{__version__}"),
         auth_username=params.get("sipusername") or params.get("username"),
         auth_password=params.get("password"),
-        outbound_proxy=_address(proxy, default_port(transport)) if proxy else None,
+        outbound_proxy=parse_hostport(proxy, default_port(transport)) if proxy else None,
         follow_redirects=params.get("allowcallredirect", "1") != "0",
     )
     rng: random.Random = (
@@ -128,16 +112,16 @@ def _hangup_and_pump(
 
 
 def _driver(args: argparse.Namespace, transport: Transport, local: Address) -> Driver:
-    return make_driver(transport, local, _parameters(args.param), cert=args.cert, key=args.key)
+    return make_driver(transport, local, parse_params(args.param), cert=args.cert, key=args.key)
 
 
 async def _answer(args: argparse.Namespace) -> int:
-    transport = transport_of(_parameters(args.param), args.transport)
+    transport = transport_of(parse_params(args.param), args.transport)
     if transport is Transport.TLS and not args.cert:
         print("sansip answer: TLS needs --cert PEM (and --key PEM)", file=sys.stderr)
         return 2
     listen = args.listen or f"127.0.0.1:{default_port(transport)}"
-    driver = _driver(args, transport, _address(listen, default_port(transport)))
+    driver = _driver(args, transport, parse_hostport(listen, default_port(transport)))
     local = await driver.start()
     ua = _ua(args, local, transport)
     session = _Session(ua, driver)
@@ -185,7 +169,7 @@ async def _answer(args: argparse.Namespace) -> int:
             session.driver.wake()
 
     driver.attach(ua, pump)
-    params = _parameters(args.param)
+    params = parse_params(args.param)
     registration = start_registration(ua, params, loop.time())
     if registration is not None:
         driver.wake()
@@ -231,9 +215,9 @@ async def _call(args: argparse.Namespace) -> int:
     if not isinstance(target, SipURI):
         print("sansip call: the target must be a sip: or sips: URI", file=sys.stderr)
         return 2
-    transport = transport_of(_parameters(args.param))
+    transport = transport_of(parse_params(args.param))
     target = with_transport(target, transport)
-    driver = _driver(args, transport, _address(args.local, 0))
+    driver = _driver(args, transport, parse_hostport(args.local, 0))
     bound = await driver.start()
     ua = _ua(args, bound, transport)
     loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ import secrets
 import sys
 
 from sansip import __version__
+from sansip.cli.options import parse_hostport, parse_params
 from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import (
@@ -24,23 +25,6 @@ from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import SipURI
 
 __all__ = ["add_command", "run_register"]
-
-
-def _split_hostport(text: str, default_port: int) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or "]" in port or not port.isdigit():
-        return text.strip("[]"), default_port
-    return host.strip("[]"), int(port)
-
-
-def _params(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"sansip: -p wants name=value, got {pair!r}")
-        out[name.strip().lower()] = value.strip()
-    return out
 
 
 def _report(event: RegisterEvent, as_json: bool) -> None:
@@ -71,9 +55,9 @@ def start_registration(
         return None
     transport = ua.endpoint.config.transport
     default = default_port(transport)
-    host, port = _split_hostport(server, default)
+    host, port = parse_hostport(server, default)
     proxy = params.get("proxyaddress")
-    dest = _split_hostport(proxy, default) if proxy else (host, port)
+    dest = parse_hostport(proxy, default) if proxy else (host, port)
     user = params.get("username", ua.config.user)
     registrar = SipURI(host, port=port if port != default else None)
     return ua.register(
@@ -88,7 +72,7 @@ def start_registration(
 
 
 async def _register(args: argparse.Namespace) -> int:
-    params = _params(args.param)
+    params = parse_params(args.param)
     server = params.get("serveraddress")
     if not server:
         print("sansip register: -p serveraddress=HOST[:PORT] is required", file=sys.stderr)
