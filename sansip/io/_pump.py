@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from sansip.transport.types import Address, Datagram
 
@@ -29,15 +29,31 @@ class DatagramMachine(Protocol):
         """Fire what is due."""
 
 
-class DatagramPump:
-    """Feeds a machine and collects its output; counts what went wrong.
+class TimedMachine(Protocol):
+    """What every pumped machine has: an outbox and one timer."""
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """Drain the outbox."""
+
+    def get_timer(self) -> float | None:
+        """The next absolute deadline, or None."""
+
+    def handle_timer(self, now: float) -> None:
+        """Fire what is due."""
+
+
+M = TypeVar("M", bound=TimedMachine)
+
+
+class _Pump(Generic[M]):
+    """Timer, outbox and fault counting shared by the datagram and stream pumps.
 
     A machine must never raise on input; if one does anyway, the pump logs
     it, counts it in ``faults`` and carries on, so one bad packet cannot stop
     a driver.
     """
 
-    def __init__(self, machine: DatagramMachine, clock: Callable[[], float]) -> None:
+    def __init__(self, machine: M, clock: Callable[[], float]) -> None:
         self.machine = machine
         self._clock = clock
         self.faults = 0
@@ -48,25 +64,17 @@ class DatagramPump:
         """The driver's monotonic clock."""
         return self._clock()
 
-    def feed(self, data: bytes, addr: Address) -> list[Datagram]:
-        """One datagram in; what to send out."""
-        now = self._clock()
-        self.received += 1
+    def _guard(self, action: Callable[[], None], what: str) -> None:
         try:
-            self.machine.receive_datagram(data, addr, now)
+            action()
         except Exception:
             self.faults += 1
-            log.exception("machine raised on a datagram from %s (dropped)", addr)
-        return self.flush(now)
+            log.exception("machine raised %s (ignored)", what)
 
     def fire(self, deadline: float) -> list[Datagram]:
         """The timer went off: never hand the machine a time before its deadline."""
         now = max(self._clock(), deadline)
-        try:
-            self.machine.handle_timer(now)
-        except Exception:
-            self.faults += 1
-            log.exception("machine raised in handle_timer (ignored)")
+        self._guard(lambda: self.machine.handle_timer(now), "in handle_timer")
         return self.flush(now)
 
     def flush(self, now: float | None = None) -> list[Datagram]:
@@ -78,6 +86,17 @@ class DatagramPump:
     def deadline(self) -> float | None:
         """When the machine next needs ``fire``."""
         return self.machine.get_timer()
+
+
+class DatagramPump(_Pump[DatagramMachine]):
+    """Feeds a datagram machine and collects its output; counts what went wrong."""
+
+    def feed(self, data: bytes, addr: Address) -> list[Datagram]:
+        """One datagram in; what to send out."""
+        now = self._clock()
+        self.received += 1
+        self._guard(lambda: self.machine.receive_datagram(data, addr, now), f"on data from {addr}")
+        return self.flush(now)
 
 
 class CloseRequest(Protocol):
@@ -110,62 +129,23 @@ class StreamMachine(Protocol):
         """Fire what is due."""
 
 
-class StreamPump:
+class StreamPump(_Pump[StreamMachine]):
     """:class:`DatagramPump` for stream machines: feeds octets and connection
     losses, collects output; a machine that raises is logged and counted."""
-
-    def __init__(self, machine: StreamMachine, clock: Callable[[], float]) -> None:
-        self.machine = machine
-        self._clock = clock
-        self.faults = 0
-        self.received = 0
-        self.sent = 0
-
-    def now(self) -> float:
-        """The driver's monotonic clock."""
-        return self._clock()
 
     def feed(self, data: bytes, addr: Address) -> list[Datagram]:
         """Octets from the connection with ``addr`` in; what to send out."""
         now = self._clock()
         self.received += 1
-        try:
-            self.machine.receive_data(data, addr, now)
-        except Exception:
-            self.faults += 1
-            log.exception("machine raised on data from %s (dropped)", addr)
+        self._guard(lambda: self.machine.receive_data(data, addr, now), f"on data from {addr}")
         return self.flush(now)
 
     def lost(self, addr: Address) -> list[Datagram]:
         """The connection with ``addr`` is gone; what to send out."""
         now = self._clock()
-        try:
-            self.machine.connection_lost(addr, now)
-        except Exception:
-            self.faults += 1
-            log.exception("machine raised in connection_lost(%s) (ignored)", addr)
+        self._guard(lambda: self.machine.connection_lost(addr, now), f"in connection_lost({addr})")
         return self.flush(now)
-
-    def fire(self, deadline: float) -> list[Datagram]:
-        """The timer went off: never hand the machine a time before its deadline."""
-        now = max(self._clock(), deadline)
-        try:
-            self.machine.handle_timer(now)
-        except Exception:
-            self.faults += 1
-            log.exception("machine raised in handle_timer (ignored)")
-        return self.flush(now)
-
-    def flush(self, now: float | None = None) -> list[Datagram]:
-        """Everything the machine wants sent now."""
-        out = self.machine.datagrams_to_send(self._clock() if now is None else now)
-        self.sent += len(out)
-        return out
 
     def closing(self) -> list[Address]:
         """The connections the machine wants closed."""
         return [request.addr for request in self.machine.connections_to_close()]
-
-    def deadline(self) -> float | None:
-        """When the machine next needs ``fire``."""
-        return self.machine.get_timer()
