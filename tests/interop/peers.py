@@ -6,6 +6,7 @@ fails it in CI (``CI=true``), where ``make test`` installs every peer.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -144,6 +145,20 @@ def start_kamailio(
     if tls_port is not None:
         wait_tcp(tls_port, proc)
     return proc
+
+
+def register_alice(server: str, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``sansip register`` as alice at ``server`` (host:port)."""
+    return subprocess.run(
+        sansip("register", "-p", f"serveraddress={server}", "-p", "username=alice",
+               "-p", f"password={password}", "--json", *extra),
+        capture_output=True, timeout=90, check=False,
+    )  # fmt: skip
+
+
+def json_lines(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
+    """The JSON objects a ``sansip ... --json`` command printed, one per line."""
+    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from tests.interop.peers import (
     free_udp_port,
+    json_lines,
+    register_alice,
     sansip,
     start,
     start_kamailio,
@@ -20,25 +22,18 @@ from tests.interop.peers import (
 pytestmark = pytest.mark.interop
 
 
-def _register(port: int, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        sansip("register", "-p", f"serveraddress=127.0.0.1:{port}", "-p", "username=alice",
-               "-p", f"password={password}", "--json", *extra),
-        capture_output=True, timeout=90, check=False,
-    )  # fmt: skip
-
-
 @pytest.mark.timeout(120)
 def test_register_refresh_and_unregister_with_digest(tmp_path: Path) -> None:
     port = free_udp_port()
     kamailio = start_kamailio(tmp_path, port)
     try:
         # registerinterval 30 s is refreshed after 27 s: hold 29 s to see it.
-        done = _register(port, "alice123", "-p", "registerinterval=30", "--hold", "29")
-        wrong = _register(port, "not-the-password")
+        server = f"127.0.0.1:{port}"
+        done = register_alice(server, "alice123", "-p", "registerinterval=30", "--hold", "29")
+        wrong = register_alice(server, "not-the-password")
     finally:
         stop(kamailio)
-    events = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    events = json_lines(done)
     assert done.returncode == 0, done.stderr.decode()
     assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
     assert events[0]["expires"] == 30 and events[-1]["status"] == 200

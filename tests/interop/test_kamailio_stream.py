@@ -11,6 +11,8 @@ import pytest
 from tests.certs import make_pki
 from tests.interop.peers import (
     free_udp_port,
+    json_lines,
+    register_alice,
     sansip,
     start,
     start_kamailio,
@@ -21,35 +23,23 @@ from tests.interop.peers import (
 pytestmark = pytest.mark.interop
 
 
-def _register(server: str, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        sansip("register", "-p", f"serveraddress={server}", "-p", "username=alice",
-               "-p", f"password={password}", "--json", *extra),
-        capture_output=True, timeout=90, check=False,
-    )  # fmt: skip
-
-
-def _events(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
-    return [json.loads(line) for line in done.stdout.decode().splitlines()]
-
-
 @pytest.mark.timeout(120)
 def test_register_refresh_and_unregister_over_tcp(tmp_path: Path) -> None:
     port = free_udp_port()
     kamailio = start_kamailio(tmp_path, port)
     try:
         # registerinterval 30 s is refreshed after 27 s: hold 29 s to see it.
-        done = _register(f"127.0.0.1:{port}", "alice123", "-p", "transport=tcp",
+        done = register_alice(f"127.0.0.1:{port}", "alice123", "-p", "transport=tcp",
                          "-p", "registerinterval=30", "--hold", "29")  # fmt: skip
-        wrong = _register(f"127.0.0.1:{port}", "not-the-password", "-p", "transport=tcp")
+        wrong = register_alice(f"127.0.0.1:{port}", "not-the-password", "-p", "transport=tcp")
     finally:
         stop(kamailio)
-    events = _events(done)
+    events = json_lines(done)
     assert done.returncode == 0, done.stderr.decode()
     assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
     assert events[0]["expires"] == 30 and events[-1]["status"] == 200
     assert wrong.returncode == 1
-    assert _events(wrong)[0] == {"event": "failed", "status": 401,
+    assert json_lines(wrong)[0] == {"event": "failed", "status": 401,
                                  "reason": "Authentication failed"}  # fmt: skip
 
 
@@ -61,20 +51,20 @@ def test_register_refresh_and_unregister_over_tls_with_verification(tmp_path: Pa
                               tls_key=pki.key)  # fmt: skip
     other = make_pki(tmp_path / "other")
     try:
-        done = _register(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
+        done = register_alice(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
                          "-p", f"tlscafile={pki.ca}", "-p", "registerinterval=30",
                          "--hold", "29")  # fmt: skip
         # Another CA: the certificate does not verify, nothing is sent.
-        untrusted = _register(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
+        untrusted = register_alice(f"127.0.0.1:{tls_port}", "alice123", "-p", "transport=tls",
                               "-p", f"tlscafile={other.ca}", "--timeout", "20")  # fmt: skip
     finally:
         stop(kamailio)
-    events = _events(done)
+    events = json_lines(done)
     assert done.returncode == 0, done.stderr.decode()
     assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
     assert events[0]["expires"] == 30 and events[-1]["status"] == 200
     assert untrusted.returncode == 1
-    assert _events(untrusted)[0]["event"] == "failed"
+    assert json_lines(untrusted)[0]["event"] == "failed"
 
 
 @pytest.mark.timeout(120)
