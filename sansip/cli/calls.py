@@ -20,7 +20,8 @@ from functools import partial
 
 from sansip import __version__
 from sansip.cli.options import parse_hostport, parse_params
-from sansip.cli.register import start_registration
+from sansip.cli.register import registration_targets, start_registration
+from sansip.cli.resolve import Resolved, TargetError, resolve_hostport, resolve_uri
 from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
 from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
 from sansip.dialog.endpoint import EndpointConfig
@@ -82,16 +83,24 @@ def _print(record: dict[str, object], as_json: bool) -> None:
         )
 
 
-def _ua(args: argparse.Namespace, local: Address, transport: Transport) -> UserAgent:
+def _ua(
+    args: argparse.Namespace,
+    local: Address,
+    transport: Transport,
+    proxy_targets: Resolved | None = None,
+) -> UserAgent:
     params = parse_params(args.param)
     proxy = params.get("proxyaddress")
+    outbound = proxy_targets.addresses[0] if proxy_targets else None
+    if outbound is None and proxy:
+        outbound = parse_hostport(proxy, default_port(transport))
     config = UAConfig(
         user=params.get("username", params.get("sipusername", "sansip")),
         display_name=params.get("displayname") or None,
         user_agent=params.get("useragent", f"sansip/{__version__}"),
         auth_username=params.get("sipusername") or params.get("username"),
         auth_password=params.get("password"),
-        outbound_proxy=parse_hostport(proxy, default_port(transport)) if proxy else None,
+        outbound_proxy=outbound,
         follow_redirects=params.get("allowcallredirect", "1") != "0",
     )
     rng: random.Random = (
@@ -111,8 +120,11 @@ def _hangup_and_pump(
     pump()
 
 
-def _driver(args: argparse.Namespace, transport: Transport, local: Address) -> Driver:
-    return make_driver(transport, local, parse_params(args.param), cert=args.cert, key=args.key)
+def _driver(
+    args: argparse.Namespace, transport: Transport, local: Address, resolved: Resolved | None
+) -> Driver:
+    return make_driver(transport, local, parse_params(args.param), cert=args.cert, key=args.key,
+                       tls_hostnames=resolved.hostnames if resolved else None)  # fmt: skip
 
 
 async def _answer(args: argparse.Namespace) -> int:
@@ -121,9 +133,16 @@ async def _answer(args: argparse.Namespace) -> int:
         print("sansip answer: TLS needs --cert PEM (and --key PEM)", file=sys.stderr)
         return 2
     listen = args.listen or f"127.0.0.1:{default_port(transport)}"
-    driver = _driver(args, transport, parse_hostport(listen, default_port(transport)))
+    params = parse_params(args.param)
+    address = parse_hostport(listen, default_port(transport))
+    try:
+        targets = await registration_targets(params, transport, address)
+    except TargetError as exc:
+        print(f"sansip answer: {exc}", file=sys.stderr)
+        return 1
+    driver = _driver(args, transport, address, targets)
     local = await driver.start()
-    ua = _ua(args, local, transport)
+    ua = _ua(args, local, transport, targets if params.get("proxyaddress") else None)
     session = _Session(ua, driver)
     loop = asyncio.get_running_loop()
     answered = ended = 0
@@ -169,8 +188,7 @@ async def _answer(args: argparse.Namespace) -> int:
             session.driver.wake()
 
     driver.attach(ua, pump)
-    params = parse_params(args.param)
-    registration = start_registration(ua, params, loop.time())
+    registration = start_registration(ua, params, loop.time(), targets=targets)
     if registration is not None:
         driver.wake()
         while registration.state.value in ("unregistered", "registering"):
@@ -215,11 +233,23 @@ async def _call(args: argparse.Namespace) -> int:
     if not isinstance(target, SipURI):
         print("sansip call: the target must be a sip: or sips: URI", file=sys.stderr)
         return 2
-    transport = transport_of(parse_params(args.param))
+    params = parse_params(args.param)
+    transport = transport_of(params)
     target = with_transport(target, transport)
-    driver = _driver(args, transport, parse_hostport(args.local, 0))
+    local = parse_hostport(args.local, 0)
+    proxy = params.get("proxyaddress")
+    try:
+        # Through a proxy only the proxy is resolved; else the target itself.
+        if proxy:
+            resolved = proxy_targets = await resolve_hostport(proxy, transport, params, local)
+        else:
+            resolved, proxy_targets = await resolve_uri(target, transport, params, local), None
+    except TargetError as exc:
+        print(f"sansip call: {exc}", file=sys.stderr)
+        return 1
+    driver = _driver(args, transport, local, resolved)
     bound = await driver.start()
-    ua = _ua(args, bound, transport)
+    ua = _ua(args, bound, transport, proxy_targets)
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
 
@@ -236,7 +266,8 @@ async def _call(args: argparse.Namespace) -> int:
         driver.wake()
 
     driver.attach(ua, pump)
-    call = ua.call(target, loop.time(), sdp=make_sdp(bound, 1))
+    targets = resolved.addresses if resolved else None
+    call = ua.call(target, loop.time(), sdp=make_sdp(bound, 1), targets=targets)
     pump()
     try:
         await asyncio.wait_for(finished.wait(), args.timeout)

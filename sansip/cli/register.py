@@ -12,6 +12,7 @@ import sys
 
 from sansip import __version__
 from sansip.cli.options import parse_hostport, parse_params
+from sansip.cli.resolve import Resolved, TargetError, resolve_hostport
 from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import (
@@ -23,6 +24,7 @@ from sansip.dialog.register import (
 )
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import SipURI
+from sansip.transport.types import Address, Transport
 
 __all__ = ["add_command", "run_register"]
 
@@ -43,13 +45,30 @@ def _report(event: RegisterEvent, as_json: bool) -> None:
               flush=True)  # fmt: skip
 
 
+async def registration_targets(
+    params: dict[str, str], transport: Transport, local: Address
+) -> Resolved | None:
+    """Where the REGISTERs go when ``proxyaddress`` (else ``serveraddress``)
+    is a host name, resolved (RFC 3263); None for a numeric host or when
+    there is nothing to register.  Raises :class:`TargetError`."""
+    server = params.get("serveraddress")
+    if not server or params.get("register", "1") == "0":
+        return None
+    return await resolve_hostport(params.get("proxyaddress") or server, transport, params, local)
+
+
 def start_registration(
-    ua: UserAgent, params: dict[str, str], now: float, expires: int = 3600
+    ua: UserAgent,
+    params: dict[str, str],
+    now: float,
+    expires: int = 3600,
+    targets: Resolved | None = None,
 ) -> RegisterClient | None:
     """Register ``ua`` as the parameters say (``serveraddress``, ``username``,
     ``sipusername``, ``password``, ``realm``, ``proxyaddress``,
     ``registerinterval``), over the UA's transport; None when there is no
-    ``serveraddress``."""
+    ``serveraddress``.  ``targets`` (from :func:`registration_targets`) are
+    tried in order; without them the server or proxy address is used as is."""
     server = params.get("serveraddress")
     if not server or params.get("register", "1") == "0":
         return None
@@ -67,7 +86,8 @@ def start_registration(
         password=params.get("password"),
         expires=int(params.get("registerinterval", str(expires))),
         aor=SipURI(params.get("realm") or host, user),
-        dest=dest,
+        dest=None if targets else dest,
+        targets=targets.addresses if targets else None,
     )
 
 
@@ -81,7 +101,13 @@ async def _register(args: argparse.Namespace) -> int:
     local = (params.get("localip", "127.0.0.1"), int(params.get("signalingport", "0")))
     expires = int(params.get("registerinterval", str(args.expires)))
     transport = transport_of(params)
-    driver = make_driver(transport, local, params)
+    try:
+        targets = await registration_targets(params, transport, local)
+    except TargetError as exc:
+        print(f"sansip register: {exc}", file=sys.stderr)
+        return 1
+    hostnames = targets.hostnames if targets else None
+    driver = make_driver(transport, local, params, tls_hostnames=hostnames)
     bound = await driver.start()
     rng: random.Random = (
         random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
@@ -109,7 +135,7 @@ async def _register(args: argparse.Namespace) -> int:
         driver.wake()
 
     driver.attach(ua, pump)
-    client = start_registration(ua, params, loop.time(), expires)
+    client = start_registration(ua, params, loop.time(), expires, targets)
     assert client is not None
     pump()
     try:

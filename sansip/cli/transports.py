@@ -53,8 +53,11 @@ def make_driver(
     *,
     cert: str | None = None,
     key: str | None = None,
+    tls_hostnames: dict[str, str] | None = None,
 ) -> Driver:
-    """The driver for ``transport`` on ``local`` (not started yet)."""
+    """The driver for ``transport`` on ``local`` (not started yet);
+    ``tls_hostnames`` names the host a TLS server at an IP address must prove
+    to be (the resolved domain), else the address itself is checked."""
     if transport is Transport.UDP:
         return AsyncioDatagramDriver(None, local)
     client: ssl.SSLContext | None = None
@@ -65,4 +68,6 @@ def make_driver(
         if cert:
             server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             server.load_cert_chain(cert, key or None)
-    return AsyncioStreamDriver(None, local, tls_server=server, tls_client=client)
+    return AsyncioStreamDriver(
+        None, local, tls_server=server, tls_client=client, tls_hostnames=tls_hostnames
+    )

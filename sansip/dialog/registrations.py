@@ -3,19 +3,61 @@
 :class:`Registrations` sends what each :class:`RegisterClient` asks for
 through the endpoint's client transactions, routes their final responses
 and failures back, and merges their timers and events.
+
+It also owns where the requests go.  A client may have several targets
+(the registrar's addresses from RFC 3263, in order): when a REGISTER times
+out (timer F), meets a transport error or is answered with a 503 (any 503:
+a Retry-After speaks for that server only), the same request — identical
+but for a new Via branch, as RFC 3263 §4.3 words it, so the client still
+matches the answer to its CSeq — goes to the next target, each tried at
+most once per request.  Only when every target failed does the client see
+the failure (the last timeout as a 408, the last 503 as itself).  The
+target that answered is kept for the next requests (refreshes,
+challenges); after a failure of all of them the next request starts again
+at the first.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sansip.dialog.endpoint import Endpoint
 from sansip.dialog.register import RegisterClient, RegisterEvent
-from sansip.message import Response
+from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
 from sansip.transport.types import Address
 
 __all__ = ["Registrations"]
+
+
+@dataclass(slots=True)
+class _Targets:
+    """Where one client's requests go: ``addresses[current]`` first."""
+
+    addresses: list[Address]
+    current: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """One REGISTER transaction: its client, a Via-less copy of the request
+    (for failover) and how many targets this request has tried."""
+
+    client: RegisterClient
+    request: Request
+    tried: int
+
+
+def _fresh_copy(request: Request) -> Request:
+    """``request`` without its Via (the endpoint adds one with a new branch)."""
+    headers: list[tuple[str, object]] = [
+        (name, value)
+        for name, value in request.headers.items()
+        if name.lower() not in ("via", "v", "content-length", "l")
+    ]
+    return Request(request.method, request.uri, headers, request.body)
 
 
 class Registrations:
@@ -23,44 +65,79 @@ class Registrations:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
-        self._clients: dict[RegisterClient, Address] = {}
-        self._keys: dict[TransactionKey, RegisterClient] = {}
+        self._clients: dict[RegisterClient, _Targets] = {}
+        self._keys: dict[TransactionKey, _Sent] = {}
         self.events: deque[tuple[RegisterClient, RegisterEvent]] = deque()
 
-    def add(self, client: RegisterClient, dest: Address) -> None:
-        """Manage ``client``; its requests go to ``dest``."""
-        self._clients[client] = dest
+    def add(
+        self, client: RegisterClient, dest: Address, *, alternatives: Sequence[Address] = ()
+    ) -> None:
+        """Manage ``client``; its requests go to ``dest``, then to the
+        ``alternatives`` in order when ``dest`` fails (RFC 3263 §4.3)."""
+        self._clients[client] = _Targets([dest, *alternatives])
 
     @property
     def clients(self) -> list[RegisterClient]:
         """The managed clients."""
         return list(self._clients)
 
+    def targets(self, client: RegisterClient) -> list[Address]:
+        """Where the requests of ``client`` may go, in order of preference."""
+        return list(self._clients[client].addresses)
+
+    def current_target(self, client: RegisterClient) -> Address:
+        """Where the next request of ``client`` goes."""
+        targets = self._clients[client]
+        return targets.addresses[targets.current]
+
     def flush(self, now: float) -> None:
         """Send every request the clients queued; collect their events."""
-        for client, dest in self._clients.items():
+        for client, targets in self._clients.items():
             for request in client.requests_to_send():
-                self._keys[self._endpoint.send_request(request, dest, now)] = client
+                self._send(client, request, targets.addresses[targets.current], 1, now)
             while (event := client.next_event()) is not None:
                 self.events.append((client, event))
 
+    def _send(
+        self, client: RegisterClient, request: Request, dest: Address, tried: int, now: float
+    ) -> None:
+        copy = _fresh_copy(request) if len(self._clients[client].addresses) > 1 else request
+        key = self._endpoint.send_request(request, dest, now)
+        self._keys[key] = _Sent(client, copy, tried)
+
+    def _failover(self, sent: _Sent, now: float) -> bool:
+        """Send the request of ``sent`` to the client's next target; True if sent."""
+        targets = self._clients.get(sent.client)
+        if targets is None or sent.tried >= len(targets.addresses):
+            if targets is not None:
+                targets.current = 0  # all failed: start over next time
+            return False
+        targets.current = (targets.current + 1) % len(targets.addresses)
+        request = _fresh_copy(sent.request)
+        self._send(sent.client, request, targets.addresses[targets.current], sent.tried + 1, now)
+        return True
+
     def on_response(self, key: TransactionKey, response: Response, now: float) -> bool:
         """Give a response to the client that sent the request; False if none did."""
-        client = self._keys.get(key)
-        if client is None:
+        sent = self._keys.get(key)
+        if sent is None:
             return False
         if response.status >= 200:
             del self._keys[key]
-            client.receive_response(response, now)
+            if response.status == 503 and self._failover(sent, now):
+                return True
+            sent.client.receive_response(response, now)
             self.flush(now)
         return True
 
     def on_failure(self, key: TransactionKey, now: float) -> bool:
         """A REGISTER transaction timed out or could not be sent."""
-        client = self._keys.pop(key, None)
-        if client is None:
+        sent = self._keys.pop(key, None)
+        if sent is None:
             return False
-        client.transaction_failed(now)
+        if self._failover(sent, now):
+            return True
+        sent.client.transaction_failed(now)
         self.flush(now)
         return True
 

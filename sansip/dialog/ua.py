@@ -7,12 +7,22 @@ Like every sans-IO machine it is driven with ``receive_datagram``,
 ``hangup``); its events (:class:`IncomingCall`, :class:`CallStateChanged`)
 come from ``next_event``.  Requests are sent to IP addresses given by the
 caller or taken from numeric URIs; DNS resolution lives in the drivers.
+
+Failover (RFC 3263 §4.3): ``call`` and ``register`` take an ordered list of
+``targets`` (addresses, or the :class:`~sansip.transport.resolve.Target`
+list a resolver produced).  When the INVITE sent to one target times out
+(timer B), meets a transport error, or is answered with a 503 — any 503: a
+Retry-After speaks for that server only — the next attempt of the request
+(new branch, same Call-ID and From tag, CSeq + 1) goes to the next target;
+the call fails only when the last target failed, with that target's
+outcome (408 after a timeout or transport error, else its status).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -54,6 +64,7 @@ from sansip.message import (
 from sansip.message.uri import URI
 from sansip.transaction import RequestReceived, ResponseReceived, TimedOut, TransactionKey
 from sansip.transaction import TransportFailed as TxTransportFailed
+from sansip.transport.resolve import Target
 from sansip.transport.types import DEFAULT_PORTS, Address, Datagram, Transport
 
 __all__ = ["UAConfig", "UserAgent"]
@@ -97,6 +108,12 @@ def _address_of(uri: URI) -> Address:
     return host, uri.port or DEFAULT_PORTS[_transport_of(uri)]
 
 
+def _proxy_route(proxy: Address) -> str:
+    """The pre-loaded Route of an outbound proxy at ``proxy`` (loose routing)."""
+    shown = f"[{proxy[0]}]" if ":" in proxy[0] else proxy[0]
+    return f"<sip:{shown}:{proxy[1]};lr>"
+
+
 def _transport_of(uri: SipURI) -> Transport:
     name = uri.transport
     if name is None:
@@ -128,6 +145,8 @@ class UserAgent:
         # retransmissions before they are forgotten.
         self._retransmitting: set[Call] = set()
         self._expiry: deque[tuple[float, Call]] = deque()
+        # Outgoing calls still being set up: the targets left to try (RFC 3263 §4.3).
+        self._alternatives: dict[Call, deque[Address]] = {}
         self.registrations = Registrations(self.endpoint)
         self._auth = Authenticator(
             self.config.auth_username or self.config.user, self.config.auth_password, rng
@@ -209,9 +228,15 @@ class UserAgent:
         expires: int = 3600,
         aor: SipURI | None = None,
         dest: Address | None = None,
+        targets: Sequence[Address | Target] | None = None,
     ) -> RegisterClient:
         """Register this UA's Contact for ``aor`` (default: user@registrar
-        domain) at ``registrar``, and keep it refreshed."""
+        domain) at ``registrar``, and keep it refreshed.
+
+        The REGISTERs go to ``dest`` (default: the registrar URI's numeric
+        address) or, with ``targets``, to the first of them that answers
+        (see :class:`~sansip.dialog.registrations.Registrations`)."""
+        addresses = self._targets(dest, targets) or [_address_of(registrar)]
         aor = aor or SipURI(registrar.host, username or self.config.user)
         client = RegisterClient(
             aor, registrar, self.contact,
@@ -219,7 +244,7 @@ class UserAgent:
             from_tag=new_tag(self._rng), rng=self._rng, username=username, password=password,
             expires=expires, user_agent=self.config.user_agent, now=now,
         )  # fmt: skip
-        self.registrations.add(client, dest or _address_of(registrar))
+        self.registrations.add(client, addresses[0], alternatives=addresses[1:])
         client.register(now)
         self.registrations.flush(now)
         return client
@@ -242,11 +267,26 @@ class UserAgent:
 
     # -- commands --------------------------------------------------------------
     def call(
-        self, target: SipURI, now: float, *, sdp: bytes = b"", dest: Address | None = None
+        self,
+        target: SipURI,
+        now: float,
+        *,
+        sdp: bytes = b"",
+        dest: Address | None = None,
+        targets: Sequence[Address | Target] | None = None,
     ) -> Call:
-        """Send an INVITE to ``target`` (to ``dest``, default: the URI's address)."""
+        """Send an INVITE to ``target`` (to ``dest``, default: the outbound
+        proxy or the URI's address).
+
+        ``targets`` (instead of ``dest``) are tried in order: the next one
+        after a timeout, a transport error or a 503 (RFC 3263 §4.3).  With
+        an outbound proxy they are the proxy's addresses, and the
+        pre-loaded Route names the one the INVITE goes to."""
+        addresses = self._targets(dest, targets)
         proxy = self.config.outbound_proxy
-        dest = dest or proxy or _address_of(target)
+        if targets and proxy is not None:
+            proxy = addresses[0]
+        dest = addresses[0] if addresses else proxy or _address_of(target)
         host = self.endpoint.config.sent_by[0]
         call_id = new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
@@ -261,8 +301,7 @@ class UserAgent:
             ("User-Agent", self.config.user_agent),
         ]
         if proxy is not None:
-            shown = f"[{proxy[0]}]" if ":" in proxy[0] else proxy[0]
-            headers.insert(0, ("Route", f"<sip:{shown}:{proxy[1]};lr>"))
+            headers.insert(0, ("Route", _proxy_route(proxy)))
         if sdp:
             headers.append(("Content-Type", "application/sdp"))
         invite = Request("INVITE", target, headers, sdp)
@@ -271,6 +310,8 @@ class UserAgent:
                     invite_key=key, now=now)  # fmt: skip
         self._calls[call_id] = call
         self._by_key[key] = call
+        if len(addresses) > 1:
+            self._alternatives[call] = deque(addresses[1:])
         self._events.append(CallStateChanged(call, CallState.SETUP, CallState.SETUP))
         return call
 
@@ -338,6 +379,43 @@ class UserAgent:
         self._cancel(call, now)
 
     # -- internals ---------------------------------------------------------------
+    def _targets(
+        self, dest: Address | None, targets: Sequence[Address | Target] | None
+    ) -> list[Address]:
+        """The addresses to try in order (empty: the caller's default);
+        resolved targets of another transport than the endpoint's are skipped."""
+        if targets is None:
+            return [dest] if dest is not None else []
+        if dest is not None:
+            raise LocalProtocolError("give dest or targets, not both")
+        transport = self.endpoint.config.transport
+        addresses = [
+            t.address if isinstance(t, Target) else t
+            for t in targets
+            if not isinstance(t, Target) or t.transport is transport
+        ]
+        if not addresses:
+            raise LocalProtocolError(f"no target reachable over {transport.value}")
+        return addresses
+
+    def _failover(self, call: Call, now: float) -> bool:
+        """Send the INVITE of ``call`` to its next target (RFC 3263 §4.3); True if sent."""
+        alternatives = self._alternatives.get(call)
+        if not alternatives or call.cancel_pending or call.state is CallState.DISCONNECTED:
+            return False
+        dest = alternatives.popleft()
+        retry = next_attempt(call.invite)
+        if self.config.outbound_proxy is not None and call.invite.headers.get("Route") == (
+            _proxy_route(call.peer)
+        ):
+            retry.headers.set("Route", _proxy_route(dest))  # the Route we pre-loaded
+        call.invite = retry
+        call.invite_key = self.endpoint.send_request(retry, dest, now)
+        call.peer = dest
+        call.dialog = None
+        self._by_key[call.invite_key] = call
+        return True
+
     def _require_incoming(self, call: Call) -> None:
         if call.direction != INCOMING or call.final is not None:
             raise LocalProtocolError("only an unanswered incoming call can be answered")
@@ -378,6 +456,7 @@ class UserAgent:
         self._events.append(CallStateChanged(call, old, new, reason))
 
     def _end(self, call: Call, now: float, reason: str) -> None:
+        self._alternatives.pop(call, None)
         call.retransmit_at = None
         self._retransmitting.discard(call)
         if call.ended_at is None:
@@ -538,6 +617,8 @@ class UserAgent:
         if call is None or response.cseq.method != "INVITE" or key != call.invite_key:
             return  # CANCEL and OPTIONS answers need nothing more
         status = response.status
+        if status == 503 and self._failover(call, now):
+            return
         if status >= 300 and self._retry_invite(call, response, now):
             return
         if status >= 200:
@@ -571,6 +652,7 @@ class UserAgent:
             targets = redirect_targets(response)
             if targets and call.redirects < self.config.max_redirects:
                 call.redirects += 1
+                self._alternatives.pop(call, None)  # they were the old target's
                 retry = next_attempt(call.invite)
                 retry.uri = targets[0]
                 if self.config.outbound_proxy is None:
@@ -598,6 +680,7 @@ class UserAgent:
         self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
         call.ack = ack
         call.final = response
+        self._alternatives.pop(call, None)
         call.remote_sdp = response.body
         if call.state is CallState.DISCONNECTED:
             return
@@ -611,6 +694,8 @@ class UserAgent:
         call = self._by_key.pop(key, None)
         live = call is not None and call.state is not CallState.DISCONNECTED
         if live and call is not None and key == call.invite_key and call.final is None:
+            if self._failover(call, now):
+                return
             call.status = 408
             self._end(call, now, "no response")
 
