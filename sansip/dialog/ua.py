@@ -20,11 +20,8 @@ outcome (408 after a timeout or transport error, else its status).
 
 from __future__ import annotations
 
-import ipaddress
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
 
 from sansip.dialog.call import (
     INCOMING,
@@ -50,6 +47,7 @@ from sansip.dialog.ids import new_call_id, new_tag
 from sansip.dialog.register import RegisterClient, RegisterEvent
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.uac import Authenticator, next_attempt, redirect_targets
+from sansip.dialog.uaconfig import KNOWN_METHODS, UAConfig, address_of, proxy_route
 from sansip.errors import LocalProtocolError
 from sansip.message import (
     NameAddr,
@@ -61,67 +59,12 @@ from sansip.message import (
     check_request,
     make_response,
 )
-from sansip.message.uri import URI
 from sansip.transaction import RequestReceived, ResponseReceived, TimedOut, TransactionKey
 from sansip.transaction import TransportFailed as TxTransportFailed
 from sansip.transport.resolve import Target
-from sansip.transport.types import DEFAULT_PORTS, Address, Datagram, Transport
+from sansip.transport.types import Address, Datagram, Transport
 
 __all__ = ["UAConfig", "UserAgent"]
-
-KNOWN_METHODS: Final = frozenset(
-    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY",
-     "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER", "PUBLISH"}
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class UAConfig:
-    """Who this UA is and what it supports."""
-
-    user: str = "sansip"
-    display_name: str | None = None
-    user_agent: str = "sansip"
-    allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
-    supported: tuple[str, ...] = ()
-    accepted_bodies: tuple[str, ...] = ("application/sdp",)
-    #: Credentials for challenges to calls (401/407); registration has its own.
-    auth_username: str | None = None
-    auth_password: str | None = None
-    #: Where out-of-dialog requests go first (a pre-loaded ``Route;lr``).
-    outbound_proxy: Address | None = None
-    follow_redirects: bool = True
-    max_redirects: int = 5
-
-
-def _address_of(uri: URI) -> Address:
-    """The next hop of a numeric SIP URI (``localhost`` counts as 127.0.0.1)."""
-    if not isinstance(uri, SipURI):
-        raise LocalProtocolError(f"cannot send to a {uri.scheme}: URI")
-    host = uri.params.get("maddr") or uri.host
-    if host.lower() == "localhost":
-        host = "127.0.0.1"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise LocalProtocolError(f"{host} needs DNS resolution (use an address)") from None
-    return host, uri.port or DEFAULT_PORTS[_transport_of(uri)]
-
-
-def _proxy_route(proxy: Address) -> str:
-    """The pre-loaded Route of an outbound proxy at ``proxy`` (loose routing)."""
-    shown = f"[{proxy[0]}]" if ":" in proxy[0] else proxy[0]
-    return f"<sip:{shown}:{proxy[1]};lr>"
-
-
-def _transport_of(uri: SipURI) -> Transport:
-    name = uri.transport
-    if name is None:
-        return Transport.TLS if uri.secure else Transport.UDP
-    try:
-        return Transport(name.upper())
-    except ValueError:
-        return Transport.UDP
 
 
 class UserAgent:
@@ -236,7 +179,7 @@ class UserAgent:
         The REGISTERs go to ``dest`` (default: the registrar URI's numeric
         address) or, with ``targets``, to the first of them that answers
         (see :class:`~sansip.dialog.registrations.Registrations`)."""
-        addresses = self._targets(dest, targets) or [_address_of(registrar)]
+        addresses = self._targets(dest, targets) or [address_of(registrar)]
         aor = aor or SipURI(registrar.host, username or self.config.user)
         client = RegisterClient(
             aor, registrar, self.contact,
@@ -286,7 +229,7 @@ class UserAgent:
         proxy = self.config.outbound_proxy
         if targets and proxy is not None:
             proxy = addresses[0]
-        dest = addresses[0] if addresses else proxy or _address_of(target)
+        dest = addresses[0] if addresses else proxy or address_of(target)
         host = self.endpoint.config.sent_by[0]
         call_id = new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
@@ -301,7 +244,7 @@ class UserAgent:
             ("User-Agent", self.config.user_agent),
         ]
         if proxy is not None:
-            headers.insert(0, ("Route", _proxy_route(proxy)))
+            headers.insert(0, ("Route", proxy_route(proxy)))
         if sdp:
             headers.append(("Content-Type", "application/sdp"))
         invite = Request("INVITE", target, headers, sdp)
@@ -406,9 +349,9 @@ class UserAgent:
         dest = alternatives.popleft()
         retry = next_attempt(call.invite)
         if self.config.outbound_proxy is not None and call.invite.headers.get("Route") == (
-            _proxy_route(call.peer)
+            proxy_route(call.peer)
         ):
-            retry.headers.set("Route", _proxy_route(dest))  # the Route we pre-loaded
+            retry.headers.set("Route", proxy_route(dest))  # the Route we pre-loaded
         call.invite = retry
         call.invite_key = self.endpoint.send_request(retry, dest, now)
         call.peer = dest
@@ -446,7 +389,7 @@ class UserAgent:
 
     def _next_hop(self, dialog: Dialog) -> Address:
         uri, routes = dialog.request_target()
-        return _address_of(routes[0] if routes else uri)
+        return address_of(routes[0] if routes else uri)
 
     def _set_state(self, call: Call, new: CallState, now: float, reason: str = "") -> None:
         old = call.state
@@ -657,7 +600,7 @@ class UserAgent:
                 retry.uri = targets[0]
                 if self.config.outbound_proxy is None:
                     try:
-                        dest = _address_of(targets[0])
+                        dest = address_of(targets[0])
                     except LocalProtocolError:
                         return False
         if retry is None or call.state is CallState.DISCONNECTED:
