@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
-from sansip.cli.options import parse_hostport, parse_params
+from sansip.cli.options import parse_custom_headers, parse_hostport, parse_params
 from sansip.cli.register import registration_targets, start_registration
 from sansip.cli.resolve import Resolved, TargetError, resolve_hostport, resolve_uri
 from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
@@ -102,6 +102,7 @@ def _ua(
         auth_password=params.get("password"),
         outbound_proxy=outbound,
         follow_redirects=params.get("allowcallredirect", "1") != "0",
+        extra_headers=parse_custom_headers(params.get("customsipheader", "")),
     )
     rng: random.Random = (
         random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()

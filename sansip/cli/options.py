@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from sansip.message import is_token
 from sansip.transport.types import Address
 
-__all__ = ["parse_hostport", "parse_params"]
+__all__ = ["parse_custom_headers", "parse_hostport", "parse_params"]
+
+# Fields the stack writes itself: a custom header must not replace them.
+_MANAGED = frozenset(
+    {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l",
+     "contact", "m", "max-forwards", "route", "record-route"}
+)  # fmt: skip
 
 
 def parse_hostport(text: str, default_port: int) -> Address:
@@ -24,3 +31,21 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
             raise SystemExit(f"sansip: -p wants name=value, got {pair!r}")
         out[name.strip().lower()] = value.strip()
     return out
+
+
+def parse_custom_headers(text: str) -> tuple[tuple[str, str], ...]:
+    """The ``customsipheader`` parameter: ``Name: value`` fields separated by
+    ``;``, or by line breaks when a value itself holds ``;``."""
+    if not text.strip():
+        return ()
+    parts = text.splitlines() if ("\n" in text or "\r" in text) else text.split(";")
+    out: list[tuple[str, str]] = []
+    for part in parts:
+        if not part.strip():
+            continue
+        name, colon, value = part.partition(":")
+        name = name.strip()
+        if not colon or not is_token(name) or name.lower() in _MANAGED:
+            raise SystemExit(f"sansip: bad customsipheader field {part.strip()!r}")
+        out.append((name, value.strip()))
+    return tuple(out)

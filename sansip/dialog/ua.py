@@ -186,6 +186,7 @@ class UserAgent:
             call_id=new_call_id(self._rng, self.endpoint.config.sent_by[0]),
             from_tag=new_tag(self._rng), rng=self._rng, username=username, password=password,
             expires=expires, user_agent=self.config.user_agent, now=now,
+            extra_headers=self.config.extra_headers,
         )  # fmt: skip
         self.registrations.add(client, addresses[0], alternatives=addresses[1:])
         client.register(now)
@@ -242,6 +243,7 @@ class UserAgent:
             ("Contact", self.contact),
             ("Allow", ", ".join(self.config.allow)),
             ("User-Agent", self.config.user_agent),
+            *self.config.extra_headers,
         ]
         if proxy is not None:
             headers.insert(0, ("Route", proxy_route(proxy)))
@@ -307,7 +309,7 @@ class UserAgent:
             return
         if call.state is CallState.CONNECTED and call.dialog is not None:
             bye = call.dialog.create_request(
-                "BYE", headers=[("User-Agent", self.config.user_agent)]
+                "BYE", headers=[("User-Agent", self.config.user_agent), *self.config.extra_headers]
             )
             call.bye = bye
             call.bye_key = self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
@@ -379,7 +381,11 @@ class UserAgent:
         extra: list[tuple[str, object]] = []
         if 100 < status < 300:
             extra += [("Contact", self.contact), ("Allow", ", ".join(self.config.allow))]
-        extra += [("User-Agent", self.config.user_agent), *(headers or [])]
+        extra += [
+            ("User-Agent", self.config.user_agent),
+            *self.config.extra_headers,
+            *(headers or []),
+        ]
         return make_response(call.invite, status, reason, to_tag=call.local_tag,
                              headers=extra, body=body)  # fmt: skip
 
@@ -453,7 +459,10 @@ class UserAgent:
 
     def _respond(self, key: TransactionKey, request: Request, status: int, now: float,
                  headers: list[tuple[str, object]] | None = None) -> None:  # fmt: skip
-        extra: list[tuple[str, object]] = [("User-Agent", self.config.user_agent)]
+        extra: list[tuple[str, object]] = [
+            ("User-Agent", self.config.user_agent),
+            *self.config.extra_headers,
+        ]
         if status == 405 or (status == 200 and request.method == "OPTIONS"):
             extra.append(("Allow", ", ".join(self.config.allow)))
         if status == 200 and request.method == "OPTIONS":
@@ -619,7 +628,7 @@ class UserAgent:
             call.dialog = Dialog.from_uac(call.invite, response)
         else:
             call.dialog.update_from_response(response)
-        ack = call.dialog.create_ack(call.invite.cseq.seq)
+        ack = call.dialog.create_ack(call.invite.cseq.seq, headers=self.config.extra_headers)
         self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
         call.ack = ack
         call.final = response

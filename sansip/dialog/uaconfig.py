@@ -37,6 +37,9 @@ class UAConfig:
     outbound_proxy: Address | None = None
     follow_redirects: bool = True
     max_redirects: int = 5
+    #: Fields added to every request and response the UA makes
+    #: (the ``customsipheader`` parameter), e.g. ``(("X-Team", "blue"),)``.
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
 
 def address_of(uri: URI) -> Address:

@@ -11,6 +11,7 @@ bodies and digest authentication.
 
 from __future__ import annotations
 
+from sansip.message._grammar import is_token
 from sansip.message.address import NameAddr
 from sansip.message.auth import Challenge, Credentials
 from sansip.message.build import make_response
@@ -66,6 +67,7 @@ __all__ = [
     "canonical_key",
     "check_request",
     "escape",
+    "is_token",
     "make_response",
     "parse",
     "parse_multipart",

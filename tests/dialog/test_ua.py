@@ -188,3 +188,44 @@ def test_a_2xx_never_acked_is_retransmitted_then_ended_with_bye() -> None:
     assert gaps[:4] == [0.5, 1.0, 2.0, 4.0] and set(gaps[4:]) <= {4.0}
     assert any(e.data.startswith(b"BYE ") for e in sent_by_bob)
     assert call.state is CallState.DISCONNECTED and call.reason == "bye received"
+
+
+def test_calls_complete_over_30_percent_loss() -> None:
+    connected = 0
+    for seed in range(10):
+        sim, alice, _bob = _setup(answer, seed=seed + 50, delay=0.02, jitter=0.01, loss=0.3)
+        call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
+        connected += sim.run_until(lambda call=call: call.state is CallState.CONNECTED, deadline=32)
+    # Timer A retransmits the INVITE 6 times before timer B; with 30 % loss each
+    # way a round trip fails with p = 0.51, so all 7 tries fail with p < 0.01.
+    assert connected == 10
+
+
+def test_custom_headers_go_on_every_message() -> None:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=4, delay=0.01))
+    alice = Phone(ALICE, 4, answer)
+    alice.ua = UserAgent(
+        EndpointConfig(ALICE),
+        UAConfig(user="a", extra_headers=(("X-Team", "blue"),)),
+        rng=random.Random(4),
+    )
+    bob = Phone(BOB, 5, answer)
+    bob.ua = UserAgent(
+        EndpointConfig(BOB), UAConfig(user="u5062", extra_headers=(("X-Team", "red"),)),
+        rng=random.Random(5),
+    )  # fmt: skip
+    sim.attach(ALICE, alice)
+    sim.attach(BOB, bob)
+    call = alice.ua.call(BOB_URI, sim.now)
+    assert sim.run_until(lambda: call.state is CallState.CONNECTED, deadline=5)
+    alice.ua.hangup(call, sim.now)
+    sim.run_for(1)
+    messages = [parse(e.data) for e in sim.network.trace]
+    from_alice = [m for m, e in zip(messages, sim.network.trace, strict=True) if e.src == ALICE]
+    from_bob = [m for m, e in zip(messages, sim.network.trace, strict=True) if e.src == BOB]
+    assert {m.headers.get("X-Team") for m in from_alice if not _is_ack(m)} == {"blue"}
+    assert {m.headers.get("X-Team") for m in from_bob} == {"red"}
+
+
+def _is_ack(message: object) -> bool:
+    return getattr(message, "method", "") == "ACK"
