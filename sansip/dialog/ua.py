@@ -30,7 +30,6 @@ from sansip.dialog.call import (
     CallEvent,
     CallState,
     CallStateChanged,
-    IncomingCall,
 )
 from sansip.dialog.dialog import Dialog, DialogState
 from sansip.dialog.endpoint import (
@@ -42,21 +41,19 @@ from sansip.dialog.endpoint import (
     StrayMessage,
     TransactionUpdate,
 )
-from sansip.dialog.errors import DialogGone
 from sansip.dialog.ids import new_call_id, new_tag
 from sansip.dialog.register import RegisterClient, RegisterEvent
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.uac import Authenticator, next_attempt, redirect_targets
-from sansip.dialog.uaconfig import KNOWN_METHODS, UAConfig, address_of, proxy_route
+from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
+from sansip.dialog.uas import UasRequests
 from sansip.errors import LocalProtocolError
 from sansip.message import (
     NameAddr,
     ParseError,
     Request,
-    RequestRejected,
     Response,
     SipURI,
-    check_request,
     make_response,
 )
 from sansip.transaction import RequestReceived, ResponseReceived, TimedOut, TransactionKey
@@ -67,7 +64,7 @@ from sansip.transport.types import Address, Datagram, Transport
 __all__ = ["UAConfig", "UserAgent"]
 
 
-class UserAgent:
+class UserAgent(UasRequests):
     """A SIP user agent on one datagram socket (sans-IO)."""
 
     def __init__(
@@ -456,106 +453,6 @@ class UserAgent:
                     self.dropped.append(event)
             except (ParseError, LocalProtocolError) as exc:
                 self.dropped.append(MessageDropped(("", 0), f"UA core: {exc}", False))
-
-    def _respond(self, key: TransactionKey, request: Request, status: int, now: float,
-                 headers: list[tuple[str, object]] | None = None) -> None:  # fmt: skip
-        extra: list[tuple[str, object]] = [
-            ("User-Agent", self.config.user_agent),
-            *self.config.extra_headers,
-        ]
-        if status == 405 or (status == 200 and request.method == "OPTIONS"):
-            extra.append(("Allow", ", ".join(self.config.allow)))
-        if status == 200 and request.method == "OPTIONS":
-            extra.append(("Accept", ", ".join(self.config.accepted_bodies)))
-            if self.config.supported:
-                extra.append(("Supported", ", ".join(self.config.supported)))
-        response = make_response(request, status, to_tag=new_tag(self._rng),
-                                 headers=[*extra, *(headers or [])])  # fmt: skip
-        self.endpoint.respond(key, response, now)
-
-    def _on_request(self, key: TransactionKey, request: Request, now: float) -> None:
-        method = request.method
-        if method == "CANCEL":
-            self._on_cancel(key, request, now)
-            return
-        if request.to.tag:
-            self._on_in_dialog(key, request, now)
-            return
-        if method not in self.config.allow:
-            self._respond(key, request, 405 if method in KNOWN_METHODS else 501, now)
-            return
-        try:
-            check_request(request, supported=self.config.supported,
-                          accepted_bodies=self.config.accepted_bodies)  # fmt: skip
-        except RequestRejected as exc:
-            self._respond(key, request, exc.status, now, exc.response_headers)  # type: ignore[arg-type]
-            return
-        if self.endpoint.find_merged(request) is not None:
-            self._respond(key, request, 482, now)
-            return
-        if method == "INVITE":
-            if request.call_id in self._calls:
-                self._respond(key, request, 482, now)
-                return
-            source = self.endpoint.source_of(key) or ("", 0)
-            call = Call(call_id=request.call_id, direction=INCOMING, invite=request, peer=source,
-                        invite_key=key, now=now)  # fmt: skip
-            self._calls[call.call_id] = call
-            self._by_key[key] = call
-            self._events.append(IncomingCall(call))
-            return
-        if method == "OPTIONS":
-            self._respond(key, request, 200, now)
-            return
-        self._respond(key, request, 481 if method == "BYE" else 405, now)
-
-    def _on_cancel(self, key: TransactionKey, cancel: Request, now: float) -> None:
-        target = self.endpoint.find_cancel_target(cancel)
-        call = self._by_key.get(target) if target is not None else None
-        if call is None:
-            self._respond(key, cancel, 481, now)
-            return
-        self._respond(key, cancel, 200, now)
-        if call.final is None and call.state is not CallState.DISCONNECTED:
-            assert call.invite_key is not None
-            self.endpoint.respond(call.invite_key, self._response(call, 487), now)
-            call.status = 487
-            self._end(call, now, "cancel received")
-
-    def _find_dialog_call(self, message: Request | Response) -> Call | None:
-        call = self._calls.get(message.call_id)
-        return call if call is not None and call.dialog is not None else None
-
-    def _on_in_dialog(self, key: TransactionKey, request: Request, now: float) -> None:
-        call = self._find_dialog_call(request)
-        if call is None or call.dialog is None:
-            self._respond(key, request, 481, now)
-            return
-        try:
-            call.dialog.receive_request(request)
-        except DialogGone:
-            self._respond(key, request, 481, now)
-            return
-        except ParseError as exc:
-            self._respond(key, request, exc.status, now)
-            return
-        except LocalProtocolError:
-            self._respond(key, request, 481, now)
-            return
-        if request.method == "BYE":
-            self._respond(key, request, 200, now)
-            self._end(call, now, "bye received")
-        elif request.method in ("OPTIONS", "INVITE", "UPDATE"):
-            # Session refreshes and re-INVITEs keep the current session for now.
-            headers: list[tuple[str, object]] = [("Contact", self.contact)]
-            body = call.local_sdp if request.method != "OPTIONS" else b""
-            if body:
-                headers.append(("Content-Type", "application/sdp"))
-            resp = make_response(request, 200, to_tag=request.to.tag,
-                                 headers=headers, body=body)  # fmt: skip
-            self.endpoint.respond(key, resp, now)
-        else:
-            self._respond(key, request, 405 if request.method in KNOWN_METHODS else 501, now)
 
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
         call = self._by_key.get(key)
