@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 from sansip.errors import LocalProtocolError
 from sansip.message import ParseError, Request, Response, parse
@@ -41,6 +41,7 @@ from sansip.transaction import (
 from sansip.transaction.matching import ClientKey
 from sansip.transport.framing import (
     KeepAlivePing,
+    KeepAlivePong,
     MessageReceived,
     MessageRejected,
     StreamBroken,
@@ -51,11 +52,13 @@ from sansip.transport.types import Address, Datagram, Transport
 from sansip.transport.via import add_received, make_via, new_branch
 
 __all__ = [
+    "KEEPALIVE_PONG_TIMEOUT",
     "CloseConnection",
     "Endpoint",
     "EndpointConfig",
     "EndpointEvent",
     "EndpointStats",
+    "KeepAliveFailed",
     "MessageDropped",
     "StrayMessage",
     "TransactionUpdate",
@@ -117,9 +120,6 @@ class MessageDropped:
     answered: bool
 
 
-EndpointEvent: TypeAlias = TransactionUpdate | StrayMessage | MessageDropped
-
-
 @dataclass(frozen=True, slots=True)
 class CloseConnection:
     """Stream mode: the driver should close its connection to ``addr``
@@ -127,6 +127,21 @@ class CloseConnection:
 
     addr: Address
     reason: str
+
+
+#: How long a keep-alive ping waits for its pong (RFC 5626 §4.4.1).
+KEEPALIVE_PONG_TIMEOUT: Final = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAliveFailed:
+    """Stream mode: no pong came back for a keep-alive ping on the connection
+    to ``addr`` (RFC 5626 §4.4.1); the endpoint asked the driver to close it."""
+
+    addr: Address
+
+
+EndpointEvent: TypeAlias = TransactionUpdate | StrayMessage | MessageDropped | KeepAliveFailed
 
 
 @dataclass(slots=True)
@@ -159,6 +174,8 @@ class Endpoint:
         self._framers: dict[Address, StreamFramer] = {}
         self._closing: set[Address] = set()  # asked to close, not reported lost yet
         self._to_close: list[CloseConnection] = []
+        # Keep-alives (RFC 5626 §4.4.1): peer -> [interval, next ping, pong deadline].
+        self._keepalive: dict[Address, list[float | None]] = {}
         self.stats = EndpointStats()
 
     @property
@@ -215,6 +232,24 @@ class Endpoint:
         self._dests[key] = tx.dest
         self._drain(now)
         return key
+
+    def keep_alive(self, addr: Address, interval: float, now: float) -> None:
+        """Stream mode: send a CRLF-CRLF ping on the connection to ``addr``
+        every 80-100 % of ``interval`` seconds and expect the single-CRLF pong
+        within 10 s (RFC 5626 §4.4.1); a missing pong closes the connection and
+        emits :class:`KeepAliveFailed`.  Calling it again changes the interval."""
+        if not self._reliable:
+            raise LocalProtocolError("keep-alive pings are for stream transports")
+        if interval <= 0:
+            raise LocalProtocolError("the keep-alive interval must be positive")
+        self._keepalive[addr] = [interval, now + self._jittered(interval), None]
+
+    def stop_keep_alive(self, addr: Address) -> None:
+        """No more pings to ``addr``."""
+        self._keepalive.pop(addr, None)
+
+    def _jittered(self, interval: float) -> float:
+        return interval * (0.8 + 0.2 * self._rng.getrandbits(16) / 65535)
 
     def source_of(self, key: TransactionKey) -> Address | None:
         """Where the request of server transaction ``key`` came from."""
@@ -288,12 +323,19 @@ class Endpoint:
                 self._to_close.append(CloseConnection(addr, event.reason))
                 self._events.append(MessageDropped(addr, event.reason, False))
                 break
-            # A pong (a single CRLF) needs nothing.
+            elif isinstance(event, KeepAlivePong):
+                state = self._keepalive.get(addr)
+                if state is not None and state[2] is not None:
+                    state[2] = None  # the pong we waited for
+                    state[1] = now + self._jittered(float(state[0] or 0))
 
     def connection_lost(self, addr: Address, now: float) -> None:
         """The connection with peer ``addr`` closed, broke, or could not be
         opened (stream mode): its transactions fail with ``TransportFailed``."""
         self._closing.discard(addr)
+        state = self._keepalive.get(addr)
+        if state is not None:
+            state[2] = None  # a new connection starts a new ping cycle
         framer = self._framers.pop(addr, None)
         if framer is not None and framer.buffered:
             self.stats.dropped += 1  # a message cut short
@@ -336,12 +378,31 @@ class Endpoint:
 
     # -- time and output -------------------------------------------------------
     def get_timer(self) -> float | None:
-        """The earliest transaction deadline; pure."""
-        return self._layer.get_timer()
+        """The earliest transaction or keep-alive deadline; pure."""
+        deadlines = [t for t in (self._layer.get_timer(),) if t is not None]
+        for _, ping_at, pong_by in self._keepalive.values():
+            deadline = pong_by if pong_by is not None else ping_at
+            if deadline is not None:
+                deadlines.append(deadline)
+        return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> None:
-        """Fire due transaction timers."""
+        """Fire due transaction timers and keep-alive pings."""
         self._layer.handle_timer(now)
+        for addr, state in self._keepalive.items():
+            interval, ping_at, pong_by = state
+            if pong_by is not None and now >= pong_by:
+                state[2] = None
+                state[1] = now + self._jittered(float(interval or 0))
+                if addr in self._framers and addr not in self._closing:
+                    self._framers.pop(addr, None)
+                    self._closing.add(addr)
+                    self._to_close.append(CloseConnection(addr, "no keep-alive pong"))
+                self._events.append(KeepAliveFailed(addr))
+            elif pong_by is None and ping_at is not None and now >= ping_at:
+                self._outbox.append((b"\r\n\r\n", addr))
+                state[1] = None
+                state[2] = now + KEEPALIVE_PONG_TIMEOUT
         self._drain(now)
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:

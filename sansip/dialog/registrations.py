@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sansip.dialog.endpoint import Endpoint
-from sansip.dialog.register import RegisterClient, RegisterEvent
+from sansip.dialog.register import RegisterClient, RegisterEvent, RegistrationState
 from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
 from sansip.transport.types import Address
@@ -140,6 +140,14 @@ class Registrations:
         sent.client.transaction_failed(now)
         self.flush(now)
         return True
+
+    def flow_failed(self, addr: Address, now: float) -> None:
+        """The connection to ``addr`` failed its keep-alive: register again at
+        once on a new connection (RFC 5626 §4.4.1) every client using it."""
+        for client in self._clients:
+            if self.current_target(client) == addr and client.state is RegistrationState.REGISTERED:
+                client.register(now)
+        self.flush(now)
 
     def get_timer(self) -> float | None:
         """The earliest refresh or retry deadline; pure."""

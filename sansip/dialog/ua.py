@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Final
 
 from sansip.dialog.call import (
     INCOMING,
@@ -37,6 +38,7 @@ from sansip.dialog.endpoint import (
     Endpoint,
     EndpointConfig,
     EndpointRandom,
+    KeepAliveFailed,
     MessageDropped,
     StrayMessage,
     TransactionUpdate,
@@ -61,7 +63,11 @@ from sansip.transaction import TransportFailed as TxTransportFailed
 from sansip.transport.resolve import Target
 from sansip.transport.types import Address, Datagram, Transport
 
-__all__ = ["UAConfig", "UserAgent"]
+__all__ = ["STREAM_KEEPALIVE_INTERVAL", "UAConfig", "UserAgent"]
+
+#: Seconds between keep-alive pings to the registrar over TCP/TLS (RFC 5626
+#: §4.4.1 recommends 95-120 s; the endpoint waits 80-100 % of it).
+STREAM_KEEPALIVE_INTERVAL: Final = 120.0
 
 
 class UserAgent(UasRequests):
@@ -186,12 +192,18 @@ class UserAgent(UasRequests):
             extra_headers=self.config.extra_headers,
         )  # fmt: skip
         self.registrations.add(client, addresses[0], alternatives=addresses[1:])
+        if self.endpoint.stream_mode:
+            # Keep the connection to the registrar open and checked: it is how
+            # requests reach this UA (RFC 5626 §4.4.1 CRLF keep-alives).
+            self.endpoint.keep_alive(addresses[0], STREAM_KEEPALIVE_INTERVAL, now)
         client.register(now)
         self.registrations.flush(now)
         return client
 
     def unregister(self, client: RegisterClient, now: float) -> None:
         """Remove the binding of ``client`` (REGISTER with expires 0)."""
+        if self.endpoint.stream_mode:
+            self.endpoint.stop_keep_alive(self.registrations.current_target(client))
         client.unregister(now)
         self.registrations.flush(now)
 
@@ -449,6 +461,8 @@ class UserAgent(UasRequests):
                         self._on_failure(event.key, now)
                 elif isinstance(event, StrayMessage):
                     self._on_stray(event.message, now)
+                elif isinstance(event, KeepAliveFailed):
+                    self.registrations.flow_failed(event.addr, now)
                 else:
                     self.dropped.append(event)
             except (ParseError, LocalProtocolError) as exc:
