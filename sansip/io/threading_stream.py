@@ -25,14 +25,13 @@ import logging
 import selectors
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Final
 
+from sansip.io._owner import OwnerThreadDriver
 from sansip.io._pump import StreamMachine, StreamPump
-from sansip.io.threading import ThreadingDatagramDriver
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["ThreadingStreamDriver"]
@@ -69,7 +68,7 @@ class _Connection:
         self.gone = False
 
 
-class ThreadingStreamDriver(ThreadingDatagramDriver):
+class ThreadingStreamDriver(OwnerThreadDriver[StreamMachine, StreamPump]):
     """Runs one stream machine on a listening TCP (or TLS) socket and the
     connections it accepts or opens, in its own owner thread.
 
@@ -92,16 +91,14 @@ class ThreadingStreamDriver(ThreadingDatagramDriver):
         connect_timeout: float = 10.0,
         on_activity: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(None, local, on_activity=on_activity)
-        self.machine = machine  # type: ignore[assignment]
-        self._stream_pump = None if machine is None else StreamPump(machine, time.monotonic)
+        super().__init__(machine, local, on_activity=on_activity)
+        self._pump = None if machine is None else self._new_pump(machine)
         self._tls_server = tls_server
         self._tls_client = tls_client
         self._tls_hostnames = dict(tls_hostnames or {})
         self._connect_timeout = connect_timeout
         self._connections: dict[Address, _Connection] = {}
         self._live: set[_Connection] = set()  # every socket not closed yet, listed or not
-        self._selector: selectors.BaseSelector | None = None
         self._lost: list[Address] = []  # reported to the machine from the loop
         self._unread: set[_Connection] = set()  # read a full batch: read again soon
         self._active = False
@@ -109,40 +106,10 @@ class ThreadingStreamDriver(ThreadingDatagramDriver):
     def start(self) -> Address:
         """Listen, start the threads; return the bound address."""
         assert self._owner is None, "start() once"
-        host, port = self.local
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(sockaddr)
-            sock.listen()
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        self._sock = sock
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(sock, _READ, "listen")
-        self.local = (str(sock.getsockname()[0]), int(sock.getsockname()[1]))
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        name = f"sansip-tcp-{self.local[1]}"
-        self._owner = threading.Thread(target=self._run, name=name, daemon=True)
-        self._dispatcher = threading.Thread(
-            target=self._dispatch, name=f"{name}-dispatch", daemon=True
-        )
-        self._dispatcher.start()
-        self._owner.start()
-        return self.local
+        return self._launch(self._bind(socket.SOCK_STREAM), "tcp")
 
-    @property
-    def pump(self) -> StreamPump:  # type: ignore[override]
-        """Counters of what went through (received, sent, faults)."""
-        assert self._stream_pump is not None, "start() and attach a machine first"
-        return self._stream_pump
+    def _new_pump(self, machine: StreamMachine) -> StreamPump:
+        return StreamPump(machine, time.monotonic)
 
     @property
     def connections(self) -> list[Address]:
@@ -152,87 +119,45 @@ class ThreadingStreamDriver(ThreadingDatagramDriver):
             return []
         return self.call(lambda: list(self._connections)).result()
 
-    def attach(  # type: ignore[override]
-        self, machine: StreamMachine, on_activity: Callable[[], None] | None = None
-    ) -> None:
+    def attach(self, machine: StreamMachine, on_activity: Callable[[], None] | None = None) -> None:
         """Run ``machine`` on the listening socket (construct with ``None``,
         ``start()``, then ``attach``); returns once the owner has taken it."""
-
-        def swap() -> None:
-            self.machine = machine  # type: ignore[assignment]
-            self._stream_pump = StreamPump(machine, time.monotonic)
-            if on_activity is not None:
-                self._on_activity = on_activity
-
-        self.call(swap).result()
+        self._attach(machine, on_activity)
 
     # -- owner thread: the loop ---------------------------------------------------
 
-    def _run(self) -> None:
-        selector = self._selector
-        assert selector is not None and self._wake_r is not None
-        selector.register(self._wake_r, _READ, "wake")
-        try:
-            self._serve(selector)
-        except Exception:  # never expected: the loop guards every machine call
-            log.exception("owner thread crashed")
+    def _poll(self, selector: selectors.BaseSelector) -> bool:
+        timeout = self._timeout(*(c.deadline for c in self._live))
+        self._active = False
+        unread, self._unread = self._unread, set()
+        for conn in unread:
+            if not conn.gone:
+                self._read(conn)
+        for key, mask in selector.select(0.0 if self._unread else timeout):
+            if key.data == "wake":
+                self._drain_wake()
+            elif key.data == "sock":
+                self._accept()
+            elif not key.data.gone:
+                self._ready(key.data, mask)
+        return self._active
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        for conn in [c for c in self._live if c.deadline is not None and now >= c.deadline]:
+            self._fail(conn, conn.failure)
+        self._active |= super()._due()
+        while self._lost and self._pump is not None:
+            self._step(partial(self._pump.lost, self._lost.pop(0)))
+            self._active = True
+        return self._active
+
+    def _shutdown(self) -> None:
         for conn in self._live:
             conn.gone = True
             conn.sock.close()
         self._connections.clear()
         self._live.clear()
-        selector.close()
-        self._cancel_pending()
-
-    def _serve(self, selector: selectors.BaseSelector) -> None:
-        self._flush()
-        while not self._stop.is_set():
-            deadlines = [c.deadline for c in self._live if c.deadline is not None]
-            if (deadline := self._deadline()) is not None:
-                deadlines.append(deadline)
-            soonest = min(deadlines, default=None)
-            timeout = None if soonest is None else max(0.0, soonest - time.monotonic())
-            self._active = False
-            unread, self._unread = self._unread, set()
-            for conn in unread:
-                if not conn.gone:
-                    self._read(conn)
-            for key, mask in selector.select(0.0 if self._unread else timeout):
-                if key.data == "wake":
-                    self._drain_wake()
-                elif key.data == "listen":
-                    self._accept()
-                elif not key.data.gone:
-                    self._ready(key.data, mask)
-            if self._stop.is_set():
-                break
-            self._run_commands()
-            now = time.monotonic()
-            for conn in [c for c in self._live if c.deadline is not None and now >= c.deadline]:
-                self._fail(conn, conn.failure)
-            deadline = self._deadline()
-            if deadline is not None and time.monotonic() >= deadline:
-                self._step(partial(self.pump.fire, deadline))
-                self._active = True
-            while self._lost and self._stream_pump is not None:
-                self._step(partial(self._stream_pump.lost, self._lost.pop(0)))
-                self._active = True
-            if self._active:
-                self._notify()
-
-    def _deadline(self) -> float | None:
-        if self._stream_pump is None:
-            return None
-        try:
-            return self._stream_pump.deadline()
-        except Exception:
-            self._stream_pump.faults += 1
-            log.exception("machine raised in get_timer (no timer armed)")
-            return None
-
-    def _flush(self) -> None:
-        if self._stream_pump is not None:
-            self._step(self._stream_pump.flush)
 
     def _step(self, step: Callable[[], list[Datagram]]) -> None:
         """One pump step; write its output and close what the machine asks."""
@@ -370,8 +295,8 @@ class ThreadingStreamDriver(ThreadingDatagramDriver):
             if not data:
                 self._drop(conn)  # the peer is done: close our side too
                 return
-            if self._stream_pump is not None and not conn.closing:
-                self._step(partial(self._stream_pump.feed, data, conn.addr))
+            if self._pump is not None and not conn.closing:
+                self._step(partial(self._pump.feed, data, conn.addr))
                 self._active = True
         self._unread.add(conn)  # more may be waiting (TLS: decrypted, unseen by select)
 
