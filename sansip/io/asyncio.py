@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, Final
 
+from sansip.io._asyncio_base import AsyncioDriver
 from sansip.io._pump import DatagramMachine, DatagramPump
 from sansip.transport.types import Address, Datagram
 
@@ -42,7 +43,7 @@ class _Protocol(asyncio.DatagramProtocol):
         self._driver.errors += 1
 
 
-class AsyncioDatagramDriver:
+class AsyncioDatagramDriver(AsyncioDriver[DatagramMachine, DatagramPump]):
     """Runs one datagram machine on one UDP socket in the running loop.
 
     After calling a command on the machine from outside (sending a request,
@@ -58,32 +59,21 @@ class AsyncioDatagramDriver:
         *,
         on_activity: Callable[[], None] | None = None,
     ) -> None:
-        self.machine = machine
-        self.local = local
-        self.errors = 0
-        self._on_activity = on_activity
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(machine, local, on_activity=on_activity)
         self._transport: asyncio.DatagramTransport | None = None
-        self._pump: DatagramPump | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+
+    def _new_pump(self, machine: DatagramMachine, clock: Callable[[], float]) -> DatagramPump:
+        return DatagramPump(machine, clock)
 
     async def start(self) -> Address:
         """Bind the socket; return the bound address (port 0 picks one)."""
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        if self.machine is not None:
-            self._pump = DatagramPump(self.machine, loop.time)
+        loop = self._begin()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=self.local
         )
         self._transport = transport
         _grow_buffers(transport.get_extra_info("socket"))
-        host, port = transport.get_extra_info("sockname")[:2]
-        self.local = (str(host), int(port))
-        if self._pump is not None:
-            self.wake()
-        return self.local
+        return self._bound(transport.get_extra_info("sockname"))
 
     def attach(
         self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
@@ -91,63 +81,27 @@ class AsyncioDatagramDriver:
         """Run ``machine`` on the bound socket (for a machine that must know
         its address first: ``driver = AsyncioDatagramDriver(None, (host, 0))``,
         ``await driver.start()``, then ``attach``)."""
-        assert self._loop is not None, "start() first"
-        self.machine = machine
-        self._pump = DatagramPump(machine, self._loop.time)
-        if on_activity is not None:
-            self._on_activity = on_activity
-        self.wake()
-
-    @property
-    def pump(self) -> DatagramPump:
-        """Counters of what went through (received, sent, faults)."""
-        assert self._pump is not None, "start() first"
-        return self._pump
+        self._attach(machine, on_activity)
 
     def wake(self) -> None:
         """Send what the machine has queued and re-arm its timer."""
-        self._send(self.pump.flush())
-        self._arm()
+        self._output(self.pump.flush())
 
     def _received(self, data: bytes, addr: Address) -> None:
         if self._pump is None:
             return  # nothing attached yet
-        self._send(self.pump.feed(data, addr))
+        self._output(self._pump.feed(data, addr))
+        self._activity()
+
+    def _output(self, datagrams: list[Datagram]) -> None:
+        if self._transport is not None:
+            for data, addr in datagrams:
+                self._transport.sendto(data, addr)
         self._arm()
-        if self._on_activity is not None:
-            self._on_activity()
-
-    def _fire(self) -> None:
-        deadline = self._timer_at
-        self._timer = self._timer_at = None
-        if deadline is not None:
-            self._send(self.pump.fire(deadline))
-        self._arm()
-        if self._on_activity is not None:
-            self._on_activity()
-
-    def _arm(self) -> None:
-        deadline = self.pump.deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None and self._loop is not None:
-            self._timer = self._loop.call_at(deadline, self._fire)
-
-    def _send(self, datagrams: list[Datagram]) -> None:
-        if self._transport is None:
-            return
-        for data, addr in datagrams:
-            self._transport.sendto(data, addr)
 
     async def close(self) -> None:
         """Stop the timer and close the socket."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = self._timer_at = None
+        self._stop_timer()
         if self._transport is not None:
             self._transport.close()
             self._transport = None

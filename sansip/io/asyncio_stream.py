@@ -22,6 +22,7 @@ import logging
 import ssl
 from collections.abc import Callable, Mapping
 
+from sansip.io._asyncio_base import AsyncioDriver
 from sansip.io._pump import StreamMachine, StreamPump
 from sansip.transport.types import Address, Datagram
 
@@ -79,7 +80,7 @@ class _Connection(asyncio.Protocol):
         self._driver._lost(self)
 
 
-class AsyncioStreamDriver:
+class AsyncioStreamDriver(AsyncioDriver[StreamMachine, StreamPump]):
     """Runs one stream machine on a listening TCP (or TLS) socket and the
     connections it accepts or opens, in the running loop.
 
@@ -103,54 +104,31 @@ class AsyncioStreamDriver:
         connect_timeout: float = 10.0,
         on_activity: Callable[[], None] | None = None,
     ) -> None:
-        self.machine = machine
-        self.local = local
-        self.errors = 0
+        super().__init__(machine, local, on_activity=on_activity)
         self._tls_server = tls_server
         self._tls_client = tls_client
         self._tls_hostnames = dict(tls_hostnames or {})
         self._connect_timeout = connect_timeout
-        self._on_activity = on_activity
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
-        self._pump: StreamPump | None = None
         self._connections: dict[Address, _Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self._closed = False
+
+    def _new_pump(self, machine: StreamMachine, clock: Callable[[], float]) -> StreamPump:
+        return StreamPump(machine, clock)
 
     async def start(self) -> Address:
         """Listen; return the bound address (port 0 picks one)."""
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        if self.machine is not None:
-            self._pump = StreamPump(self.machine, loop.time)
+        loop = self._begin()
         host, port = self.local
         self._server = await loop.create_server(
             lambda: _Connection(self, None), host, port, ssl=self._tls_server
         )
-        name = self._server.sockets[0].getsockname()
-        self.local = (str(name[0]), int(name[1]))
-        if self._pump is not None:
-            self.wake()
-        return self.local
+        return self._bound(self._server.sockets[0].getsockname())
 
     def attach(self, machine: StreamMachine, on_activity: Callable[[], None] | None = None) -> None:
         """Run ``machine`` on the bound socket (for a machine that must know
         its address first: start with ``None``, ``await start()``, then attach)."""
-        assert self._loop is not None, "start() first"
-        self.machine = machine
-        self._pump = StreamPump(machine, self._loop.time)
-        if on_activity is not None:
-            self._on_activity = on_activity
-        self.wake()
-
-    @property
-    def pump(self) -> StreamPump:
-        """Counters of what went through (received, sent, faults)."""
-        assert self._pump is not None, "start() first"
-        return self._pump
+        self._attach(machine, on_activity)
 
     @property
     def connections(self) -> list[Address]:
@@ -238,35 +216,10 @@ class AsyncioStreamDriver:
             conn.pending.clear()
             self._lost(conn)
 
-    # -- time ------------------------------------------------------------------
-    def _fire(self) -> None:
-        deadline = self._timer_at
-        self._timer = self._timer_at = None
-        if deadline is not None and not self._closed:
-            self._output(self.pump.fire(deadline))
-            self._activity()
-
-    def _arm(self) -> None:
-        deadline = None if self._closed else self.pump.deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None and self._loop is not None:
-            self._timer = self._loop.call_at(deadline, self._fire)
-
-    def _activity(self) -> None:
-        if self._on_activity is not None:
-            self._on_activity()
-
     async def close(self) -> None:
         """Stop the timer, stop listening and close every connection."""
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = self._timer_at = None
+        self._stop_timer()
         if self._server is not None:
             self._server.close()
             self._server = None

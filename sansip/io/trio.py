@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from types import TracebackType
 
 import trio
 
 from sansip.io._pump import DatagramMachine, DatagramPump
+from sansip.io._trio_base import TrioDriver
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["TrioDatagramDriver"]
@@ -28,7 +28,7 @@ __all__ = ["TrioDatagramDriver"]
 _MAX_DATAGRAM = 65535
 
 
-class TrioDatagramDriver:
+class TrioDatagramDriver(TrioDriver[DatagramMachine, DatagramPump]):
     """Runs one datagram machine on one UDP socket in one trio task.
 
     The task receives with a deadline (``trio.move_on_at``) taken from the
@@ -48,25 +48,18 @@ class TrioDatagramDriver:
         *,
         on_activity: Callable[[], None] | None = None,
     ) -> None:
-        self.machine = machine
-        self.local = local
-        self.errors = 0
-        self._on_activity = on_activity
-        self._pump: DatagramPump | None = None
+        super().__init__(machine, local, on_activity=on_activity)
         self._sock: trio.socket.SocketType | None = None
         self._run_scope: trio.CancelScope | None = None
         self._recv_scope: trio.CancelScope | None = None
         self._wake_pending = False
-        self._closed = False
-        self._stopped = trio.Event()
-        self._stack: AsyncExitStack | None = None
+
+    def _new_pump(self, machine: DatagramMachine, clock: Callable[[], float]) -> DatagramPump:
+        return DatagramPump(machine, clock)
 
     async def __aenter__(self) -> TrioDatagramDriver:
         """Open a nursery, start :meth:`run` in it and wait until bound."""
-        async with AsyncExitStack() as stack:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            await nursery.start(self.run)
-            self._stack = stack.pop_all()
+        await self._enter()
         return self
 
     async def __aexit__(
@@ -81,13 +74,7 @@ class TrioDatagramDriver:
         ``ExceptionGroup`` by the hidden nursery); ``Cancelled`` is handed to
         the nursery so trio can route it to its cancel scope.
         """
-        self.close()
-        stack, self._stack = self._stack, None
-        assert stack is not None
-        if exc is None or isinstance(exc, trio.Cancelled):
-            return bool(await stack.__aexit__(exc_type, exc, tb))
-        await stack.__aexit__(None, None, None)
-        return False
+        return await self._exit(exc_type, exc, tb)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
@@ -97,18 +84,9 @@ class TrioDatagramDriver:
         :meth:`close` (or cancellation)."""
         assert self._run_scope is None, "run() once"
         try:
-            host, port = self.local
-            info = await trio.socket.getaddrinfo(
-                host, port, type=trio.socket.SOCK_DGRAM, flags=trio.socket.AI_PASSIVE
-            )
-            family, _, _, _, sockaddr = info[0]
-            with trio.socket.socket(family, trio.socket.SOCK_DGRAM) as sock:
-                await sock.bind(sockaddr)
-                name = sock.getsockname()
-                self.local = (str(name[0]), int(name[1]))
+            with await self._bind(trio.socket.SOCK_DGRAM) as sock:
                 self._sock = sock
-                if self.machine is not None and self._pump is None:
-                    self._pump = DatagramPump(self.machine, trio.current_time)
+                self._pump_machine()
                 with trio.CancelScope() as self._run_scope:
                     if self._closed:
                         self._run_scope.cancel()
@@ -140,8 +118,8 @@ class TrioDatagramDriver:
             if deadline is not None and trio.current_time() >= deadline:
                 await self._send(self.pump.fire(deadline))
                 active = True
-            if active and self._on_activity is not None:
-                self._on_activity()
+            if active:
+                self._activity()
             if self._wake_pending:
                 self._wake_pending = False
                 await self._send(self.pump.flush() if self._pump else [])
@@ -152,17 +130,7 @@ class TrioDatagramDriver:
         """Run ``machine`` on the bound socket (for a machine that must know
         its address first: construct with ``None``, start, then ``attach``)."""
         assert self._sock is not None, "start the driver first"
-        self.machine = machine
-        self._pump = DatagramPump(machine, trio.current_time)
-        if on_activity is not None:
-            self._on_activity = on_activity
-        self.wake()
-
-    @property
-    def pump(self) -> DatagramPump:
-        """Counters of what went through (received, sent, faults)."""
-        assert self._pump is not None, "start the driver and attach a machine first"
-        return self._pump
+        self._attach(machine, on_activity)
 
     def wake(self) -> None:
         """Have the driver's task send what the machine has queued and re-arm

@@ -27,13 +27,13 @@ import logging
 import math
 import ssl
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Final
 
 import trio
 
 from sansip.io._pump import StreamMachine, StreamPump
+from sansip.io._trio_base import TrioDriver
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["TrioStreamDriver"]
@@ -66,7 +66,7 @@ class _Connection:
         self.send.close()
 
 
-class TrioStreamDriver:
+class TrioStreamDriver(TrioDriver[StreamMachine, StreamPump]):
     """Runs one stream machine on a listening TCP (or TLS) socket and the
     connections it accepts or opens, in one trio nursery.
 
@@ -91,29 +91,22 @@ class TrioStreamDriver:
         connect_timeout: float = 10.0,
         on_activity: Callable[[], None] | None = None,
     ) -> None:
-        self.machine = machine
-        self.local = local
-        self.errors = 0
+        super().__init__(machine, local, on_activity=on_activity)
         self._tls_server = tls_server
         self._tls_client = tls_client
         self._tls_hostnames = dict(tls_hostnames or {})
         self._connect_timeout = connect_timeout
-        self._on_activity = on_activity
-        self._pump: StreamPump | None = None
         self._connections: dict[Address, _Connection] = {}
         self._nursery: trio.Nursery | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._timer_at: float | None = None
-        self._closed = False
-        self._stopped = trio.Event()
-        self._stack: AsyncExitStack | None = None
+
+    def _new_pump(self, machine: StreamMachine, clock: Callable[[], float]) -> StreamPump:
+        return StreamPump(machine, clock)
 
     async def __aenter__(self) -> TrioStreamDriver:
         """Open a nursery, start :meth:`run` in it and wait until listening."""
-        async with AsyncExitStack() as stack:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            await nursery.start(self.run)
-            self._stack = stack.pop_all()
+        await self._enter()
         return self
 
     async def __aexit__(
@@ -124,13 +117,7 @@ class TrioStreamDriver:
     ) -> bool:
         """Close and wait for the driver's tasks; an exception from the body
         is re-raised as it is (``Cancelled`` goes to the nursery)."""
-        self.close()
-        stack, self._stack = self._stack, None
-        assert stack is not None
-        if exc is None or isinstance(exc, trio.Cancelled):
-            return bool(await stack.__aexit__(exc_type, exc, tb))
-        await stack.__aexit__(None, None, None)
-        return False
+        return await self._exit(exc_type, exc, tb)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
@@ -139,24 +126,9 @@ class TrioStreamDriver:
         serve until :meth:`close` (or cancellation)."""
         assert self._nursery is None, "run() once"
         try:
-            host, port = self.local
-            info = await trio.socket.getaddrinfo(
-                host, port, type=trio.socket.SOCK_STREAM, flags=trio.socket.AI_PASSIVE
-            )
-            family, _, _, _, sockaddr = info[0]
-            sock = trio.socket.socket(family, trio.socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_REUSEADDR, 1)
-                await sock.bind(sockaddr)
-                sock.listen()
-            except BaseException:
-                sock.close()
-                raise
+            sock = await self._bind(trio.socket.SOCK_STREAM)
             async with trio.SocketListener(sock) as listener:
-                name = sock.getsockname()
-                self.local = (str(name[0]), int(name[1]))
-                if self.machine is not None and self._pump is None:
-                    self._pump = StreamPump(self.machine, trio.current_time)
+                self._pump_machine()
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     if self._closed:
@@ -175,17 +147,7 @@ class TrioStreamDriver:
         """Run ``machine`` on the listening socket (for a machine that must
         know its address first: construct with ``None``, start, then attach)."""
         assert self._nursery is not None, "start the driver first"
-        self.machine = machine
-        self._pump = StreamPump(machine, trio.current_time)
-        if on_activity is not None:
-            self._on_activity = on_activity
-        self.wake()
-
-    @property
-    def pump(self) -> StreamPump:
-        """Counters of what went through (received, sent, faults)."""
-        assert self._pump is not None, "start the driver and attach a machine first"
-        return self._pump
+        self._attach(machine, on_activity)
 
     @property
     def connections(self) -> list[Address]:
@@ -362,7 +324,3 @@ class TrioStreamDriver:
         self._timer_at = deadline
         if self._timer_scope is not None:
             self._timer_scope.cancel()  # the timer task re-reads the deadline
-
-    def _activity(self) -> None:
-        if self._on_activity is not None:
-            self._on_activity()
