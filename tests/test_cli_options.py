@@ -31,3 +31,18 @@ def test_custom_headers() -> None:
     for bad in ("no colon here", "Bad Name: x", "Via: SIP/2.0/UDP h", "CSeq: 1 INVITE"):
         with pytest.raises(SystemExit):
             parse_custom_headers(bad)
+
+
+def test_instance_id() -> None:
+    import random
+
+    from sansip.cli.options import instance_id
+
+    rng = random.Random(1)
+    assert instance_id({}, rng) is None
+    fresh = instance_id({"outbound": "1"}, rng)
+    assert fresh is not None and len(fresh) == 36
+    given = "5f0e6a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    assert instance_id({"instanceid": f"urn:uuid:{given}"}, rng) == given
+    with pytest.raises(SystemExit):
+        instance_id({"instanceid": "nope"}, rng)

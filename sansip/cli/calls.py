@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
-from sansip.cli.options import parse_custom_headers, parse_hostport, parse_params
+from sansip.cli.options import (
+    instance_id,
+    parse_custom_headers,
+    parse_hostport,
+    parse_params,
+)
 from sansip.cli.register import registration_targets, start_registration
 from sansip.cli.resolve import Resolved, TargetError, resolve_hostport, resolve_uri
 from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
@@ -90,6 +95,9 @@ def _ua(
     proxy_targets: Resolved | None = None,
 ) -> UserAgent:
     params = parse_params(args.param)
+    rng: random.Random = (
+        random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+    )
     proxy = params.get("proxyaddress")
     outbound = proxy_targets.addresses[0] if proxy_targets else None
     if outbound is None and proxy:
@@ -103,9 +111,7 @@ def _ua(
         outbound_proxy=outbound,
         follow_redirects=params.get("allowcallredirect", "1") != "0",
         extra_headers=parse_custom_headers(params.get("customsipheader", "")),
-    )
-    rng: random.Random = (
-        random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+        instance_id=instance_id(params, rng),
     )
     return UserAgent(EndpointConfig(local, transport), config, rng=rng)
 

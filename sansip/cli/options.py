@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import uuid
+
 from sansip.message import is_token
 from sansip.transport.types import Address
 
-__all__ = ["parse_custom_headers", "parse_hostport", "parse_params"]
+__all__ = ["instance_id", "parse_custom_headers", "parse_hostport", "parse_params"]
 
 # Fields the stack writes itself: a custom header must not replace them.
 _MANAGED = frozenset(
@@ -49,3 +52,17 @@ def parse_custom_headers(text: str) -> tuple[tuple[str, str], ...]:
             raise SystemExit(f"sansip: bad customsipheader field {part.strip()!r}")
         out.append((name, value.strip()))
     return tuple(out)
+
+
+def instance_id(params: dict[str, str], rng: random.Random) -> str | None:
+    """The RFC 5626 instance id: ``-p instanceid=UUID``, or a fresh one with
+    ``-p outbound=1``; None when outbound is off."""
+    given = params.get("instanceid")
+    if given:
+        try:
+            return str(uuid.UUID(given.removeprefix("urn:uuid:")))
+        except ValueError:
+            raise SystemExit(f"sansip: instanceid {given!r} is not a UUID") from None
+    if params.get("outbound", "0").lower() in ("1", "true", "yes", "on"):
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return None

@@ -11,7 +11,12 @@ import secrets
 import sys
 
 from sansip import __version__
-from sansip.cli.options import parse_custom_headers, parse_hostport, parse_params
+from sansip.cli.options import (
+    instance_id,
+    parse_custom_headers,
+    parse_hostport,
+    parse_params,
+)
 from sansip.cli.resolve import Resolved, TargetError, resolve_hostport
 from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
 from sansip.dialog.endpoint import EndpointConfig
@@ -116,7 +121,8 @@ async def _register(args: argparse.Namespace) -> int:
         EndpointConfig(bound, transport),
         UAConfig(user=user, display_name=params.get("displayname") or None,
                  user_agent=params.get("useragent", f"sansip/{__version__}"),
-                 extra_headers=parse_custom_headers(params.get("customsipheader", ""))),
+                 extra_headers=parse_custom_headers(params.get("customsipheader", "")),
+                 instance_id=instance_id(params, rng)),
         rng=rng,
     )  # fmt: skip
     loop = asyncio.get_running_loop()

@@ -190,6 +190,8 @@ class UserAgent(UasRequests):
             from_tag=new_tag(self._rng), rng=self._rng, username=username, password=password,
             expires=expires, user_agent=self.config.user_agent, now=now,
             extra_headers=self.config.extra_headers,
+            instance_id=self.config.instance_id,
+            reg_id=1 if self.config.instance_id else None,
         )  # fmt: skip
         self.registrations.add(client, addresses[0], alternatives=addresses[1:])
         if self.endpoint.stream_mode:

@@ -40,6 +40,10 @@ class UAConfig:
     #: Fields added to every request and response the UA makes
     #: (the ``customsipheader`` parameter), e.g. ``(("X-Team", "blue"),)``.
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: SIP outbound (RFC 5626): register with ``+sip.instance`` (this UUID,
+    #: e.g. kept in the user's settings) and ``reg-id`` 1, and ask for
+    #: ``Supported: outbound``.  None: outbound off.
+    instance_id: str | None = None
 
 
 def address_of(uri: URI) -> Address:

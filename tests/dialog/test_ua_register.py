@@ -94,3 +94,20 @@ def test_wrong_password_fails_without_looping() -> None:
             failures.append(item[1])
     assert failures and failures[0].status == 401 and failures[0].retry_at is None
     assert registrar.registers == 2
+
+
+def test_outbound_registration_carries_instance_and_reg_id() -> None:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=3, delay=0.01))
+    instance = "5f0e6a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    ua = UserAgent(EndpointConfig(UA_ADDR), UAConfig(user="alice", instance_id=instance),
+                   rng=random.Random(1))  # fmt: skip
+    registrar = TinyRegistrar()
+    sim.attach(UA_ADDR, ua)
+    sim.attach(REGISTRAR, registrar)
+    client = ua.register(SipURI("127.0.0.9"), sim.now, username="alice", password=PASSWORD)
+    assert sim.run_until(lambda: client.state is RegistrationState.REGISTERED, deadline=5)
+    request = parse(sim.network.trace[0].data)
+    contact = request.contacts[0]
+    assert contact.params.get("+sip.instance") == f'"<urn:uuid:{instance}>"'
+    assert contact.params.get("reg-id") == "1"
+    assert "outbound" in (request.headers.get("Supported") or "")

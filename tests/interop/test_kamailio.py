@@ -80,3 +80,15 @@ def test_call_between_two_sansip_uas_through_kamailio(tmp_path: Path) -> None:
                if x.startswith("{")]  # fmt: skip
     assert [r["reason"] for r in records] == ["bye received"] * 3
     assert bob.returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_register_with_outbound_instance(tmp_path: Path) -> None:
+    port = free_udp_port()
+    kamailio = start_kamailio(tmp_path, port)
+    try:
+        done = register_alice(f"127.0.0.1:{port}", "alice123", "-p", "outbound=1")
+    finally:
+        stop(kamailio)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [e["event"] for e in json_lines(done)] == ["registered", "unregistered"]
