@@ -12,24 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from sansip.dialog.endpoint import Endpoint, EndpointConfig, TransactionUpdate
+from sansip.dialog.endpoint import Endpoint, EndpointConfig
 from sansip.io.threading_stream import ThreadingStreamDriver
-from sansip.message import Request, Response, make_response
-from sansip.transaction import RequestReceived, ResponseReceived, TransportFailed
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
+from tests.io.stream_tu import AnsweringTU, options_request, server_context
 
 
-class Node:
+class Node(AnsweringTU):
     """An endpoint on a threading stream driver with a TU that answers every
     request 200; the TU runs on the owner thread (``on_activity`` posts it)."""
 
     def __init__(self, driver: ThreadingStreamDriver, endpoint: Endpoint) -> None:
+        super().__init__(endpoint)
         self.driver = driver
-        self.endpoint = endpoint
-        self.requests: list[Request] = []
-        self.responses: list[Response] = []
-        self.failures = 0
         self.tu_threads: set[int] = set()
         self.callback_threads: set[int] = set()
         self.changed = threading.Condition()
@@ -51,42 +47,16 @@ class Node:
     def process(self) -> None:
         self.tu_threads.add(threading.get_ident())
         now = self.driver.pump.now()
-        while (event := self.endpoint.next_event()) is not None:
-            if not isinstance(event, TransactionUpdate):
-                continue
-            inner = event.event
-            if isinstance(inner, RequestReceived):
-                self.requests.append(inner.request)
-                self.endpoint.respond(event.key, make_response(inner.request, 200, to_tag="t"), now)
-            elif isinstance(inner, ResponseReceived):
-                self.responses.append(inner.response)
-            elif isinstance(inner, TransportFailed):
-                self.failures += 1
+        self.handle_events(now)
 
     def options(self, dest: Address, n: int = 1) -> None:
-        request = Request(
-            "OPTIONS",
-            f"sip:bob@{dest[0]}:{dest[1]}",
-            [
-                ("From", "<sip:alice@127.0.0.1>;tag=a1"),
-                ("To", "<sip:bob@127.0.0.1>"),
-                ("Call-ID", f"opt{n}@127.0.0.1"),
-                ("CSeq", f"{n} OPTIONS"),
-            ],
-        )
+        request = options_request(dest, n)
         send = self.endpoint.send_request
         self.driver.call(lambda: send(request, dest, self.driver.pump.now())).result(5)
 
     def until(self, predicate: Callable[[], bool], seconds: float = 5.0) -> None:
         with self.changed:
             assert self.changed.wait_for(predicate, seconds)
-
-
-def _server_context(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    pki = make_pki(directory)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki.cert, pki.key)
-    return context, pki.ca
 
 
 @pytest.mark.timeout(30)
@@ -116,7 +86,7 @@ def test_two_endpoints_over_tcp_share_one_connection() -> None:
 
 @pytest.mark.timeout(30)
 def test_two_endpoints_over_tls_with_verification(tmp_path: Path) -> None:
-    server, ca = _server_context(tmp_path)
+    server, ca = server_context(tmp_path)
     client = ssl.create_default_context(cafile=str(ca))  # verification on
     alice = Node.start(Transport.TLS, 1, tls_client=client)
     bob = Node.start(Transport.TLS, 2, tls_server=server)
@@ -133,7 +103,7 @@ def test_two_endpoints_over_tls_with_verification(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(30)
 def test_wrong_ca_fails_the_transaction_not_the_driver(tmp_path: Path) -> None:
-    server, _ = _server_context(tmp_path / "server")
+    server, _ = server_context(tmp_path / "server")
     other_ca = make_pki(tmp_path / "other").ca
     client = ssl.create_default_context(cafile=str(other_ca))
     alice = Node.start(Transport.TLS, 1, tls_client=client)

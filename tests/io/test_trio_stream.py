@@ -11,23 +11,19 @@ from pathlib import Path
 import pytest
 import trio
 
-from sansip.dialog.endpoint import Endpoint, EndpointConfig, TransactionUpdate
+from sansip.dialog.endpoint import Endpoint, EndpointConfig
 from sansip.io.trio_stream import TrioStreamDriver
-from sansip.message import Request, Response, make_response
-from sansip.transaction import RequestReceived, ResponseReceived, TransportFailed
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
+from tests.io.stream_tu import AnsweringTU, options_request, server_context
 
 
-class Node:
+class Node(AnsweringTU):
     """An endpoint on a trio stream driver with a TU that answers every request 200."""
 
     def __init__(self, driver: TrioStreamDriver, endpoint: Endpoint) -> None:
+        super().__init__(endpoint)
         self.driver = driver
-        self.endpoint = endpoint
-        self.requests: list[Request] = []
-        self.responses: list[Response] = []
-        self.failures = 0
         self.changed = trio.Event()
         driver.attach(endpoint, self.process)
 
@@ -41,31 +37,12 @@ class Node:
 
     def process(self) -> None:
         now = self.driver.pump.now()
-        while (event := self.endpoint.next_event()) is not None:
-            if not isinstance(event, TransactionUpdate):
-                continue
-            inner = event.event
-            if isinstance(inner, RequestReceived):
-                self.requests.append(inner.request)
-                self.endpoint.respond(event.key, make_response(inner.request, 200, to_tag="t"), now)
-            elif isinstance(inner, ResponseReceived):
-                self.responses.append(inner.response)
-            elif isinstance(inner, TransportFailed):
-                self.failures += 1
+        self.handle_events(now)
         self.driver.wake()
         self.changed.set()
 
     def options(self, dest: Address, n: int = 1) -> None:
-        request = Request(
-            "OPTIONS",
-            f"sip:bob@{dest[0]}:{dest[1]}",
-            [
-                ("From", "<sip:alice@127.0.0.1>;tag=a1"),
-                ("To", "<sip:bob@127.0.0.1>"),
-                ("Call-ID", f"opt{n}@127.0.0.1"),
-                ("CSeq", f"{n} OPTIONS"),
-            ],
-        )
+        request = options_request(dest, n)
         self.endpoint.send_request(request, dest, self.driver.pump.now())
         self.driver.wake()
 
@@ -74,13 +51,6 @@ class Node:
             while not predicate():
                 self.changed = trio.Event()
                 await self.changed.wait()
-
-
-def _server_context(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    pki = make_pki(directory)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki.cert, pki.key)
-    return context, pki.ca
 
 
 @pytest.mark.timeout(30)
@@ -109,7 +79,7 @@ def test_two_endpoints_over_tcp_share_one_connection() -> None:
 
 @pytest.mark.timeout(30)
 def test_two_endpoints_over_tls_with_verification(tmp_path: Path) -> None:
-    server, ca = _server_context(tmp_path)
+    server, ca = server_context(tmp_path)
     client = ssl.create_default_context(cafile=str(ca))  # verification on
 
     async def scenario() -> tuple[Node, Node]:
@@ -130,7 +100,7 @@ def test_two_endpoints_over_tls_with_verification(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(30)
 def test_wrong_ca_fails_the_transaction_not_the_driver(tmp_path: Path) -> None:
-    server, _ = _server_context(tmp_path / "server")
+    server, _ = server_context(tmp_path / "server")
     other_ca = make_pki(tmp_path / "other").ca
     client = ssl.create_default_context(cafile=str(other_ca))
 
