@@ -23,14 +23,15 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.mark.timeout(120)
-def test_register_refresh_and_unregister_with_digest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_register_refresh_and_unregister_with_digest(tmp_path: Path, transport: str) -> None:
     port = free_udp_port()
     kamailio = start_kamailio(tmp_path, port)
     try:
         # registerinterval 30 s is refreshed after 27 s: hold 29 s to see it.
-        server = f"127.0.0.1:{port}"
-        done = register_alice(server, "alice123", "-p", "registerinterval=30", "--hold", "29")
-        wrong = register_alice(server, "not-the-password")
+        server, via = f"127.0.0.1:{port}", ("-p", f"transport={transport}")
+        done = register_alice(server, "alice123", *via, "-p", "registerinterval=30", "--hold", "29")
+        wrong = register_alice(server, "not-the-password", *via)
     finally:
         stop(kamailio)
     events = json_lines(done)

@@ -1,4 +1,5 @@
-"""Registration and calls through Kamailio (registrar + proxy) over TCP and TLS."""
+"""Registration over TLS and calls over TCP and TLS through Kamailio (UDP and TCP
+registration: test_kamailio.py)."""
 
 from __future__ import annotations
 
@@ -21,26 +22,6 @@ from tests.interop.peers import (
 )
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.mark.timeout(120)
-def test_register_refresh_and_unregister_over_tcp(tmp_path: Path) -> None:
-    port = free_udp_port()
-    kamailio = start_kamailio(tmp_path, port)
-    try:
-        # registerinterval 30 s is refreshed after 27 s: hold 29 s to see it.
-        done = register_alice(f"127.0.0.1:{port}", "alice123", "-p", "transport=tcp",
-                         "-p", "registerinterval=30", "--hold", "29")  # fmt: skip
-        wrong = register_alice(f"127.0.0.1:{port}", "not-the-password", "-p", "transport=tcp")
-    finally:
-        stop(kamailio)
-    events = json_lines(done)
-    assert done.returncode == 0, done.stderr.decode()
-    assert [e["event"] for e in events] == ["registered", "registered", "unregistered"]
-    assert events[0]["expires"] == 30 and events[-1]["status"] == 200
-    assert wrong.returncode == 1
-    assert json_lines(wrong)[0] == {"event": "failed", "status": 401,
-                                 "reason": "Authentication failed"}  # fmt: skip
 
 
 @pytest.mark.timeout(120)
