@@ -142,8 +142,8 @@ class Registrations:
         return True
 
     def flow_failed(self, addr: Address, now: float) -> None:
-        """The connection to ``addr`` failed its keep-alive: register again at
-        once on a new connection (RFC 5626 §4.4.1) every client using it."""
+        """The connection to ``addr`` is gone: register again at once, on a new
+        connection, every client registered through it (RFC 5626 §4.4)."""
         for client in self._clients:
             if self.current_target(client) == addr and client.state is RegistrationState.REGISTERED:
                 client.register(now)

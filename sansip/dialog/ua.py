@@ -116,8 +116,12 @@ class UserAgent(UasRequests):
         self._process(now)
 
     def connection_lost(self, addr: Address, now: float) -> None:
-        """The connection with ``addr`` is gone (stream mode)."""
+        """The connection with ``addr`` is gone (stream mode).  Its transactions
+        fail; a registration that used it registers again at once, on a new
+        connection, since requests reach this UA over it (RFC 5626 §4.4)."""
         self.endpoint.connection_lost(addr, now)
+        self._process(now)
+        self.registrations.flow_failed(addr, now)
         self._process(now)
 
     def connections_to_close(self) -> list[CloseConnection]:
@@ -464,7 +468,7 @@ class UserAgent(UasRequests):
                 elif isinstance(event, StrayMessage):
                     self._on_stray(event.message, now)
                 elif isinstance(event, KeepAliveFailed):
-                    self.registrations.flow_failed(event.addr, now)
+                    pass  # the endpoint closes the connection; connection_lost follows
                 else:
                     self.dropped.append(event)
             except (ParseError, LocalProtocolError) as exc:
