@@ -16,6 +16,7 @@ from sansip.message._grammar import (
     LWS,
     QUOTED,
     TOKEN,
+    TOKEN_RE,
     format_params,
     is_number,
     parse_params,
@@ -94,6 +95,15 @@ def _digits(value: str, what: str) -> int:
     if not is_number(value) or not value.isascii():
         raise ParseError(f"{what} is not a number")
     return int(value)
+
+
+def _token_and_params(value: str, what: str) -> tuple[str, Mapping[str, str | None]]:
+    """``token *(SEMI generic-param)``, the shape of Event, Reason and more."""
+    m = TOKEN_RE.match(value)
+    if m is None:
+        raise ParseError(f"malformed {what}")
+    end = m.end()
+    return m.group(), parse_params(value, end, what) if end < len(value) else EMPTY_PARAMS
 
 
 def parse_call_id(value: str) -> str:
@@ -184,7 +194,7 @@ def parse_token_list(value: str) -> list[str]:
         return []
     items = split_list(value, "token list")
     for item in items:
-        if re.fullmatch(TOKEN, item) is None:
+        if TOKEN_RE.fullmatch(item) is None:
             raise ParseError("malformed token in list")
     return items
 
@@ -244,12 +254,8 @@ class Event(NamedTuple):
 
 def parse_event(value: str) -> Event:
     """Parse ``event-type *( SEMI event-param )``."""
-    m = re.match(TOKEN, value)
-    if m is None:
-        raise ParseError("malformed Event")
-    end = m.end()
-    params = parse_params(value, end, "Event") if end < len(value) else EMPTY_PARAMS
-    return Event(m.group(), params)
+    token, params = _token_and_params(value, "Event")
+    return Event(token, params)
 
 
 class SubscriptionState(NamedTuple):
@@ -281,12 +287,8 @@ class SubscriptionState(NamedTuple):
 
 def parse_subscription_state(value: str) -> SubscriptionState:
     """Parse ``substate-value *( SEMI subexp-params )``; the state is lower-cased."""
-    m = re.match(TOKEN, value)
-    if m is None:
-        raise ParseError("malformed Subscription-State")
-    end = m.end()
-    params = parse_params(value, end, "Subscription-State") if end < len(value) else EMPTY_PARAMS
-    return SubscriptionState(m.group().lower(), params)
+    token, params = _token_and_params(value, "Subscription-State")
+    return SubscriptionState(token.lower(), params)
 
 
 class SessionExpires(NamedTuple):
@@ -338,12 +340,8 @@ class Reason(NamedTuple):
 
 
 def _parse_reason(value: str) -> Reason:
-    m = re.match(TOKEN, value)
-    if m is None:
-        raise ParseError("malformed Reason")
-    end = m.end()
-    params = parse_params(value, end, "Reason") if end < len(value) else EMPTY_PARAMS
-    return Reason(m.group(), params)
+    token, params = _token_and_params(value, "Reason")
+    return Reason(token, params)
 
 
 def parse_reason_list(value: str) -> list[Reason]:
@@ -412,7 +410,7 @@ def parse_privacy(value: str) -> list[str]:
     """Parse Privacy (RFC 3323): ``priv-value *(";" priv-value)``."""
     items = [item.strip(" \t") for item in value.split(";")]
     for item in items:
-        if re.fullmatch(TOKEN, item) is None:
+        if TOKEN_RE.fullmatch(item) is None:
             raise ParseError("malformed Privacy")
     return items
 
