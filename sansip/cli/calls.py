@@ -28,13 +28,29 @@ from sansip.cli.options import (
 from sansip.cli.register import registration_targets, start_registration
 from sansip.cli.resolve import Resolved, TargetError, resolve_hostport, resolve_uri
 from sansip.cli.transports import Driver, default_port, make_driver, transport_of, with_transport
-from sansip.dialog.call import INCOMING, Call, CallState, CallStateChanged, IncomingCall
+from sansip.dialog.call import (
+    INCOMING,
+    Call,
+    CallState,
+    CallStateChanged,
+    IncomingCall,
+    OfferReceived,
+)
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import ParseError, SipURI, parse_uri
 from sansip.transport.types import Address, Transport
 
 __all__ = ["add_commands", "run_answer", "run_call"]
+
+
+def _keep_session(ua: UserAgent, event: OfferReceived, now: float) -> None:
+    """A re-INVITE: these commands carry no media, so they answer with the
+    session they have."""
+    if event.call.local_sdp:
+        ua.accept_offer(event.call, event.call.local_sdp, now)
+    else:
+        ua.reject_offer(event.call, now)
 
 
 def make_sdp(address: Address, session: int) -> bytes:
@@ -178,6 +194,8 @@ async def _answer(args: argparse.Namespace) -> int:
                     later(args.ring, pick_up)
                 else:
                     pick_up()
+            elif isinstance(event, OfferReceived):
+                _keep_session(ua, event, now)
             elif isinstance(event, CallStateChanged):
                 call = event.call
                 if event.new is CallState.CONNECTED:
@@ -262,6 +280,8 @@ async def _call(args: argparse.Namespace) -> int:
 
     def pump() -> None:
         while (event := ua.next_event()) is not None:
+            if isinstance(event, OfferReceived):
+                _keep_session(ua, event, loop.time())
             if not isinstance(event, CallStateChanged):
                 continue
             if event.new is CallState.CONNECTED:

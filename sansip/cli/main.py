@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, demo, register
+from sansip.cli import calls, demo, register, registrar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     calls.add_commands(commands)
     register.add_command(commands)
+    registrar.add_command(commands)
     return parser
 
 
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return calls.run_call(args)
     if args.command == "register":
         return register.run_register(args)
+    if args.command == "registrar":
+        return registrar.run_registrar(args)
     build_parser().print_help()
     return 2
 

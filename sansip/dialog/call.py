@@ -21,6 +21,10 @@ __all__ = [
     "CallState",
     "CallStateChanged",
     "IncomingCall",
+    "ModificationFailed",
+    "OfferReceived",
+    "RequestCompleted",
+    "SessionUpdated",
 ]
 
 
@@ -76,6 +80,19 @@ class Call:
         self.bye: Request | None = None
         self.redirects = 0
         self.cancel_pending = False
+        # The connection (stream mode) this call keeps open.
+        self.pinned: Address | None = None
+        # Session modification (re-INVITE, RFC 3261 §14): ours in flight,
+        # its SDP, and when to try again after a 491.
+        self.reinvite: Request | None = None
+        self.reinvite_key: TransactionKey | None = None
+        self.reinvite_sdp: bytes = b""
+        self.reinvite_retry_at: float | None = None
+        # The peer's re-INVITE we have not answered yet, and whether we
+        # offered in our 2xx (an offer-less re-INVITE: the answer is in the ACK).
+        self.offer_key: TransactionKey | None = None
+        self.offer_request: Request | None = None
+        self.answer_in_ack = False
 
     @property
     def peer_name(self) -> str:
@@ -120,4 +137,58 @@ class CallStateChanged:
     reason: str = ""
 
 
-CallEvent: TypeAlias = IncomingCall | CallStateChanged
+@dataclass(frozen=True, slots=True)
+class RequestCompleted:
+    """A request sent with ``send_request``/``send_in_dialog`` (or a BYE)
+    got its final ``response``; None when none came (timeout, transport
+    error).  ``request`` is the last attempt (after any authentication)."""
+
+    request: Request
+    response: Response | None
+    call: Call | None = None
+
+    @property
+    def status(self) -> int:
+        """The final status (408 when no response came)."""
+        return self.response.status if self.response is not None else 408
+
+
+@dataclass(frozen=True, slots=True)
+class OfferReceived:
+    """The peer re-INVITEd ``call`` (RFC 3261 §14.2) with the SDP offer
+    ``sdp``; empty when it asks for our offer.  Answer with
+    ``accept_offer`` or ``reject_offer``."""
+
+    call: Call
+    sdp: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    """An offer/answer exchange in a re-INVITE completed: the session of
+    ``call`` is now ``local_sdp``/``remote_sdp``; ``by_peer`` when the
+    peer's re-INVITE changed it."""
+
+    call: Call
+    local_sdp: bytes
+    remote_sdp: bytes
+    by_peer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModificationFailed:
+    """Our re-INVITE of ``call`` was refused with ``status``; the session
+    stays as it was (a 408 or 481 ends the call instead)."""
+
+    call: Call
+    status: int
+
+
+CallEvent: TypeAlias = (
+    IncomingCall
+    | CallStateChanged
+    | RequestCompleted
+    | OfferReceived
+    | SessionUpdated
+    | ModificationFailed
+)

@@ -13,16 +13,22 @@ When ``EndpointConfig.transport`` is reliable (TCP, TLS) the endpoint is in
 ``receive_data(data, addr, now)`` (``addr`` names the connection: its peer),
 one :class:`~sansip.transport.framing.StreamFramer` per connection splits
 them into messages (RFC 3261 §18.3), transactions run without
-retransmissions, and :meth:`Endpoint.connection_lost` fails the transactions
-bound to that peer.  Output is the same ``datagrams_to_send``: "write these
-octets on the connection to ``addr``, opening one if there is none"; a
-connection whose framing is lost is listed by
-:meth:`Endpoint.connections_to_close`.
+retransmissions, and :meth:`Endpoint.connection_lost` fails the client
+transactions bound to that peer; a server transaction whose connection is
+gone sends its responses over a new connection to the ``received`` address
+and sent-by port of the request's Via (RFC 3261 §18.2.2), once.  A
+connection with no traffic for ``idle_timeout`` seconds, no live
+transaction, no keep-alive and no pin (:meth:`Endpoint.pin_connection`,
+held by the UA for the connection a call runs on) is closed.  Output is
+the same ``datagrams_to_send``: "write these octets on the connection to
+``addr``, opening one if there is none"; a connection to close (framing
+lost, idle) is listed by :meth:`Endpoint.connections_to_close`.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
 
@@ -47,6 +53,7 @@ from sansip.transport.framing import (
     StreamBroken,
     StreamFramer,
 )
+from sansip.transport.routing import response_target
 from sansip.transport.stateless import answer_malformed, error_response
 from sansip.transport.types import Address, Datagram, Transport
 from sansip.transport.via import add_received, make_via, new_branch
@@ -73,6 +80,11 @@ class EndpointRandom(Protocol):
         ...
 
 
+#: Seconds a connection nobody uses stays open (PJSIP closes after 33 s,
+#: Kamailio's connection lifetime is 120 s).
+DEFAULT_IDLE_TIMEOUT: Final = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointConfig:
     """Where the endpoint is and how it speaks.
@@ -86,6 +98,8 @@ class EndpointConfig:
     advertised: Address | None = None
     max_message_size: int = 65535
     timers: TimerConfig = field(default_factory=TimerConfig)
+    #: Stream mode: seconds an unused, silent connection stays open (None: forever).
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
 
     @property
     def sent_by(self) -> Address:
@@ -156,6 +170,10 @@ class EndpointStats:
     streams_broken: int = 0
     #: Stream mode: connections reported gone by the driver.
     connections_lost: int = 0
+    #: Stream mode: connections closed because nothing used them.
+    idle_closed: int = 0
+    #: Stream mode: server transactions that answered over a new connection.
+    responses_rerouted: int = 0
 
 
 class Endpoint:
@@ -176,6 +194,13 @@ class Endpoint:
         self._to_close: list[CloseConnection] = []
         # Keep-alives (RFC 5626 §4.4.1): peer -> [interval, next ping, pong deadline].
         self._keepalive: dict[Address, list[float | None]] = {}
+        # Idle close: last traffic per connection, and a lazy heap of checks.
+        self._idle_timeout = config.idle_timeout if self._reliable else None
+        self._activity: dict[Address, float] = {}
+        self._idle_checks: list[tuple[float, Address]] = []
+        self._checked: set[Address] = set()  # connections with an entry in the heap
+        self._pins: Counter[Address] = Counter()
+        self._rerouted: set[TransactionKey] = set()
         self.stats = EndpointStats()
 
     @property
@@ -247,6 +272,20 @@ class Endpoint:
     def stop_keep_alive(self, addr: Address) -> None:
         """No more pings to ``addr``."""
         self._keepalive.pop(addr, None)
+        self._schedule_idle_check(addr)
+
+    def pin_connection(self, addr: Address) -> None:
+        """Keep the connection to ``addr`` open however idle (counted: each
+        pin needs its :meth:`unpin_connection`)."""
+        self._pins[addr] += 1
+
+    def unpin_connection(self, addr: Address) -> None:
+        """Release one pin of the connection to ``addr``."""
+        if self._pins[addr] <= 1:
+            self._pins.pop(addr, None)
+            self._schedule_idle_check(addr)
+        else:
+            self._pins[addr] -= 1
 
     def _jittered(self, interval: float) -> float:
         return interval * (0.8 + 0.2 * self._rng.getrandbits(16) / 65535)
@@ -293,6 +332,7 @@ class Endpoint:
             raise LocalProtocolError("a datagram endpoint takes receive_datagram, not streams")
         if addr in self._closing:
             return  # the framing is lost; the driver is closing this connection
+        self._touch(addr, now)
         framer = self._framers.get(addr)
         if framer is None:
             framer = StreamFramer(max_message_size=self.config.max_message_size)
@@ -333,6 +373,7 @@ class Endpoint:
         """The connection with peer ``addr`` closed, broke, or could not be
         opened (stream mode): its transactions fail with ``TransportFailed``."""
         self._closing.discard(addr)
+        self._activity.pop(addr, None)
         state = self._keepalive.get(addr)
         if state is not None:
             state[2] = None  # a new connection starts a new ping cycle
@@ -340,11 +381,29 @@ class Endpoint:
         if framer is not None and framer.buffered:
             self.stats.dropped += 1  # a message cut short
         self.stats.connections_lost += 1
-        bound = [k for k, peer in self._sources.items() if peer == addr]
-        bound += [k for k, peer in self._dests.items() if peer == addr]
-        for key in bound:
+        for key in [k for k, peer in self._sources.items() if peer == addr]:
+            self._reroute(key, addr, now)
+        for key in [k for k, peer in self._dests.items() if peer == addr]:
             self._layer.transport_error(key, now)
         self._drain(now)
+
+    def _reroute(self, key: TransactionKey, lost: Address, now: float) -> None:
+        """Answer server transaction ``key`` over a new connection to its
+        Via's ``received`` address and sent-by port (RFC 3261 §18.2.2), or
+        fail it when that was tried already or is not a numeric address."""
+        request = self._layer.request_of(key)
+        if request is not None and key not in self._rerouted:
+            try:
+                target = response_target(request.top_via, reliable=True)
+            except ParseError:
+                target = None
+            if target is not None and not target.needs_dns:
+                self._rerouted.add(key)
+                self._layer.retarget(key, target.address)
+                self._sources[key] = target.address
+                self.stats.responses_rerouted += 1
+                return
+        self._layer.transport_error(key, now)
 
     def connections_to_close(self) -> list[CloseConnection]:
         """The connections the driver should close (their framing is lost); drains them."""
@@ -380,6 +439,8 @@ class Endpoint:
     def get_timer(self) -> float | None:
         """The earliest transaction or keep-alive deadline; pure."""
         deadlines = [t for t in (self._layer.get_timer(),) if t is not None]
+        if self._idle_checks:
+            deadlines.append(self._idle_checks[0][0])
         for _, ping_at, pong_by in self._keepalive.values():
             deadline = pong_by if pong_by is not None else ping_at
             if deadline is not None:
@@ -403,11 +464,57 @@ class Endpoint:
                 self._outbox.append((b"\r\n\r\n", addr))
                 state[1] = None
                 state[2] = now + KEEPALIVE_PONG_TIMEOUT
+        self._close_idle(now)
         self._drain(now)
+
+    def _touch(self, addr: Address, now: float) -> None:
+        """Traffic on the connection to ``addr``: push back its idle close."""
+        if self._idle_timeout is None:
+            return
+        self._activity[addr] = now
+        self._schedule_idle_check(addr)
+
+    def _schedule_idle_check(self, addr: Address) -> None:
+        """Arm the idle check of a known connection that is not kept open
+        on purpose (keep-alive, pin): those are checked when released."""
+        timeout, last = self._idle_timeout, self._activity.get(addr)
+        if timeout is None or last is None or addr in self._checked:
+            return
+        if addr in self._keepalive or addr in self._pins:
+            return
+        self._checked.add(addr)
+        heapq.heappush(self._idle_checks, (last + timeout, addr))
+
+    def _in_use(self, addr: Address) -> bool:
+        return addr in self._sources.values() or addr in self._dests.values()
+
+    def _close_idle(self, now: float) -> None:
+        """Close the connections silent for ``idle_timeout`` that nothing uses."""
+        timeout, checks = self._idle_timeout, self._idle_checks
+        while timeout is not None and checks and checks[0][0] <= now:
+            _, addr = heapq.heappop(checks)
+            self._checked.discard(addr)
+            last = self._activity.get(addr)
+            if last is None or addr in self._keepalive or addr in self._pins:
+                continue  # gone, or kept open: checked again when released
+            if last + timeout > now or self._in_use(addr):
+                self._checked.add(addr)
+                due = last + timeout
+                heapq.heappush(checks, (due if due > now else now + timeout, addr))
+                continue
+            del self._activity[addr]
+            self._framers.pop(addr, None)
+            if addr not in self._closing:
+                self._closing.add(addr)
+                self._to_close.append(CloseConnection(addr, "idle"))
+                self.stats.idle_closed += 1
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         """Everything to send now."""
         out, self._outbox = self._outbox, []
+        if self._idle_timeout is not None:
+            for _, addr in out:
+                self._touch(addr, now)
         return out
 
     def next_event(self) -> EndpointEvent | None:
@@ -429,3 +536,4 @@ class Endpoint:
             if isinstance(event, Terminated):
                 self._sources.pop(key, None)
                 self._dests.pop(key, None)
+                self._rerouted.discard(key)

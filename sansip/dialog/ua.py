@@ -46,6 +46,8 @@ from sansip.dialog.endpoint import (
 from sansip.dialog.ids import new_call_id, new_tag
 from sansip.dialog.register import RegisterClient, RegisterEvent
 from sansip.dialog.registrations import Registrations
+from sansip.dialog.reinvite import SessionModifications
+from sansip.dialog.requests import PendingRequests, RequestSending
 from sansip.dialog.uac import Authenticator, next_attempt, redirect_targets
 from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
 from sansip.dialog.uas import UasRequests
@@ -58,7 +60,13 @@ from sansip.message import (
     SipURI,
     make_response,
 )
-from sansip.transaction import RequestReceived, ResponseReceived, TimedOut, TransactionKey
+from sansip.transaction import (
+    AckReceived,
+    RequestReceived,
+    ResponseReceived,
+    TimedOut,
+    TransactionKey,
+)
 from sansip.transaction import TransportFailed as TxTransportFailed
 from sansip.transport.resolve import Target
 from sansip.transport.types import Address, Datagram, Transport
@@ -70,7 +78,7 @@ __all__ = ["STREAM_KEEPALIVE_INTERVAL", "UAConfig", "UserAgent"]
 STREAM_KEEPALIVE_INTERVAL: Final = 120.0
 
 
-class UserAgent(UasRequests):
+class UserAgent(UasRequests, SessionModifications, RequestSending):
     """A SIP user agent on one datagram socket (sans-IO)."""
 
     def __init__(
@@ -97,6 +105,8 @@ class UserAgent(UasRequests):
         self._auth = Authenticator(
             self.config.auth_username or self.config.user, self.config.auth_password, rng
         )
+        self._requests = PendingRequests(self.endpoint, self._auth, self._events)
+        self._glare_waits: set[Call] = set()  # re-INVITEs to retry after a 491
         self.dropped: list[MessageDropped] = []
         host, port = endpoint.sent_by
         shown = f"[{host}]" if ":" in host else host
@@ -141,15 +151,20 @@ class UserAgent(UasRequests):
             _, call = expiry.popleft()
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
-            for key in (call.invite_key, call.bye_key):
+            for key in (call.invite_key, call.bye_key, call.reinvite_key):
                 if key is not None and self._by_key.get(key) is call:
                     del self._by_key[key]
+        if self._glare_waits:
+            due = [c for c in self._glare_waits if (c.reinvite_retry_at or 0.0) <= now]
+            self._glare_waits.difference_update(due)
+            self._reinvite_retries_due(due, now)
         self.registrations.handle_timer(now)
         self._process(now)
 
     def get_timer(self) -> float | None:
         """The earliest deadline of the endpoint and of 2xx retransmissions; pure."""
         deadlines = [c.retransmit_at for c in self._retransmitting if c.retransmit_at is not None]
+        deadlines += [c.reinvite_retry_at for c in self._glare_waits if c.reinvite_retry_at]
         expiry = self._expiry[0][0] if self._expiry else None
         others = (self.endpoint.get_timer(), self.registrations.get_timer(), expiry)
         deadlines.extend(t for t in others if t is not None)
@@ -270,6 +285,7 @@ class UserAgent(UasRequests):
                     invite_key=key, now=now)  # fmt: skip
         self._calls[call_id] = call
         self._by_key[key] = call
+        self._pin(call, dest)
         if len(addresses) > 1:
             self._alternatives[call] = deque(addresses[1:])
         self._events.append(CallStateChanged(call, CallState.SETUP, CallState.SETUP))
@@ -327,8 +343,7 @@ class UserAgent(UasRequests):
                 "BYE", headers=[("User-Agent", self.config.user_agent), *self.config.extra_headers]
             )
             call.bye = bye
-            call.bye_key = self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
-            self._by_key[call.bye_key] = call
+            call.bye_key = self._requests.send(bye, self._next_hop(call.dialog), now, call)
             call.retransmit_at = None
             self._end(call, now, "User Hung Up")
             return
@@ -374,6 +389,7 @@ class UserAgent(UasRequests):
         call.peer = dest
         call.dialog = None
         self._by_key[call.invite_key] = call
+        self._pin(call, dest)
         return True
 
     def _require_incoming(self, call: Call) -> None:
@@ -395,6 +411,8 @@ class UserAgent(UasRequests):
             call.local_tag = new_tag(self._rng)
         extra: list[tuple[str, object]] = []
         if 100 < status < 300:
+            # A dialog-creating response carries the request's Record-Route (§12.1.1).
+            extra += [("Record-Route", v) for v in call.invite.headers.get_all("Record-Route")]
             extra += [("Contact", self.contact), ("Allow", ", ".join(self.config.allow))]
         extra += [
             ("User-Agent", self.config.user_agent),
@@ -419,7 +437,18 @@ class UserAgent(UasRequests):
         call.state = new
         self._events.append(CallStateChanged(call, old, new, reason))
 
+    def _pin(self, call: Call, addr: Address | None) -> None:
+        """Keep the connection ``call`` runs on open (stream mode; None: release)."""
+        if not self.endpoint.stream_mode or call.pinned == addr:
+            return
+        if call.pinned is not None:
+            self.endpoint.unpin_connection(call.pinned)
+        call.pinned = addr
+        if addr is not None:
+            self.endpoint.pin_connection(addr)
+
     def _end(self, call: Call, now: float, reason: str) -> None:
+        self._pin(call, None)
         self._alternatives.pop(call, None)
         call.retransmit_at = None
         self._retransmitting.discard(call)
@@ -458,6 +487,8 @@ class UserAgent(UasRequests):
                     inner = event.event
                     if isinstance(inner, RequestReceived):
                         self._on_request(event.key, inner.request, now)
+                    elif isinstance(inner, AckReceived):
+                        self._on_stray(inner.request, now)
                     elif isinstance(inner, ResponseReceived):
                         if not self.registrations.on_response(event.key, inner.response, now):
                             self._on_response(event.key, inner.response, now)
@@ -475,13 +506,13 @@ class UserAgent(UasRequests):
                 self.dropped.append(MessageDropped(("", 0), f"UA core: {exc}", False))
 
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
+        if self._requests.on_response(key, response, now):
+            return
         call = self._by_key.get(key)
-        if call is not None and key == call.bye_key and call.bye is not None:
-            retry = self._auth.retry(call.bye, response)
-            if retry is not None and call.dialog is not None:
-                call.bye = retry
-                call.bye_key = self.endpoint.send_request(retry, self._next_hop(call.dialog), now)
-                self._by_key[call.bye_key] = call
+        if call is not None and key == call.reinvite_key:
+            self._on_reinvite_response(call, key, response, now)
+            if call.reinvite_retry_at is not None:
+                self._glare_waits.add(call)
             return
         if call is None or response.cseq.method != "INVITE" or key != call.invite_key:
             return  # CANCEL and OPTIONS answers need nothing more
@@ -538,6 +569,7 @@ class UserAgent(UasRequests):
         call.peer = dest
         call.dialog = None
         self._by_key[call.invite_key] = call
+        self._pin(call, dest)
         return True
 
     def _on_invite_2xx(self, call: Call, response: Response, now: float) -> None:
@@ -560,7 +592,12 @@ class UserAgent(UasRequests):
             self.hangup(call, now)
 
     def _on_failure(self, key: TransactionKey, now: float) -> None:
+        if self._requests.on_failure(key, now):
+            return
         call = self._by_key.pop(key, None)
+        if call is not None and key == call.reinvite_key:
+            self._on_reinvite_failure(call, now)
+            return
         live = call is not None and call.state is not CallState.DISCONNECTED
         if live and call is not None and key == call.invite_key and call.final is None:
             if self._failover(call, now):
@@ -573,10 +610,17 @@ class UserAgent(UasRequests):
         if call is None:
             return
         if isinstance(message, Request):
-            if message.method == "ACK" and call.direction == INCOMING:
-                call.retransmit_at = None  # the 2xx got through
-                self._retransmitting.discard(call)
+            if message.method == "ACK":
+                self._on_ack(call, message, now)  # the 2xx got through
             return
         # A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
-        if 200 <= message.status < 300 and call.ack is not None and call.dialog is not None:
-            self.endpoint.send_stateless(call.ack, self._next_hop(call.dialog), now)
+        if not 200 <= message.status < 300 or call.dialog is None or call.ack is None:
+            return
+        ack = call.ack
+        if ack.cseq.seq != message.cseq.seq:
+            if message.cseq.method != "INVITE" or message.cseq.seq > (call.dialog.local_cseq or 0):
+                return
+            ack = call.dialog.create_ack(message.cseq.seq, headers=self.config.extra_headers)
+            self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
+            return
+        self.endpoint.send_stateless(ack, self._next_hop(call.dialog), now)

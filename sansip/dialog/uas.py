@@ -5,6 +5,7 @@ dialogs.  :class:`~sansip.dialog.ua.UserAgent` mixes it in."""
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from sansip.dialog.call import INCOMING, Call, CallEvent, CallState, IncomingCall
 from sansip.dialog.endpoint import Endpoint, EndpointRandom
@@ -53,6 +54,12 @@ class UasRequests:
     def _end(self, call: Call, now: float, reason: str) -> None:
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # from SessionModifications, next in the UA's bases
+
+        def _on_reinvite_request(
+            self, call: Call, key: TransactionKey, request: Request, now: float
+        ) -> None: ...
+
     def _respond(self, key: TransactionKey, request: Request, status: int, now: float,
                  headers: list[tuple[str, object]] | None = None) -> None:  # fmt: skip
         extra: list[tuple[str, object]] = [
@@ -98,6 +105,9 @@ class UasRequests:
                         invite_key=key, now=now)  # fmt: skip
             self._calls[call.call_id] = call
             self._by_key[key] = call
+            if self.endpoint.stream_mode:  # keep the caller's connection while the call lasts
+                call.pinned = source
+                self.endpoint.pin_connection(source)
             self._events.append(IncomingCall(call))
             return
         if method == "OPTIONS":
@@ -141,7 +151,9 @@ class UasRequests:
         if request.method == "BYE":
             self._respond(key, request, 200, now)
             self._end(call, now, "bye received")
-        elif request.method in ("OPTIONS", "INVITE", "UPDATE"):
+        elif request.method == "INVITE":
+            self._on_reinvite_request(call, key, request, now)
+        elif request.method in ("OPTIONS", "UPDATE"):
             # Session refreshes and re-INVITEs keep the current session for now.
             headers: list[tuple[str, object]] = [("Contact", self.contact)]
             body = call.local_sdp if request.method != "OPTIONS" else b""

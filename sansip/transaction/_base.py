@@ -119,6 +119,12 @@ class TransactionBase(Generic[S, E]):
         self._emit(TransportFailed())
         self._enter(self._terminated)
 
+    def retarget(self, dest: Address) -> None:
+        """Send this transaction's next messages to ``dest`` (a server
+        transaction whose connection broke answers over a new one to the
+        Via sent-by, RFC 3261 §18.2.2)."""
+        self._dest = dest
+
     # -- helpers for the machines -------------------------------------------
     def _send(self, wire: bytes) -> None:
         self._outbox.append((wire, self._dest))

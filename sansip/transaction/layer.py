@@ -142,6 +142,22 @@ class TransactionLayer:
             tx.transport_error(now)
             self._pump(key, tx, now)
 
+    def retarget(self, key: TransactionKey, dest: Address) -> bool:
+        """Send the next responses of server transaction ``key`` to ``dest``
+        (its connection is gone); False if there is no such live transaction."""
+        tx = self._transactions.get(key)
+        if not isinstance(tx, InviteServerTransaction | NonInviteServerTransaction):
+            return False
+        tx.retarget(dest)
+        return True
+
+    def request_of(self, key: TransactionKey) -> Request | None:
+        """The request of live server transaction ``key``, or None."""
+        tx = self._transactions.get(key)
+        if isinstance(tx, InviteServerTransaction | NonInviteServerTransaction):
+            return tx.request
+        return None
+
     # -- network input --------------------------------------------------------
     def receive_request(
         self, request: Request, source: Address, *, reliable: bool, now: float

@@ -20,7 +20,9 @@ PEER: Address = ("127.0.0.9", 5060)
 
 
 def _endpoint(transport: Transport = Transport.TCP) -> Endpoint:
-    return Endpoint(EndpointConfig(("127.0.0.1", 5060), transport), rng=random.Random(1))
+    # No idle close here: these tests read the keep-alive deadlines off get_timer().
+    config = EndpointConfig(("127.0.0.1", 5060), transport, idle_timeout=None)
+    return Endpoint(config, rng=random.Random(1))
 
 
 def _events(endpoint: Endpoint) -> list[object]:

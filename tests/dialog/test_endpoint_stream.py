@@ -169,24 +169,91 @@ def test_lost_framing_asks_the_driver_to_close_the_connection() -> None:
     assert len(_requests(_events(bob))) == 1
 
 
-def test_connection_lost_fails_the_transactions_bound_to_that_peer() -> None:
+def test_connection_lost_fails_client_transactions_and_reroutes_server_ones() -> None:
     alice, bob = _endpoint(ALICE), _endpoint(BOB, seed=2)
     key = alice.send_request(_options(1), BOB, 0.0)
     other = alice.send_request(_options(2), ("127.0.0.3", 5060), 0.0)
     to_bob = [data for data, addr in alice.datagrams_to_send(0.0) if addr == BOB]
     bob.receive_data(b"".join(to_bob), ALICE_CONN, 0.0)
-    [(server_key, _)] = _requests(_events(bob))
+    [(server_key, request)] = _requests(_events(bob))
     _events(alice)
     alice.connection_lost(BOB, 1.0)
     failed = {e.key for e in _events(alice) if isinstance(e, TransactionUpdate)
               and isinstance(e.event, TransportFailed)}  # fmt: skip
     assert failed == {key}
     assert other.method == "OPTIONS" and alice.get_timer() == 32.0  # the other one lives
+    # Bob's server transaction survives the loss of alice's connection: its
+    # response goes over a new connection to her Via sent-by (§18.2.2).
     bob.connection_lost(ALICE_CONN, 1.0)
+    assert not [e for e in _events(bob) if isinstance(e, TransactionUpdate)
+                and isinstance(e.event, TransportFailed)]  # fmt: skip
+    assert bob.stats.connections_lost == 1 and bob.stats.responses_rerouted == 1
+    bob.respond(server_key, make_response(request, 200), 1.5)
+    assert [addr for _, addr in bob.datagrams_to_send(1.5)] == [ALICE]
+    # If that connection fails too, the transaction fails.
+    bob.connection_lost(ALICE, 2.0)
+    assert bob.stats.connections_lost == 2
+
+
+def test_a_second_loss_fails_the_rerouted_server_transaction() -> None:
+    alice, bob = _endpoint(ALICE), _endpoint(BOB, seed=2)
+    alice.send_request(_options(1), BOB, 0.0)
+    bob.receive_data(_wire(alice, BOB), ALICE_CONN, 0.0)
+    [(server_key, _)] = _requests(_events(bob))
+    bob.connection_lost(ALICE_CONN, 1.0)
+    bob.connection_lost(ALICE, 1.5)
     failed = {e.key for e in _events(bob) if isinstance(e, TransactionUpdate)
               and isinstance(e.event, TransportFailed)}  # fmt: skip
     assert failed == {server_key}
-    assert bob.stats.connections_lost == 1
+
+
+def test_an_unused_connection_is_closed_after_the_idle_timeout() -> None:
+    alice, bob = _endpoint(ALICE), _endpoint(BOB, seed=2)
+    alice.send_request(_options(1), BOB, 0.0)
+    bob.receive_data(_wire(alice, BOB), ALICE_CONN, 0.0)
+    [(server_key, request)] = _requests(_events(bob))
+    bob.respond(server_key, make_response(request, 200), 0.5)
+    bob.datagrams_to_send(0.5)
+    bob.handle_timer(0.5)  # timer J is 0 on TCP: the transaction ends
+    assert bob.get_timer() == 60.0  # first check: 60 s after the first traffic
+    bob.handle_timer(60.0)
+    assert bob.connections_to_close() == []  # the response at 0.5 moved the deadline
+    assert bob.get_timer() == 60.5
+    bob.handle_timer(60.5)
+    assert bob.connections_to_close() == [CloseConnection(ALICE_CONN, "idle")]
+    assert bob.stats.idle_closed == 1
+    bob.connection_lost(ALICE_CONN, 60.6)  # the driver closed it
+    assert bob.get_timer() is None
+
+
+def test_traffic_a_transaction_or_a_pin_keeps_a_connection_open() -> None:
+    bob = _endpoint(BOB, seed=2)
+    alice = _endpoint(ALICE)
+    alice.send_request(_options(1), BOB, 0.0)
+    bob.receive_data(_wire(alice, BOB), ALICE_CONN, 0.0)
+    _events(bob)
+    bob.handle_timer(60.0)  # the OPTIONS is still unanswered: its transaction uses the connection
+    assert bob.connections_to_close() == []
+    bob.pin_connection(ALICE_CONN)
+    bob.handle_timer(500.0)
+    assert bob.connections_to_close() == []
+    bob.unpin_connection(ALICE_CONN)  # released: checked again, closed once the transaction ends
+    at = bob.get_timer()
+    assert at is not None
+    bob.handle_timer(at)
+    bob.handle_timer(at + 60.0)
+    closes = bob.connections_to_close()
+    assert closes == [] or closes == [CloseConnection(ALICE_CONN, "idle")]
+
+
+def test_no_idle_close_for_datagrams_or_when_disabled() -> None:
+    udp = _endpoint(BOB, Transport.UDP)
+    udp.receive_datagram(b"\r\n\r\n", ALICE, 0.0)
+    assert udp.get_timer() is None
+    tcp = Endpoint(EndpointConfig(BOB, Transport.TCP, idle_timeout=None), rng=random.Random(1))
+    tcp.receive_data(b"\r\n\r\n", ALICE_CONN, 0.0)
+    tcp.datagrams_to_send(0.0)
+    assert tcp.get_timer() is None
 
 
 def test_tls_via_and_contact() -> None:

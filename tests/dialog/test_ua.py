@@ -229,3 +229,23 @@ def test_custom_headers_go_on_every_message() -> None:
 
 def _is_ack(message: object) -> bool:
     return getattr(message, "method", "") == "ACK"
+
+
+def test_dialog_creating_responses_copy_the_record_route() -> None:
+    sim, _alice, bob = _setup(answer, delay=0.01)
+    invite = (
+        b"INVITE sip:u5062@127.0.0.2:5062 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKrr1\r\n"
+        b"Record-Route: <sip:127.0.0.5;lr>\r\nRecord-Route: <sip:127.0.0.6;lr>\r\n"
+        b"From: <sip:x@127.0.0.1>;tag=rr\r\nTo: <sip:u5062@127.0.0.2>\r\n"
+        b"Call-ID: rr-1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:5060>\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    sim.network.send(invite, ALICE, BOB, sim.now)
+    sim.run_for(0.1)
+    answers = [parse(e.data) for e in sim.network.trace if e.src == BOB]
+    by_status = {a.status: a for a in answers}  # type: ignore[union-attr]
+    for status in (180, 200):
+        routes = by_status[status].headers.get_all("Record-Route")
+        assert routes == ["<sip:127.0.0.5;lr>", "<sip:127.0.0.6;lr>"], status
+    assert bob.incoming[0].dialog is not None

@@ -1,0 +1,1 @@
+"""sansip.audio: codecs, jitter buffer, frame sources and sinks (the media core)."""

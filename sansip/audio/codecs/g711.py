@@ -1,0 +1,103 @@
+"""G.711 μ-law (PCMU) and A-law (PCMA), table driven over whole frames.
+
+Decoding maps each byte through a 256-entry table of the G.711 reconstruction
+levels.  Encoding maps each int16 sample through a 65536-entry table built
+once: a sample takes the code whose reconstruction level is nearest, the
+decision points being the midpoints between adjacent levels, measured on the
+14-bit (μ-law) or 13-bit-in-14 (A-law) magnitude scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sansip.audio.codecs.base import Encoder, as_pcm_frame, check_ptime
+from sansip.audio.codecs.concealment import ConcealingDecoder
+
+__all__ = [
+    "ALAW_DECODE",
+    "ALAW_ENCODE",
+    "ULAW_DECODE",
+    "ULAW_ENCODE",
+    "G711Decoder",
+    "G711Encoder",
+]
+
+
+def _ulaw_level(code: int) -> int:
+    inverted = ~code & 0xFF
+    magnitude = (((inverted & 0x0F) << 3) + 0x84) << ((inverted & 0x70) >> 4)
+    return 0x84 - magnitude if inverted & 0x80 else magnitude - 0x84
+
+
+def _alaw_level(code: int) -> int:
+    toggled = code ^ 0x55
+    segment = (toggled & 0x70) >> 4
+    magnitude = (toggled & 0x0F) << 4
+    magnitude = magnitude + 8 if segment == 0 else (magnitude + 0x108) << (segment - 1)
+    return magnitude if toggled & 0x80 else -magnitude
+
+
+def _encode_table(levels: NDArray[np.int16], positive_zero: int) -> NDArray[np.uint8]:
+    """The int16 -> code table for a law whose smallest positive code is ``positive_zero``.
+
+    Codes ``positive_zero ^ i`` (i = 0..127) are the positive levels in rising
+    order and ``positive_zero ^ 0x80 ^ i`` their negative mirrors.
+    """
+    steps = np.arange(128)
+    rising = levels[positive_zero ^ steps].astype(np.int64)
+    # decision points between level i and i+1, on the 14-bit magnitude scale
+    decisions = (rising[:-1] + rising[1:] + 4) >> 3
+    offset = np.arange(16384) - 8192  # 14-bit signed index of each sample
+    magnitude = np.minimum(np.abs(offset), 8191)
+    step = np.searchsorted(decisions, magnitude, side="right")
+    codes = np.where(offset < 0, positive_zero ^ 0x80 ^ step, positive_zero ^ step)
+    codes[0] = codes[1]
+    by_sample = (np.arange(65536) >> 2).astype(np.int64)
+    return codes[by_sample].astype(np.uint8)
+
+
+ULAW_DECODE: NDArray[np.int16] = np.array([_ulaw_level(c) for c in range(256)], dtype=np.int16)
+ALAW_DECODE: NDArray[np.int16] = np.array([_alaw_level(c) for c in range(256)], dtype=np.int16)
+#: Indexed by ``sample + 32768``.
+ULAW_ENCODE: NDArray[np.uint8] = _encode_table(ULAW_DECODE, 0xFF)
+ALAW_ENCODE: NDArray[np.uint8] = _encode_table(ALAW_DECODE, 0xD5)
+
+_TABLES = {"PCMU": (ULAW_ENCODE, ULAW_DECODE), "PCMA": (ALAW_ENCODE, ALAW_DECODE)}
+
+
+class G711Encoder(Encoder):
+    """PCMU or PCMA encoder: one byte per 8 kHz sample."""
+
+    def __init__(self, name: str, *, ptime: int = 20) -> None:
+        self.name = name.upper()
+        self._table = _TABLES[self.name][0]
+        self.sample_rate = self.clock_rate = 8000
+        self.channels = 1
+        self.ptime = check_ptime(ptime)
+
+    def encode(self, pcm: NDArray[np.int16]) -> bytes:
+        """One code byte per sample."""
+        frame = as_pcm_frame(pcm).astype(np.int32) + 32768
+        return self._table[frame].tobytes()
+
+    def reset(self) -> None:
+        """G.711 has no state."""
+
+
+class G711Decoder(ConcealingDecoder):
+    """PCMU or PCMA decoder; every byte string is a valid payload except the empty one."""
+
+    def __init__(self, name: str, *, ptime: int = 20) -> None:
+        self.name = name.upper()
+        self._table = _TABLES[self.name][1]
+        self.sample_rate = self.clock_rate = 8000
+        self.channels = 1
+        self.ptime = check_ptime(ptime)
+        super().__init__()
+
+    def _decode_payload(self, payload: bytes) -> NDArray[np.int16] | None:
+        if not payload:
+            return None
+        return self._table[np.frombuffer(payload, dtype=np.uint8)]

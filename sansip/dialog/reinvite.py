@@ -1,0 +1,258 @@
+"""Session modification with re-INVITE (RFC 3261 §14), both sides, as a
+mixin of :class:`~sansip.dialog.ua.UserAgent`.
+
+Ours: :meth:`SessionModifications.reinvite` sends the new offer in the
+dialog; a 2xx is ACKed and ends in :class:`SessionUpdated`, a 491 (glare)
+is retried after 2.1-4 s when this UA owns the Call-ID and 0-2 s when it
+does not (§14.1), a 408 or 481 (or no answer) ends the call with a BYE
+(§12.2.1.2), any other failure leaves the session as it was
+(:class:`ModificationFailed`); a challenge is answered once with
+credentials.
+
+The peer's: an INVITE in the dialog becomes :class:`OfferReceived`; the
+application answers with :meth:`accept_offer` (200 OK with its SDP,
+retransmitted until the ACK, §13.3.1.4) or :meth:`reject_offer` (488 by
+default).  While our re-INVITE is pending the peer's gets 491; while the
+peer's is unanswered a second one gets 500 with Retry-After (§14.2).  An
+offer-less re-INVITE asks for our offer: ``accept_offer`` sends it in the
+2xx and the answer comes in the ACK.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sansip.dialog.call import (
+    OUTGOING,
+    Call,
+    CallEvent,
+    CallState,
+    ModificationFailed,
+    OfferReceived,
+    SessionUpdated,
+)
+from sansip.dialog.dialog import Dialog
+from sansip.dialog.endpoint import Endpoint, EndpointRandom
+from sansip.dialog.uac import Authenticator
+from sansip.dialog.uaconfig import UAConfig
+from sansip.errors import LocalProtocolError
+from sansip.message import NameAddr, Request, Response, make_response
+from sansip.transaction import TimerConfig, TransactionKey
+from sansip.transport.types import Address
+
+__all__ = ["SessionModifications"]
+
+
+class SessionModifications:
+    """re-INVITE in and out (mixed into the UA core)."""
+
+    config: UAConfig
+    endpoint: Endpoint
+    contact: NameAddr
+    _rng: EndpointRandom
+    _t: TimerConfig
+    _auth: Authenticator
+    _events: deque[CallEvent]
+    _by_key: dict[TransactionKey, Call]
+    _retransmitting: set[Call]
+
+    def _next_hop(self, dialog: Dialog) -> Address:
+        raise NotImplementedError
+
+    def _end(self, call: Call, now: float, reason: str) -> None:
+        raise NotImplementedError
+
+    def hangup(self, call: Call, now: float) -> None:
+        raise NotImplementedError
+
+    # -- commands ------------------------------------------------------------
+    def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+        """Offer ``sdp`` to the peer of connected ``call`` in a re-INVITE
+        (hold, resume, codec change).  Raises :class:`LocalProtocolError`
+        when the call is not connected or an offer is already pending."""
+        if call.state is not CallState.CONNECTED or call.dialog is None:
+            raise LocalProtocolError("only a connected call can be re-INVITEd")
+        if not sdp:
+            raise LocalProtocolError("a re-INVITE needs an SDP offer")
+        if self._offer_pending(call):
+            raise LocalProtocolError("an offer/answer exchange is already in progress")
+        call.reinvite_sdp = sdp
+        self._send_reinvite(call, now)
+
+    def accept_offer(self, call: Call, sdp: bytes, now: float) -> None:
+        """Answer the peer's re-INVITE of ``call`` with 200 OK and ``sdp``
+        (our answer, or our offer when the re-INVITE had none)."""
+        key, request = call.offer_key, call.offer_request
+        if key is None or request is None or call.dialog is None:
+            raise LocalProtocolError("no re-INVITE of this call is waiting for an answer")
+        if not sdp:
+            raise LocalProtocolError("the answer to a re-INVITE needs an SDP body")
+        response = make_response(
+            request, 200, to_tag=request.to.tag, body=sdp,
+            headers=[("Contact", self.contact), ("Allow", ", ".join(self.config.allow)),
+                     ("User-Agent", self.config.user_agent), ("Content-Type", "application/sdp")],
+        )  # fmt: skip
+        self.endpoint.respond(key, response, now)
+        call.offer_key = call.offer_request = None
+        # Retransmit the 2xx until the ACK (§13.3.1.4), as for the first INVITE.
+        call.invite_key, call.final = key, response
+        call.retransmit_interval = self._t.t1
+        call.retransmit_at = now + self._t.t1
+        call.retransmit_until = now + 64 * self._t.t1
+        self._retransmitting.add(call)
+        call.local_sdp = sdp
+        if request.body:
+            call.remote_sdp = request.body
+            self._events.append(SessionUpdated(call, sdp, request.body, True))
+        else:
+            call.answer_in_ack = True
+
+    def reject_offer(
+        self, call: Call, now: float, status: int = 488, warning: str | None = None
+    ) -> None:
+        """Refuse the peer's re-INVITE of ``call`` (488 Not Acceptable Here
+        by default, with an optional Warning value); the session stays."""
+        key, request = call.offer_key, call.offer_request
+        if key is None or request is None:
+            raise LocalProtocolError("no re-INVITE of this call is waiting for an answer")
+        if not 300 <= status <= 699:
+            raise LocalProtocolError("a refusal needs a 3xx-6xx status")
+        headers: list[tuple[str, object]] = [("User-Agent", self.config.user_agent)]
+        if warning:
+            headers.append(("Warning", warning))
+        self.endpoint.respond(
+            key, make_response(request, status, to_tag=request.to.tag, headers=headers), now
+        )
+        call.offer_key = call.offer_request = None
+
+    # -- what came in --------------------------------------------------------
+    def _on_reinvite_request(
+        self, call: Call, key: TransactionKey, request: Request, now: float
+    ) -> None:
+        """The peer re-INVITEd ``call`` (the dialog has accounted for it)."""
+        if call.reinvite is not None:
+            self._refuse(key, request, 491, now)  # glare: ours is in progress
+            return
+        if (
+            call.offer_key is not None
+            or call.answer_in_ack
+            or call.state is not CallState.CONNECTED
+        ):
+            seconds = self._rng.getrandbits(16) % 11
+            self._refuse(key, request, 500, now, [("Retry-After", str(seconds))])
+            return
+        call.offer_key, call.offer_request = key, request
+        self._events.append(OfferReceived(call, request.body))
+
+    def _on_reinvite_response(
+        self, call: Call, key: TransactionKey, response: Response, now: float
+    ) -> None:
+        """A response to our re-INVITE of ``call``."""
+        status = response.status
+        request = call.reinvite
+        if status < 200 or request is None or call.dialog is None:
+            return
+        self._by_key.pop(key, None)
+        call.reinvite = call.reinvite_key = None
+        if status in (401, 407):
+            retry = self._auth.retry(request, response)
+            if retry is not None:
+                call.dialog.local_cseq = max(call.dialog.local_cseq or 0, retry.cseq.seq)
+                self._send(call, retry, now)
+                return
+        if status < 300:
+            self._auth.succeeded(request)
+            call.dialog.update_from_response(response)
+            ack = call.dialog.create_ack(request.cseq.seq, headers=self.config.extra_headers)
+            self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
+            call.ack = ack
+            call.local_sdp, call.remote_sdp = call.reinvite_sdp, response.body
+            self._events.append(SessionUpdated(call, call.local_sdp, call.remote_sdp, False))
+            return
+        if status == 491:
+            # §14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s (10 ms steps).
+            steps = self._rng.getrandbits(16) % (191 if call.direction == OUTGOING else 201)
+            offset = 2.1 if call.direction == OUTGOING else 0.0
+            call.reinvite_retry_at = now + offset + steps / 100
+            return
+        if status in (408, 481):
+            self._dialog_failed(call, now, status)
+            return
+        self._events.append(ModificationFailed(call, status))
+
+    def _on_reinvite_failure(self, call: Call, now: float) -> None:
+        """Our re-INVITE got no answer (timer B) or could not be sent."""
+        call.reinvite = call.reinvite_key = None
+        self._dialog_failed(call, now, 408)
+
+    def _on_ack(self, call: Call, ack: Request, now: float) -> None:
+        """An ACK for a 2xx we sent: stop resending it; it may carry the
+        answer to the offer we made in an offer-less re-INVITE's 2xx."""
+        final = call.final
+        if final is None or final.cseq.seq != ack.cseq.seq:
+            return
+        call.retransmit_at = None
+        self._retransmitting.discard(call)
+        if call.answer_in_ack:
+            call.answer_in_ack = False
+            if ack.body:
+                call.remote_sdp = ack.body
+                self._events.append(SessionUpdated(call, call.local_sdp, ack.body, True))
+
+    # -- time ----------------------------------------------------------------
+    def _reinvite_retries_due(self, calls: list[Call], now: float) -> None:
+        """Send the re-INVITEs whose 491 back-off is over."""
+        for call in calls:
+            at = call.reinvite_retry_at
+            if at is None or at > now:
+                continue
+            call.reinvite_retry_at = None
+            if call.state is CallState.CONNECTED and call.offer_key is None:
+                self._send_reinvite(call, now)
+            else:
+                self._events.append(ModificationFailed(call, 491))
+
+    # -- internals ---------------------------------------------------------------
+    def _offer_pending(self, call: Call) -> bool:
+        return (
+            call.reinvite is not None
+            or call.reinvite_retry_at is not None
+            or call.offer_key is not None
+            or call.answer_in_ack
+        )
+
+    def _send_reinvite(self, call: Call, now: float) -> None:
+        assert call.dialog is not None
+        request = call.dialog.create_request(
+            "INVITE",
+            headers=[("Contact", self.contact), ("Allow", ", ".join(self.config.allow)),
+                     ("User-Agent", self.config.user_agent), *self.config.extra_headers,
+                     ("Content-Type", "application/sdp")],
+            body=call.reinvite_sdp,
+        )  # fmt: skip
+        self._send(call, request, now)
+
+    def _send(self, call: Call, request: Request, now: float) -> None:
+        assert call.dialog is not None
+        key = self.endpoint.send_request(request, self._next_hop(call.dialog), now)
+        call.reinvite, call.reinvite_key = request, key
+        self._by_key[key] = call
+
+    def _refuse(
+        self,
+        key: TransactionKey,
+        request: Request,
+        status: int,
+        now: float,
+        headers: list[tuple[str, object]] | None = None,
+    ) -> None:
+        response = make_response(request, status, to_tag=request.to.tag, headers=headers or [])
+        self.endpoint.respond(key, response, now)
+
+    def _dialog_failed(self, call: Call, now: float, status: int) -> None:
+        """A 408/481 to a request in the dialog: it is gone (§12.2.1.2)."""
+        self._events.append(ModificationFailed(call, status))
+        if status == 408:
+            self.hangup(call, now)  # the peer may still be there: say goodbye
+        if call.state is not CallState.DISCONNECTED:
+            self._end(call, now, f"{status} to re-INVITE")

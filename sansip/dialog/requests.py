@@ -1,0 +1,170 @@
+"""Requests a UA sends on its user's behalf, in and out of dialogs
+(MESSAGE, INFO, OPTIONS, NOTIFY, BYE, ...), answered with credentials when
+challenged (RFC 3261 §22.2, §22.3): the attempt that got a 401/407 is
+sent again with CSeq + 1 and an Authorization/Proxy-Authorization, and
+the final answer reaches the application as one
+:class:`~sansip.dialog.call.RequestCompleted`."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sansip.dialog.call import Call, CallEvent, CallState, RequestCompleted
+from sansip.dialog.dialog import Dialog
+from sansip.dialog.endpoint import Endpoint, EndpointRandom
+from sansip.dialog.ids import new_call_id, new_tag
+from sansip.dialog.uac import Authenticator
+from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
+from sansip.errors import LocalProtocolError
+from sansip.message import NameAddr, Request, Response, SipURI
+from sansip.transaction import TransactionKey
+from sansip.transport.types import Address
+
+__all__ = ["PendingRequests", "RequestSending"]
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: Request
+    dest: Address
+    call: Call | None
+
+
+class PendingRequests:
+    """The requests in flight that are not INVITEs or REGISTERs, by
+    client transaction key."""
+
+    def __init__(self, endpoint: Endpoint, auth: Authenticator, events: deque[CallEvent]) -> None:
+        self._endpoint = endpoint
+        self._auth = auth
+        self._events = events
+        self._pending: dict[TransactionKey, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def send(
+        self, request: Request, dest: Address, now: float, call: Call | None = None
+    ) -> TransactionKey:
+        """Send ``request`` to ``dest`` in a new client transaction and follow it."""
+        key = self._endpoint.send_request(request, dest, now)
+        self._pending[key] = _Pending(request, dest, call)
+        return key
+
+    def on_response(self, key: TransactionKey, response: Response, now: float) -> bool:
+        """Take a response of a followed request; False if ``key`` is not one."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return False
+        if response.status < 200:
+            return True
+        del self._pending[key]
+        if response.status in (401, 407):
+            retry = self._auth.retry(pending.request, response)
+            if retry is not None:
+                call = pending.call
+                dialog = call.dialog if call is not None else None
+                if dialog is not None and dialog.local_cseq is not None:
+                    dialog.local_cseq = max(dialog.local_cseq, retry.cseq.seq)
+                new_key = self.send(retry, pending.dest, now, call)
+                if call is not None and call.bye_key == key:
+                    call.bye, call.bye_key = retry, new_key
+                return True
+        self._auth.succeeded(pending.request)
+        self._events.append(RequestCompleted(pending.request, response, pending.call))
+        return True
+
+    def on_failure(self, key: TransactionKey, now: float) -> bool:
+        """A followed request timed out or could not be sent; False if ``key`` is not one."""
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return False
+        self._events.append(RequestCompleted(pending.request, None, pending.call))
+        return True
+
+
+#: Methods with their own commands (or none): not for send_request/send_in_dialog.
+_OWN_COMMANDS = frozenset({"INVITE", "ACK", "CANCEL", "BYE", "REGISTER", "PRACK"})
+
+
+class RequestSending:
+    """Sending any other request, in or out of a dialog (mixed into the UA core)."""
+
+    config: UAConfig
+    endpoint: Endpoint
+    contact: NameAddr
+    _rng: EndpointRandom
+    _requests: PendingRequests
+
+    def _next_hop(self, dialog: Dialog) -> Address:
+        raise NotImplementedError
+
+    def send_request(
+        self,
+        method: str,
+        target: SipURI,
+        now: float,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Sequence[tuple[str, object]] = (),
+        dest: Address | None = None,
+    ) -> TransactionKey:
+        """Send a ``method`` request (MESSAGE, OPTIONS, INFO, PUBLISH, ...)
+        outside any dialog to ``target`` (through ``dest``, default: the
+        outbound proxy or the URI's address).  Challenges are answered with
+        the UA's credentials; the outcome is a
+        :class:`~sansip.dialog.call.RequestCompleted` event."""
+        method = method.upper()
+        if method in _OWN_COMMANDS:
+            raise LocalProtocolError(f"{method} has its own command")
+        proxy = self.config.outbound_proxy
+        where = dest or proxy or address_of(target)
+        local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
+                         self.config.display_name)  # fmt: skip
+        fields: list[tuple[str, object]] = [
+            ("From", local.with_tag(new_tag(self._rng))),
+            ("To", NameAddr(target)),
+            ("Call-ID", new_call_id(self._rng, self.endpoint.config.sent_by[0])),
+            ("CSeq", f"1 {method}"),
+            ("User-Agent", self.config.user_agent),
+            *self.config.extra_headers,
+            *headers,
+        ]
+        if dest is None and proxy is not None:
+            fields.insert(0, ("Route", proxy_route(proxy)))
+        if body:
+            fields.append(("Content-Type", content_type or "text/plain"))
+        request = Request(method, target, fields, body)
+        return self._requests.send(request, where, now)
+
+    def send_in_dialog(
+        self,
+        call: Call,
+        method: str,
+        now: float,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Sequence[tuple[str, object]] = (),
+    ) -> TransactionKey:
+        """Send a ``method`` request (INFO, MESSAGE, OPTIONS, NOTIFY, REFER,
+        UPDATE without an offer, ...) within the dialog of connected
+        ``call``; the outcome is a :class:`~sansip.dialog.call.RequestCompleted`."""
+        method = method.upper()
+        if method in _OWN_COMMANDS:
+            raise LocalProtocolError(f"{method} has its own command")
+        dialog = call.dialog
+        if dialog is None or call.state is not CallState.CONNECTED:
+            raise LocalProtocolError("the call has no confirmed dialog")
+        fields: list[tuple[str, object]] = [
+            ("User-Agent", self.config.user_agent),
+            *self.config.extra_headers,
+            *headers,
+        ]
+        if body:
+            fields.append(("Content-Type", content_type or "text/plain"))
+        request = dialog.create_request(method, headers=fields, body=body)
+        return self._requests.send(request, self._next_hop(dialog), now, call)

@@ -1,0 +1,113 @@
+"""RTP and RTCP (RFC 3550) for sansip: packet codecs, RFC 4733 telephone events,
+RFC 3389 comfort noise, receive statistics with an E-model MOS estimate, and
+:class:`RtpSession`, the sans-IO machine of one media stream.
+"""
+
+from sansip.rtp.comfort_noise import ComfortNoise, parse_comfort_noise
+from sansip.rtp.config import RtpConfig, RtpStatistics
+from sansip.rtp.dtmf import (
+    DTMF_EVENTS,
+    FLASH,
+    DtmfPayload,
+    DtmfReceiver,
+    dtmf_event_code,
+    dtmf_packets,
+    parse_dtmf,
+)
+from sansip.rtp.events import (
+    ByeReceived,
+    DtmfReceived,
+    Latched,
+    MediaTimedOut,
+    RemoteSourceChanged,
+    RtcpReceived,
+    RtpEvent,
+    RtpReceived,
+    SsrcCollided,
+)
+from sansip.rtp.interval import rtcp_interval
+from sansip.rtp.packet import (
+    RtpHeaderExtension,
+    RtpPacket,
+    build_extension_elements,
+    encode_rtp,
+    parse_extension_elements,
+    parse_rtp,
+)
+from sansip.rtp.rtcp import (
+    App,
+    Bye,
+    ReceiverReport,
+    ReportBlock,
+    RtcpPacket,
+    RtcpType,
+    SdesChunk,
+    SdesItem,
+    SenderReport,
+    SourceDescription,
+    UnknownRtcp,
+    encode_rtcp,
+    is_rtcp,
+    ntp_from_unix,
+    ntp_middle,
+    parse_rtcp,
+)
+from sansip.rtp.session import NAT_OPEN_PACKET, RtpSession
+from sansip.rtp.stats import CODEC_IMPAIRMENTS, SourceStatistics, mos_from_r, r_factor
+from sansip.rtp.types import Address, Datagram, PacketTransform, RandomSource
+
+__all__ = [
+    "CODEC_IMPAIRMENTS",
+    "DTMF_EVENTS",
+    "FLASH",
+    "NAT_OPEN_PACKET",
+    "Address",
+    "App",
+    "Bye",
+    "ByeReceived",
+    "ComfortNoise",
+    "Datagram",
+    "DtmfPayload",
+    "DtmfReceived",
+    "DtmfReceiver",
+    "Latched",
+    "MediaTimedOut",
+    "PacketTransform",
+    "RandomSource",
+    "ReceiverReport",
+    "RemoteSourceChanged",
+    "ReportBlock",
+    "RtcpPacket",
+    "RtcpReceived",
+    "RtcpType",
+    "RtpConfig",
+    "RtpEvent",
+    "RtpHeaderExtension",
+    "RtpPacket",
+    "RtpReceived",
+    "RtpSession",
+    "RtpStatistics",
+    "SdesChunk",
+    "SdesItem",
+    "SenderReport",
+    "SourceDescription",
+    "SourceStatistics",
+    "SsrcCollided",
+    "UnknownRtcp",
+    "build_extension_elements",
+    "dtmf_event_code",
+    "dtmf_packets",
+    "encode_rtcp",
+    "encode_rtp",
+    "is_rtcp",
+    "mos_from_r",
+    "ntp_from_unix",
+    "ntp_middle",
+    "parse_comfort_noise",
+    "parse_dtmf",
+    "parse_extension_elements",
+    "parse_rtcp",
+    "parse_rtp",
+    "r_factor",
+    "rtcp_interval",
+]

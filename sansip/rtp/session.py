@@ -1,0 +1,565 @@
+"""One RTP session: a local source talking to one remote party (sans-IO).
+
+Inputs: :meth:`RtpSession.receive_datagram` (RTP, or RTCP with ``rtcp=True``
+or rtcp-mux), commands (:meth:`~RtpSession.send_payload`,
+:meth:`~RtpSession.send_dtmf`, :meth:`~RtpSession.send_comfort_noise`,
+:meth:`~RtpSession.bye`) and :meth:`~RtpSession.handle_timer`.  Outputs:
+:meth:`~RtpSession.datagrams_to_send`, :meth:`~RtpSession.next_event` and
+:meth:`~RtpSession.get_timer`.  Bytes in and out are plain packets passed
+through an optional :class:`~sansip.rtp.types.PacketTransform` (SRTP).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.rtp.comfort_noise import ComfortNoise
+from sansip.rtp.config import RtpConfig, RtpStatistics
+from sansip.rtp.dtmf import DtmfPayload, DtmfReceiver, dtmf_event_code, dtmf_packets
+from sansip.rtp.events import (
+    ByeReceived,
+    Latched,
+    MediaTimedOut,
+    RemoteSourceChanged,
+    RtcpReceived,
+    RtpEvent,
+    RtpReceived,
+    SsrcCollided,
+)
+from sansip.rtp.interval import random_unit, rtcp_interval
+from sansip.rtp.packet import RtpPacket, encode_rtp, parse_rtp
+from sansip.rtp.rtcp import (
+    Bye,
+    ReceiverReport,
+    ReportBlock,
+    RtcpPacket,
+    SdesChunk,
+    SdesItem,
+    SenderReport,
+    SourceDescription,
+    encode_rtcp,
+    is_rtcp,
+    ntp_from_unix,
+    ntp_middle,
+    parse_rtcp,
+)
+from sansip.rtp.stats import SourceStatistics, mos_from_r, r_factor
+from sansip.rtp.types import Address, Datagram, PacketTransform, RandomSource
+
+__all__ = ["NAT_OPEN_PACKET", "RtpSession"]
+
+#: The datagram sent ``natopenpackets`` times at start (not RTP: peers drop it).
+NAT_OPEN_PACKET = b"\r\n"
+#: IPv4 + UDP header octets counted in the average RTCP size (§6.2).
+_LOWER_HEADERS = 28
+#: Remote sources tracked at most (the oldest is forgotten first).
+_MAX_SOURCES = 8
+_TS_MASK = 0xFFFFFFFF
+
+
+def _ts_after(a: int, b: int) -> bool:
+    """Whether timestamp ``a`` is later than ``b`` (modulo 2**32)."""
+    return 0 < (a - b) & _TS_MASK < 0x80000000
+
+
+class RtpSession:
+    """The RTP/RTCP machine of one media stream.
+
+    ``remote_rtp`` comes from the SDP; RTCP goes to ``remote_rtcp`` (default:
+    the same address with rtcp-mux, else the next port) until RTCP from the
+    peer shows where it really comes from.  ``now`` is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        config: RtpConfig,
+        rng: RandomSource,
+        now: float,
+        remote_rtp: Address,
+        *,
+        remote_rtcp: Address | None = None,
+        transform: PacketTransform | None = None,
+    ) -> None:
+        self.config = config
+        self._rng = rng
+        self._transform = transform
+        self._accepted = set(config.payload_types)
+        for extra in (config.dtmf_payload_type, config.cn_payload_type):
+            if extra is not None:
+                self._accepted.add(extra)
+        self.ssrc = rng.getrandbits(32)
+        self._seq = rng.getrandbits(16)
+        self._next_ts = rng.getrandbits(32)
+        self._outbox: list[Datagram] = []
+        self._events: deque[RtpEvent] = deque()
+        self.closed = False
+        # Addressing and latching.
+        self._remote_rtp = remote_rtp
+        self._remote_rtcp = remote_rtcp or self._default_rtcp(remote_rtp)
+        self._latched: Address | None = None
+        self._latched_heard = now
+        self._candidate: tuple[Address, int, int] | None = None
+        # Sending.
+        self._packets_sent = 0
+        self._bytes_sent = 0
+        self._sr_packets = 0
+        self._sr_octets = 0
+        self._sent_now = False
+        self._sent_before = False
+        self._ts_anchor: tuple[int, float] | None = None
+        self._dtmf_queue: deque[tuple[int, int, int]] = deque()
+        self._dtmf_plan: deque[DtmfPayload] = deque()
+        self._dtmf_ts = 0
+        self._dtmf_first = False
+        self._dtmf_due: float | None = None
+        # Receiving.
+        self._sources: dict[int, SourceStatistics] = {}
+        self.remote_ssrc: int | None = None
+        self._dtmf = DtmfReceiver(config.clock_rate, config.dtmf_end_timeout)
+        self._collision_sources: set[Address] = set()
+        self.rejected = 0
+        self.last_rejection = ""
+        self.keepalives_received = 0
+        self._rtt: float | None = None
+        self._remote_report: ReportBlock | None = None
+        self._rtcp_sent = 0
+        self._rtcp_received = 0
+        # Media timeout.
+        self._receiving = True
+        self._silence_from = now
+        self._media_seen = False
+        self._timed_out = False
+        # RTCP schedule (§6.3).
+        self._rtcp_bandwidth = config.session_bandwidth / 8 * config.rtcp_fraction
+        self._avg_rtcp_size = float(_LOWER_HEADERS + 28 + 12 + len(config.cname))
+        self._initial = True
+        self._rtcp_prev = now
+        self._rtcp_due = now + self._interval()
+        for _ in range(config.natopenpackets):
+            self._outbox.append((NAT_OPEN_PACKET, remote_rtp))
+
+    # -- the sans-IO shape ------------------------------------------------------------------
+
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, *, rtcp: bool = False,
+        wall_time: float | None = None,
+    ) -> None:  # fmt: skip
+        """Take one datagram from ``addr``: RTP, or RTCP when ``rtcp`` is set (the
+        RTCP socket) or when rtcp-mux is on and the packet looks like RTCP.
+
+        Never raises for bad input: malformed, unexpected or unauthenticated
+        packets are dropped and counted in :attr:`rejected`.
+        """
+        if self.closed:
+            return
+        if len(data) <= 4 and not data.strip(b"\r\n\x00"):
+            self.keepalives_received += 1
+            return
+        try:
+            if rtcp or (self.config.rtcp_mux and is_rtcp(data)):
+                self._receive_rtcp(data, addr, now, self._wall(now, wall_time))
+            else:
+                self._receive_rtp(data, addr, now)
+        except RemoteProtocolError as exc:
+            self.rejected += 1
+            self.last_rejection = exc.reason
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """Drain the outbox: ``(packet, destination)`` pairs."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> RtpEvent | None:
+        """The next event for the layer above, or None."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The next deadline: RTCP report, DTMF packet, DTMF end or media timeout."""
+        if self.closed:
+            return None
+        deadlines = [self._rtcp_due, self._dtmf_due, self._dtmf.deadline(), self._media_deadline()]
+        return min((t for t in deadlines if t is not None), default=None)
+
+    def handle_timer(self, now: float, *, wall_time: float | None = None) -> None:
+        """Fire what is due at ``now`` (safe early or twice)."""
+        if self.closed:
+            return
+        self._pump_dtmf(now)
+        self._events.extend(self._dtmf.expire(now))
+        deadline = self._media_deadline()
+        if deadline is not None and now >= deadline:
+            self._timed_out = True
+            self._events.append(MediaTimedOut(now - self._silence_from))
+        if now >= self._rtcp_due:
+            interval = self._interval()
+            if self._rtcp_prev + interval <= now:  # timer reconsideration (§6.3.6)
+                self._send_report(now, self._wall(now, wall_time))
+                self._rtcp_prev = now
+                self._initial = False
+                self._rtcp_due = now + self._interval()
+            else:
+                self._rtcp_due = self._rtcp_prev + interval
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def send_payload(
+        self, payload: bytes, payload_type: int, now: float, *, marker: bool = False,
+        timestamp: int | None = None, timestamp_advance: int | None = None,
+    ) -> None:  # fmt: skip
+        """Send one media packet.  It carries ``timestamp`` if given, else the
+        session's running timestamp, which then advances by ``timestamp_advance``
+        (default: one ``ptime`` of samples)."""
+        self._check_open()
+        ts = self._next_ts if timestamp is None else timestamp & _TS_MASK
+        advance = self.config.samples_per_packet if timestamp_advance is None else timestamp_advance
+        self._send_rtp(payload_type, ts, payload, marker)
+        self._ts_anchor = (ts, now)
+        self._next_ts = (ts + advance) & _TS_MASK
+
+    def send_comfort_noise(
+        self, level: int, now: float, *, coefficients: bytes = b"", marker: bool = False,
+        timestamp_advance: int | None = None,
+    ) -> None:  # fmt: skip
+        """Send an RFC 3389 comfort noise packet (noise ``level`` in -dBov)."""
+        if self.config.cn_payload_type is None:
+            raise LocalProtocolError("no comfort noise payload type was negotiated")
+        payload = ComfortNoise(level, coefficients).encode()
+        self.send_payload(
+            payload, self.config.cn_payload_type, now, marker=marker,
+            timestamp_advance=timestamp_advance,
+        )  # fmt: skip
+
+    def send_dtmf(self, digits: str, now: float, duration_ms: int = 100, volume: int = 10) -> None:
+        """Queue RFC 4733 events for ``digits`` (see :func:`dtmf_event_code`).
+
+        The first packet of an event goes out now (or when the previous event
+        and a ``dtmf_gap`` pause are over), the rest one per ``ptime`` from
+        :meth:`handle_timer`: updates, then three end packets, all with the
+        timestamp of the event start and the marker on the first one.
+        """
+        self._check_open()
+        if self.config.dtmf_payload_type is None:
+            raise LocalProtocolError("no telephone-event payload type was negotiated")
+        if duration_ms <= 0 or not 0 <= volume <= 63:
+            raise LocalProtocolError("DTMF duration must be positive and volume 0-63")
+        samples = min(round(duration_ms * self.config.clock_rate / 1000), 0xFFFF)
+        codes = [dtmf_event_code(digit) for digit in digits]
+        self._dtmf_queue.extend((code, max(samples, 1), volume) for code in codes)
+        if self._dtmf_due is None and self._dtmf_queue:
+            self._dtmf_due = now
+        self._pump_dtmf(now)
+
+    def bye(self, now: float, reason: str = "", *, wall_time: float | None = None) -> None:
+        """Send a final report with an RTCP BYE and close (a second call does nothing)."""
+        if self.closed:
+            return
+        self._send_report(now, self._wall(now, wall_time), bye=reason)
+        self.closed = True
+        self._dtmf_queue.clear()
+        self._dtmf_plan.clear()
+        self._dtmf_due = None
+
+    def set_receiving(self, receiving: bool, now: float) -> None:
+        """Pause (hold) or resume the media timeout; resuming restarts its clock."""
+        self._receiving = receiving
+        if receiving:
+            self._silence_from = now
+            self._timed_out = False
+
+    def set_remote(self, remote_rtp: Address, remote_rtcp: Address | None = None) -> None:
+        """A new remote address from a new SDP: forget the latch and send there."""
+        self._remote_rtp = remote_rtp
+        self._remote_rtcp = remote_rtcp or self._default_rtcp(remote_rtp)
+        self._latched = None
+        self._candidate = None
+
+    def set_transform(self, transform: PacketTransform | None) -> None:
+        """Install (or remove) the per-packet transform, e.g. SRTP once keyed."""
+        self._transform = transform
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def rtp_address(self) -> Address:
+        """Where RTP goes now: the latched source, else the SDP address."""
+        return self._latched or self._remote_rtp
+
+    @property
+    def rtcp_address(self) -> Address:
+        """Where RTCP goes now."""
+        return self.rtp_address if self.config.rtcp_mux else self._remote_rtcp
+
+    @property
+    def dtmf_active(self) -> bool:
+        """Whether telephone events are being sent or queued."""
+        return self._dtmf_due is not None
+
+    def statistics(self, now: float) -> RtpStatistics:
+        """A snapshot of the counters, jitter, RTT and MOS estimate."""
+        sources = list(self._sources.values())
+        received = sum(s.packets for s in sources)
+        lost = sum(s.lost for s in sources)
+        expected = sum(s.expected for s in sources)
+        current = self._sources.get(self.remote_ssrc) if self.remote_ssrc is not None else None
+        jitter = current.jitter_seconds if current is not None else 0.0
+        loss = lost / expected if expected > 0 else 0.0
+        report = self._remote_report
+        r = mos = None
+        if received:
+            buffer = self.config.jitter_buffer_delay
+            if buffer is None:
+                buffer = max(2 * jitter, self.config.ptime)
+            delay = (self._rtt or 0.0) / 2 + buffer + self.config.ptime
+            r = r_factor(delay, loss, self.config.codec)
+            mos = mos_from_r(r)
+        return RtpStatistics(
+            ssrc=self.ssrc,
+            remote_ssrc=self.remote_ssrc,
+            packets_sent=self._packets_sent,
+            bytes_sent=self._bytes_sent,
+            packets_received=received,
+            bytes_received=sum(s.octets for s in sources),
+            packets_lost=lost,
+            loss=loss,
+            duplicates=sum(s.duplicates for s in sources),
+            out_of_order=sum(s.out_of_order for s in sources),
+            late=sum(s.late for s in sources),
+            rejected=self.rejected,
+            jitter=jitter,
+            rtt=self._rtt,
+            remote_fraction_lost=None if report is None else report.fraction_lost / 256,
+            remote_packets_lost=None if report is None else report.cumulative_lost,
+            remote_jitter=None if report is None else report.jitter / self.config.clock_rate,
+            r_factor=r,
+            mos=mos,
+            rtcp_sent=self._rtcp_sent,
+            rtcp_received=self._rtcp_received,
+        )
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if self._transform is not None:
+            data = self._transform.unprotect_rtp(data)
+        packet = parse_rtp(data)
+        if packet.payload_type not in self._accepted:
+            raise RemoteProtocolError(f"unexpected payload type {packet.payload_type}")
+        if packet.ssrc == self.ssrc:
+            self._collided(addr, now)
+            return
+        if not self._accept_from(packet.ssrc, addr, now):
+            raise RemoteProtocolError("RTP from an address other than the latched one")
+        is_dtmf = packet.payload_type == self.config.dtmf_payload_type
+        source = self._source(packet.ssrc, packet.sequence_number)
+        arrival = now if not is_dtmf else None
+        if not source.on_packet(
+            packet.sequence_number, packet.timestamp, arrival, len(packet.payload)
+        ):
+            return  # a duplicate, or rejected by sequence validation: counted there
+        self._media_seen = True
+        self._silence_from = now
+        self._timed_out = False
+        if packet.ssrc != self.remote_ssrc:
+            self._events.append(RemoteSourceChanged(packet.ssrc, self.remote_ssrc))
+            self.remote_ssrc = packet.ssrc
+        if is_dtmf:
+            self._events.extend(
+                self._dtmf.receive(packet.ssrc, packet.timestamp, packet.payload, now)
+            )
+        else:
+            self._events.append(RtpReceived(packet, addr, now))
+
+    def _accept_from(self, ssrc: int, addr: Address, now: float) -> bool:
+        """Symmetric RTP latching; False drops a packet from a non-latched address."""
+        if not self.config.symmetric_rtp:
+            return True
+        if self._latched is None or addr == self._latched:
+            if self._latched is None:
+                self._latch(addr)
+            self._latched_heard = now
+            self._candidate = None
+            return True
+        candidate = self._candidate
+        count = candidate[2] + 1 if candidate and candidate[:2] == (addr, ssrc) else 1
+        self._candidate = (addr, ssrc, count)
+        new_flow = (
+            ssrc != self.remote_ssrc or now - self._latched_heard >= self.config.relatch_silence
+        )
+        if count >= self.config.relatch_packets and new_flow:
+            self._latch(addr)
+            self._latched_heard = now
+            self._candidate = None
+            return True
+        return False
+
+    def _latch(self, addr: Address) -> None:
+        previous = self.rtp_address
+        self._latched = addr
+        self._events.append(Latched(addr, previous))
+
+    def _source(self, ssrc: int, seq: int) -> SourceStatistics:
+        source = self._sources.get(ssrc)
+        if source is None:
+            if len(self._sources) >= _MAX_SOURCES:
+                oldest = next(s for s in self._sources if s != self.remote_ssrc)
+                del self._sources[oldest]
+            source = SourceStatistics(ssrc, seq, self.config.clock_rate, self.config.late_after)
+            self._sources[ssrc] = source
+        return source
+
+    def _receive_rtcp(self, data: bytes, addr: Address, now: float, wall: float) -> None:
+        if self._transform is not None:
+            data = self._transform.unprotect_rtcp(data)
+        packets = parse_rtcp(data)
+        for packet in packets:
+            if isinstance(packet, SenderReport | ReceiverReport) and packet.ssrc == self.ssrc:
+                self._collided(addr, now)
+                return
+        self._rtcp_received += 1
+        self._avg_rtcp_size += (len(data) + _LOWER_HEADERS - self._avg_rtcp_size) / 16
+        for packet in packets:
+            if isinstance(packet, SenderReport | ReceiverReport):
+                self._on_report(packet, addr, now, wall)
+            elif isinstance(packet, Bye):
+                for ssrc in packet.ssrcs:
+                    self._sources.pop(ssrc, None)
+                self._events.append(ByeReceived(packet.ssrcs, packet.reason))
+        self._events.append(RtcpReceived(tuple(packets), addr, now))
+
+    def _on_report(self, report: SenderReport | ReceiverReport, addr: Address, now: float,
+                   wall: float) -> None:  # fmt: skip
+        source = self._sources.get(report.ssrc)
+        if isinstance(report, SenderReport) and source is not None:
+            source.last_sr = ntp_middle(report.ntp_timestamp)
+            source.last_sr_arrival = now
+        if report.ssrc == self.remote_ssrc and not self.config.rtcp_mux:
+            self._remote_rtcp = addr
+        for block in report.reports:
+            if block.ssrc != self.ssrc:
+                continue
+            self._remote_report = block
+            if block.last_sr:
+                units = ntp_middle(ntp_from_unix(wall)) - block.last_sr - block.delay_since_last_sr
+                units &= 0xFFFFFFFF
+                if units < 0x80000000:
+                    self._rtt = units / 65536.0
+
+    def _collided(self, addr: Address, now: float) -> None:
+        """Our SSRC arrived from elsewhere (§8.2): BYE the old one, take a new one.
+        A second collision from the same address is a loop and is only counted."""
+        if addr in self._collision_sources:
+            raise RemoteProtocolError("our SSRC looped back again")
+        self._collision_sources.add(addr)
+        old = self.ssrc
+        self._send_report(now, self._wall(now, None), bye="SSRC collision")
+        new = old
+        while new == old or new in self._sources:
+            new = self._rng.getrandbits(32)
+        self.ssrc = new
+        self._sr_packets = self._sr_octets = 0
+        self._events.append(SsrcCollided(old, new, addr))
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send_rtp(self, payload_type: int, ts: int, payload: bytes, marker: bool) -> None:
+        data = encode_rtp(RtpPacket(payload_type, self._seq, ts, self.ssrc, payload, marker))
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._packets_sent += 1
+        self._bytes_sent += len(payload)
+        self._sr_packets = (self._sr_packets + 1) & 0xFFFFFFFF
+        self._sr_octets = (self._sr_octets + len(payload)) & 0xFFFFFFFF
+        self._sent_now = True
+        if self._transform is not None:
+            data = self._transform.protect_rtp(data)
+        self._outbox.append((data, self.rtp_address))
+
+    def _pump_dtmf(self, now: float) -> None:
+        step = self.config.ptime
+        while self._dtmf_due is not None and now >= self._dtmf_due - 1e-9:
+            if not self._dtmf_plan:
+                code, samples, volume = self._dtmf_queue.popleft()
+                unit = self.config.samples_per_packet
+                self._dtmf_plan.extend(dtmf_packets(code, samples, unit, volume))
+                self._dtmf_ts, self._dtmf_first = self._next_ts, True
+            block = self._dtmf_plan.popleft()
+            pt = self.config.dtmf_payload_type
+            assert pt is not None
+            self._send_rtp(pt, self._dtmf_ts, block.encode(), self._dtmf_first)
+            self._dtmf_first = False
+            if self._dtmf_plan:
+                self._dtmf_due += step
+                continue
+            end = (self._dtmf_ts + block.duration) & _TS_MASK
+            if _ts_after(end, self._next_ts):
+                self._next_ts = end
+            self._dtmf_due = (
+                self._dtmf_due + step + self.config.dtmf_gap if self._dtmf_queue else None
+            )
+
+    def _send_report(self, now: float, wall: float, bye: str | None = None) -> None:
+        blocks = [
+            source.report_block(now)
+            for source in self._sources.values()
+            if source.valid and source.take_report_heard()
+        ][:31]
+        we_sent = self._sent_now or self._sent_before
+        first: RtcpPacket
+        if we_sent:
+            rtp_ts = self._next_ts
+            if self._ts_anchor is not None:
+                anchor_ts, anchor_time = self._ts_anchor
+                rtp_ts = anchor_ts + round((now - anchor_time) * self.config.clock_rate)
+            first = SenderReport(
+                self.ssrc, ntp_from_unix(wall), rtp_ts & _TS_MASK, self._sr_packets,
+                self._sr_octets, tuple(blocks),
+            )  # fmt: skip
+        else:
+            first = ReceiverReport(self.ssrc, tuple(blocks))
+        cname = self.config.cname.encode()[:255]
+        packets: list[RtcpPacket] = [
+            first, SourceDescription((SdesChunk(self.ssrc, ((SdesItem.CNAME, cname),)),)),
+        ]  # fmt: skip
+        if bye is not None:
+            packets.append(Bye((self.ssrc,), bye))
+        data = encode_rtcp(packets)
+        self._avg_rtcp_size += (len(data) + _LOWER_HEADERS - self._avg_rtcp_size) / 16
+        self._sent_before, self._sent_now = self._sent_now, False
+        self._rtcp_sent += 1
+        if self._transform is not None:
+            data = self._transform.protect_rtcp(data)
+        self._outbox.append((data, self.rtcp_address))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _interval(self) -> float:
+        heard = sum(1 for s in self._sources.values() if s.valid)
+        senders = sum(1 for s in self._sources.values() if s.heard_since_report)
+        we_sent = self._sent_now or self._sent_before
+        return rtcp_interval(
+            members=1 + heard,
+            senders=senders + (1 if we_sent else 0),
+            rtcp_bandwidth=self._rtcp_bandwidth,
+            we_sent=we_sent,
+            avg_rtcp_size=self._avg_rtcp_size,
+            initial=self._initial,
+            unit=random_unit(self._rng),
+        )
+
+    def _media_deadline(self) -> float | None:
+        timeout = self.config.mediatimeout
+        if timeout <= 0 or not self._receiving or self._timed_out:
+            return None
+        return self._silence_from + (timeout if self._media_seen else timeout / 2)
+
+    def _wall(self, now: float, wall_time: float | None) -> float:
+        return now + self.config.wall_clock_offset if wall_time is None else wall_time
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise LocalProtocolError("the RTP session is closed")
+
+    @staticmethod
+    def _default_rtcp(remote_rtp: Address) -> Address:
+        host, port = remote_rtp
+        return (host, port + 1)

@@ -1,0 +1,156 @@
+"""Requests sent on the user's behalf, in and out of dialogs, with
+authentication on any method (RFC 3261 §22): a challenging server on the
+simulated network, and a peer UA."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sansip.dialog.call import CallEvent, CallState, IncomingCall, RequestCompleted
+from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.ua import UAConfig, UserAgent
+from sansip.errors import LocalProtocolError
+from sansip.message import Credentials, Request, SipURI, make_response, parse
+from sansip.message.digest import verify
+from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transport.types import Address, Datagram
+
+ALICE: Address = ("127.0.0.1", 5060)
+SERVER: Address = ("127.0.0.9", 5060)
+BOB: Address = ("127.0.0.2", 5062)
+CHALLENGE = 'Digest realm="sansip", nonce="abc123", qop="auth", algorithm=MD5'
+
+
+class Challenger:
+    """A server that asks for credentials (401 or 407) and checks them."""
+
+    def __init__(self, status: int = 401, password: str = "secret") -> None:
+        self.status, self.password = status, password
+        self.outbox: list[Datagram] = []
+        self.seen: list[Request] = []
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        request = parse(data)
+        assert isinstance(request, Request)
+        self.seen.append(request)
+        field = "Authorization" if self.status == 401 else "Proxy-Authorization"
+        value = request.headers.get(field)
+        if value is None:
+            header = "WWW-Authenticate" if self.status == 401 else "Proxy-Authenticate"
+            response = make_response(request, self.status, headers=[(header, CHALLENGE)])
+        else:
+            good = verify(Credentials.parse(value), method=request.method, password=self.password,
+                          body=request.body)  # fmt: skip
+            response = make_response(request, 200 if good else 403)
+        self.outbox.append((bytes(response), addr))
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        pass
+
+
+class Node:
+    def __init__(self, address: Address, seed: int, password: str = "secret") -> None:
+        config = UAConfig(user=f"u{address[1]}", auth_password=password)
+        self.ua = UserAgent(EndpointConfig(address), config, rng=random.Random(seed))
+        self.events: list[CallEvent] = []
+
+    def completed(self) -> list[RequestCompleted]:
+        return [e for e in self.events if isinstance(e, RequestCompleted)]
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        self.ua.receive_datagram(data, addr, now)
+        self.drain(now)
+
+    def drain(self, now: float) -> None:
+        while (event := self.ua.next_event()) is not None:
+            self.events.append(event)
+            if isinstance(event, IncomingCall):
+                self.ua.answer(event.call, now, sdp=b"v=0\r\n")
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        return self.ua.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        return self.ua.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.ua.handle_timer(now)
+        self.drain(now)
+
+
+def _sim(server: Challenger, password: str = "secret") -> tuple[Simulation, Node]:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=1, delay=0.01))
+    alice = Node(ALICE, 1, password)
+    sim.attach(ALICE, alice)
+    sim.attach(SERVER, server)
+    return sim, alice
+
+
+@pytest.mark.parametrize("status", [401, 407])
+def test_a_message_is_sent_again_with_credentials(status: int) -> None:
+    server = Challenger(status)
+    sim, alice = _sim(server)
+    alice.ua.send_request("MESSAGE", SipURI("127.0.0.9", "bob"), sim.now, body=b"hello")
+    assert sim.run_until(lambda: bool(alice.completed()), deadline=5)
+    [done] = alice.completed()
+    assert done.status == 200 and done.call is None
+    first, second = server.seen
+    assert second.cseq.seq == first.cseq.seq + 1 and second.call_id == first.call_id
+    assert second.body == b"hello" and second.headers.get("Content-Type") == "text/plain"
+    field = "Authorization" if status == 401 else "Proxy-Authorization"
+    assert field in second.headers and field not in first.headers
+
+
+def test_a_wrong_password_ends_with_the_second_challenge() -> None:
+    server = Challenger(401, password="other")
+    sim, alice = _sim(server)
+    alice.ua.send_request("OPTIONS", SipURI("127.0.0.9", "bob"), sim.now)
+    assert sim.run_until(lambda: bool(alice.completed()), deadline=5)
+    assert [e.status for e in alice.completed()] == [403]
+    assert len(server.seen) == 2
+
+
+def test_no_answer_completes_with_408() -> None:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=1, delay=0.01))
+    alice = Node(ALICE, 1)
+    sim.attach(ALICE, alice)
+    alice.ua.send_request("MESSAGE", SipURI("127.0.0.77", "nobody"), sim.now, body=b"x")
+    assert sim.run_until(lambda: bool(alice.completed()), deadline=100)
+    [done] = alice.completed()
+    assert done.response is None and done.status == 408 and sim.now == 32.0
+
+
+def test_methods_with_their_own_commands_are_refused() -> None:
+    _, alice = _sim(Challenger())
+    for method in ("INVITE", "BYE", "CANCEL", "ACK", "REGISTER"):
+        with pytest.raises(LocalProtocolError):
+            alice.ua.send_request(method, SipURI("127.0.0.9"), 0.0)
+
+
+def test_requests_in_a_dialog_use_its_cseq_and_route() -> None:
+    sim = Simulation(VirtualClock(), SimNetwork(seed=1, delay=0.01))
+    alice, bob = Node(ALICE, 1), Node(BOB, 2)
+    sim.attach(ALICE, alice)
+    sim.attach(BOB, bob)
+    call = alice.ua.call(SipURI("127.0.0.2", "u5062", port=5062), sim.now, sdp=b"v=0\r\n")
+    assert sim.run_until(lambda: call.state is CallState.CONNECTED, deadline=5)
+    with pytest.raises(LocalProtocolError):
+        alice.ua.send_in_dialog(call, "BYE", sim.now)
+    alice.ua.send_in_dialog(call, "OPTIONS", sim.now)
+    alice.ua.send_in_dialog(call, "INFO", sim.now, body=b"Signal=5\r\n",
+                            content_type="application/dtmf-relay")  # fmt: skip
+    assert sim.run_until(lambda: len(alice.completed()) == 2, deadline=5)
+    done = {e.request.method: e for e in alice.completed()}
+    assert done["OPTIONS"].status == 200 and done["OPTIONS"].call is call
+    assert done["INFO"].status == 405  # bob does not take INFO
+    assert [done["OPTIONS"].request.cseq.seq, done["INFO"].request.cseq.seq] == [2, 3]
+    assert done["INFO"].request.to.tag == call.dialog.remote_tag  # type: ignore[union-attr]
