@@ -26,10 +26,22 @@ ALLOWED: dict[str, set[str]] = {
     "dialog": {"transaction", "transport", "message", "sdp"},
     "server": {"dialog", "transaction", "transport", "message", "sdp"},
     "audio": set(),
+    "media": {"sdp", "rtp", "audio"},
     # The simulator drives machines of any layer.
-    "testing": {"message", "transport", "transaction", "dialog", "sdp", "rtp", "ice", "dtls"},
+    "testing": {
+        "message",
+        "transport",
+        "transaction",
+        "dialog",
+        "sdp",
+        "rtp",
+        "ice",
+        "dtls",
+        "media",
+        "audio",
+    },
 }
-SANS_IO = ("message", "sdp", "rtp", "ice", "dtls", "transport", "transaction", "dialog")
+SANS_IO = ("message", "sdp", "rtp", "ice", "dtls", "transport", "transaction", "dialog", "media")
 FORBIDDEN_MODULES = {
     "socket", "asyncio", "trio", "threading", "selectors", "subprocess", "sounddevice", "random",
     "ssl", "select",

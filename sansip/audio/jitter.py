@@ -1,0 +1,657 @@
+"""An adaptive jitter buffer for RTP audio payloads (sans-IO).
+
+The buffer holds *encoded* payloads keyed by their RTP sequence number and
+timestamp; it never decodes.  The media clock calls :meth:`JitterBuffer.pop`
+whenever the decoder needs more audio (once per tick with uniform frames) and
+gets one of:
+
+- :class:`Frame`: the next payload, in order;
+- :class:`Missing`: a hole left by a lost packet; the decoder conceals
+  ``duration`` timestamp units (with Opus in-band FEC from :meth:`peek` when
+  the next packet directly follows);
+- :class:`Empty`: nothing to play this tick (not started yet, waiting for the
+  start of a talkspurt, an underrun, or a deliberate one-tick stretch); the
+  caller plays one tick of concealment or silence.
+
+Time is always passed in (``now``, monotonic seconds); nothing reads a clock.
+
+How playout is timed
+--------------------
+Every arriving packet gets a *nominal arrival*: the time it would have arrived
+with the smallest transit delay seen in the last couple of seconds
+(``transit = arrival - timestamp / clock_rate``).  The spread of transit above
+that floor is the jitter; a percentile of the spread over a window, weighted
+by ``jittersize``, plus a base of packet durations gives the *target delay*,
+clamped to ``[min_delay, max_delay]``.  Playout starts (and restarts at each
+talkspurt: marker bit, or a timestamp jump with contiguous sequence numbers)
+when ``now >= nominal + target``.
+
+While playing, the position advances by timestamps, never by wall time: an
+underrun (nothing buffered) freezes the position, so a packet that is merely
+late is still played and the delay grows by the frozen ticks.  If the packet
+turns out lost, the frozen time counts towards its hole, so elapsed time is not
+concealed twice.  The actual delay of each played packet (``now - nominal``)
+is smoothed; when it drifts more than one packet above the target (a sender
+clock faster than ours, or after a delay spike) one frame is dropped,
+preferably one pushed with ``silent=True`` or a hole, and when it falls more
+than one packet below (a slower sender) one :class:`Empty` is inserted.
+Corrections are rate limited, so they stay gradual.
+
+Variable frame sizes
+--------------------
+The duration of a packet is the timestamp difference to the packet with the
+next sequence number when that one is buffered, otherwise the last duration
+learned from such a pair (initially one tick).  ``Frame.duration`` and
+``Missing.duration`` carry it, so a stream with 60 ms packets decodes 60 ms and
+simply pops less often; ptime changes mid-call are learned from the next pair.
+
+Sequence numbers and timestamps in the results are *unwrapped* (extended past
+16 and 32 bits, monotonic within one synchronisation); ``& 0xFFFF`` and
+``& 0xFFFFFFFF`` give the values on the wire.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+from enum import Enum, IntEnum
+from typing import Final, TypeAlias
+
+from sansip.errors import LocalProtocolError
+
+__all__ = [
+    "Arrival",
+    "Empty",
+    "Frame",
+    "JitterBuffer",
+    "JitterSize",
+    "JitterStats",
+    "Missing",
+    "Playout",
+]
+
+SEQ_MODULUS: Final = 1 << 16
+TIMESTAMP_MODULUS: Final = 1 << 32
+#: A forward sequence jump this large (or a backward one past MAX_MISORDER) is a
+#: discontinuity: two such packets in a row restart the buffer (RFC 3550 A.1).
+MAX_DROPOUT: Final = 3000
+MAX_MISORDER: Final = 100
+
+_FLOOR_WINDOW: Final = 2.0  # seconds of arrivals the transit floor looks back on
+_SPREAD_WINDOW: Final = 5.0  # seconds of transit spread samples for the percentile
+_MAX_SPREAD_SAMPLES: Final = 1000
+_OUTLIERS_TO_REANCHOR: Final = 3  # consecutive unabsorbable transits re-anchor the floor
+_DELAY_SMOOTHING: Final = 0.05  # weight of one played packet in the smoothed delay
+_CORRECTION_COOLDOWN: Final = 0.2  # seconds between two drift corrections
+_CORRECTION_PATIENCE: Final = 1.0  # seconds to wait for a silent frame before any frame
+_MAX_PACKET_SECONDS: Final = 0.12  # the longest packet duration believed (Opus: 120 ms)
+_RECENT_SEQS: Final = 1024  # played sequence numbers remembered to spot duplicates
+
+
+class JitterSize(IntEnum):
+    """The ``jittersize`` bias: how much delay the buffer trades for fewer late packets."""
+
+    NONE = 0
+    EXTRA_SMALL = 1
+    SMALL = 2
+    NORMAL = 3
+    BIG = 4
+    EXTRA_BIG = 5
+    MAX = 6
+
+
+@dataclass(frozen=True, slots=True)
+class _Bias:
+    base_packets: float  # packet durations always added to the target
+    quantile: float  # the transit-spread percentile covered
+    factor: float  # weight of that percentile
+
+
+# Every field is non-decreasing with the size, so the target is monotonic in it.
+_BIASES: Final[dict[JitterSize, _Bias]] = {
+    JitterSize.NONE: _Bias(0.0, 0.50, 1.0),
+    JitterSize.EXTRA_SMALL: _Bias(0.5, 0.80, 1.0),
+    JitterSize.SMALL: _Bias(1.0, 0.90, 1.0),
+    JitterSize.NORMAL: _Bias(1.0, 0.95, 1.0),
+    JitterSize.BIG: _Bias(2.0, 0.98, 1.2),
+    JitterSize.EXTRA_BIG: _Bias(3.0, 0.995, 1.5),
+    # MAX: always the largest allowed delay (max_delay).
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The next payload to decode.
+
+    ``timestamp`` and ``seq`` are unwrapped; ``duration`` is the inferred
+    length of the payload in timestamp units (see the module docstring).
+    """
+
+    payload: bytes
+    timestamp: int
+    seq: int
+    duration: int
+    marker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A hole: conceal ``duration`` timestamp units starting at ``timestamp``.
+
+    ``seq`` is the (unwrapped) sequence number expected here; when
+    :meth:`JitterBuffer.peek` returns a frame with ``seq + 1`` its payload may
+    carry in-band FEC for this hole.
+    """
+
+    timestamp: int
+    duration: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """Nothing to play this tick: play one tick of concealment or silence."""
+
+
+EMPTY: Final = Empty()
+
+Playout: TypeAlias = Frame | Missing | Empty
+
+
+class Arrival(Enum):
+    """What :meth:`JitterBuffer.push` did with a packet."""
+
+    BUFFERED = "buffered"
+    DUPLICATE = "duplicate"  # already buffered or already played: dropped
+    LATE = "late"  # its playout time has passed: dropped
+    REJECTED = "rejected"  # a lone discontinuity (stray packet): dropped
+    RESYNCHRONIZED = "resynchronized"  # confirmed discontinuity: buffer restarted with it
+
+
+@dataclass(frozen=True, slots=True)
+class JitterStats:
+    """Counters and delays of a :class:`JitterBuffer`.
+
+    Every received packet ends up in exactly one of ``played``, ``late``,
+    ``duplicates``, ``rejected``, ``overflow_drops``, ``drift_drops``,
+    ``flushed`` or is still ``buffered``.  ``lost`` counts sequence numbers that
+    were missing at their playout (a late packet is also counted there),
+    ``concealed`` the :class:`Missing` results, ``inserted`` the ticks
+    stretched on purpose, ``underruns`` the times playout found the buffer
+    empty (this includes a sender that went quiet).
+    """
+
+    received: int
+    played: int
+    lost: int
+    concealed: int
+    late: int
+    duplicates: int
+    reordered: int
+    rejected: int
+    overflow_drops: int
+    drift_drops: int
+    inserted: int
+    underruns: int
+    flushed: int
+    resyncs: int
+    buffered: int
+    buffered_ms: float
+    current_delay_ms: float
+    target_delay_ms: float
+    jitter_ms: float
+
+
+@dataclass(slots=True)
+class _Counters:
+    received: int = 0
+    played: int = 0
+    lost: int = 0
+    concealed: int = 0
+    late: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    rejected: int = 0
+    overflow_drops: int = 0
+    drift_drops: int = 0
+    inserted: int = 0
+    underruns: int = 0
+    flushed: int = 0
+    resyncs: int = 0
+
+
+@dataclass(slots=True)
+class _Packet:
+    seq: int  # unwrapped
+    ts: int  # unwrapped
+    payload: bytes
+    marker: bool
+    silent: bool
+    nominal: float  # arrival time had it seen the floor transit
+
+
+def _unwrap(value: int, reference: int, modulus: int) -> int:
+    """``value`` (mod ``modulus``) extended to the integer nearest ``reference``."""
+    delta = (value - reference) % modulus
+    if delta >= modulus // 2:
+        delta -= modulus
+    return reference + delta
+
+
+class JitterBuffer:
+    """Adaptive jitter buffer for one RTP source (see the module docstring).
+
+    ``clock_rate`` is the RTP clock rate of the payload; one tick is
+    ``frame_duration`` seconds or ``frame_samples`` timestamp units (which
+    wins).  ``packet_duration`` (seconds, e.g. from ``a=ptime``) is only the
+    first guess of the packet length; the stream's timestamps override it.
+    ``jittersize`` is the 0..6 bias of the SPEC parameter.  Delays are
+    seconds; ``capacity`` bounds the buffered media (oldest dropped first).
+    """
+
+    def __init__(
+        self,
+        clock_rate: int,
+        frame_duration: float = 0.020,
+        *,
+        frame_samples: int | None = None,
+        packet_duration: float | None = None,
+        jittersize: int = JitterSize.NORMAL,
+        min_delay: float = 0.0,
+        max_delay: float = 0.5,
+        capacity: float = 1.0,
+    ) -> None:
+        if clock_rate <= 0:
+            raise LocalProtocolError(f"clock rate must be positive, not {clock_rate!r}")
+        tick = frame_samples if frame_samples is not None else round(clock_rate * frame_duration)
+        if tick <= 0:
+            raise LocalProtocolError("a tick must last at least one timestamp unit")
+        if not (0.0 <= min_delay <= max_delay) or not math.isfinite(max_delay):
+            raise LocalProtocolError(f"need 0 <= min_delay <= max_delay: {min_delay}, {max_delay}")
+        self._rate = clock_rate
+        self._tick = tick
+        self._size = self._check_size(jittersize)
+        self._min_delay = min_delay
+        self._max_delay = max_delay
+        self._capacity = max(capacity, max_delay + 2 * tick / clock_rate)
+        self._max_packet = max(tick, round(_MAX_PACKET_SECONDS * clock_rate))
+        # The packet duration in timestamp units, learned from the stream.
+        self._packet = tick
+        if packet_duration is not None and packet_duration > 0:
+            self._packet = min(self._max_packet, max(1, round(packet_duration * clock_rate)))
+        self._target = 0.0
+        self._jitter = 0.0
+        self._spreads: deque[tuple[float, float]] = deque()
+        self._sorted_spreads: list[float] = []
+        self._counts = _Counters()
+        self._clear()
+        self._update_target()
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _check_size(value: int) -> JitterSize:
+        try:
+            return JitterSize(value)
+        except ValueError:
+            raise LocalProtocolError(f"jittersize must be 0..6, not {value!r}") from None
+
+    @property
+    def jittersize(self) -> JitterSize:
+        """The delay bias; may be changed at any time."""
+        return self._size
+
+    @jittersize.setter
+    def jittersize(self, value: int) -> None:
+        self._size = self._check_size(value)
+        self._update_target()
+
+    @property
+    def frame_samples(self) -> int:
+        """Timestamp units in one tick (one :class:`Empty`)."""
+        return self._tick
+
+    @property
+    def packet_samples(self) -> int:
+        """The packet duration learned from the stream, in timestamp units."""
+        return self._packet
+
+    @property
+    def target_delay(self) -> float:
+        """The delay (seconds after nominal arrival) playout aims for."""
+        return self._target
+
+    @property
+    def current_delay(self) -> float | None:
+        """The smoothed actual delay of played packets, None before the first one."""
+        return self._delay
+
+    @property
+    def buffered(self) -> float:
+        """Buffered media in seconds (packet count times the learned duration)."""
+        return len(self._order) * self._packet / self._rate
+
+    def stats(self) -> JitterStats:
+        """A snapshot of the counters and delays."""
+        return JitterStats(
+            **asdict(self._counts),
+            buffered=len(self._order),
+            buffered_ms=self.buffered * 1000.0,
+            current_delay_ms=(self._delay or 0.0) * 1000.0,
+            target_delay_ms=self._target * 1000.0,
+            jitter_ms=self._jitter * 1000.0,
+        )
+
+    def reset(self) -> None:
+        """Flush everything and wait for a new stream (e.g. the SSRC changed).
+
+        The jitter estimate survives (same network path); counters add up.
+        """
+        self._counts.resyncs += 1
+        self._counts.flushed += len(self._order)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._packets: dict[int, _Packet] = {}
+        self._order: list[int] = []  # buffered unwrapped sequence numbers, sorted
+        self._highest_seq: int | None = None
+        self._highest_ts = 0
+        self._probation: int | None = None
+        self._playing = False
+        self._next_ts = 0
+        self._last_seq: int | None = None
+        self._last_out_ts: int | None = None
+        self._covered = 0  # timestamp units of underrun ticks not yet matched by a hole
+        self._hole_chunks = 0
+        self._recent: deque[int] = deque()
+        self._recent_set: set[int] = set()
+        self._floor: deque[tuple[float, float]] = deque()  # (arrival, transit), increasing
+        self._outliers = 0
+        self._previous_transit: float | None = None
+        self._delay: float | None = None
+        self._pending: tuple[int, float] | None = None  # (direction, since) of a correction
+        self._last_correction = -math.inf
+
+    # -- input -----------------------------------------------------------------------------
+
+    def push(
+        self,
+        seq: int,
+        timestamp: int,
+        payload: bytes,
+        now: float,
+        *,
+        marker: bool = False,
+        silent: bool = False,
+    ) -> Arrival:
+        """Add a packet that arrived at ``now``.
+
+        ``silent`` marks a payload known to be silence or comfort noise: drift
+        corrections prefer dropping those.  Bad packets are dropped and counted,
+        never raised; only out-of-range numbers (caller misuse) raise.
+        """
+        if not (0 <= seq < SEQ_MODULUS and 0 <= timestamp < TIMESTAMP_MODULUS):
+            raise LocalProtocolError(f"sequence {seq} or timestamp {timestamp} out of range")
+        self._counts.received += 1
+        result = Arrival.BUFFERED
+        if self._highest_seq is None:
+            ext_seq, ext_ts = seq, timestamp
+        else:
+            ext_seq = _unwrap(seq, self._highest_seq, SEQ_MODULUS)
+            ext_ts = _unwrap(timestamp, self._highest_ts, TIMESTAMP_MODULUS)
+            delta = ext_seq - self._highest_seq
+            backwards_in_time = (
+                delta > 0 and self._last_out_ts is not None and ext_ts <= self._last_out_ts
+            )
+            if delta > MAX_DROPOUT or delta < -MAX_MISORDER or backwards_in_time:
+                if self._probation != seq:
+                    self._probation = (seq + 1) % SEQ_MODULUS
+                    self._counts.rejected += 1
+                    return Arrival.REJECTED
+                self.reset()
+                ext_seq, ext_ts = seq, timestamp
+                result = Arrival.RESYNCHRONIZED
+            else:
+                self._probation = None
+        if ext_seq in self._packets or ext_seq in self._recent_set:
+            self._counts.duplicates += 1
+            return Arrival.DUPLICATE
+        if self._highest_seq is not None and ext_seq < self._highest_seq:
+            self._counts.reordered += 1
+        nominal = self._observe_transit(ext_ts, now, marker)
+        if self._is_late(ext_seq, ext_ts):
+            self._counts.late += 1
+            return Arrival.LATE
+        if self._highest_seq is None or ext_seq > self._highest_seq:
+            if self._highest_seq is not None and ext_seq == self._highest_seq + 1 and not marker:
+                self._learn_duration(ext_ts - self._highest_ts)
+            self._highest_seq, self._highest_ts = ext_seq, ext_ts
+        self._packets[ext_seq] = _Packet(ext_seq, ext_ts, payload, marker, silent, nominal)
+        bisect.insort(self._order, ext_seq)
+        self._enforce_capacity()
+        return result
+
+    def _is_late(self, ext_seq: int, ext_ts: int) -> bool:
+        """Whether the playout position has passed this packet."""
+        if self._last_seq is not None and ext_seq <= self._last_seq:
+            return True
+        return self._last_out_ts is not None and ext_ts <= self._last_out_ts
+
+    def _learn_duration(self, duration: int) -> None:
+        if 0 < duration <= self._max_packet:
+            self._packet = duration
+            self._update_target()
+
+    def _observe_transit(self, ext_ts: int, now: float, marker: bool) -> float:
+        """Update the jitter estimates with one arrival; return its nominal arrival."""
+        transit = now - ext_ts / self._rate
+        if self._previous_transit is not None:
+            step = abs(transit - self._previous_transit)
+            if step <= self._max_delay:  # a timestamp jump is no jitter (RFC 3550 A.8)
+                self._jitter += (step - self._jitter) / 16.0
+        self._previous_transit = transit
+        floor = self._floor
+        while len(floor) > 1 and floor[0][0] < now - _FLOOR_WINDOW:
+            floor.popleft()
+        if floor and transit - floor[0][1] > self._max_delay:
+            # Beyond absorbing: a delay spike, or the sender's timeline moved.
+            self._outliers += 1
+            if not marker and self._outliers < _OUTLIERS_TO_REANCHOR:
+                return now
+            floor.clear()
+        self._outliers = 0
+        while floor and floor[-1][1] >= transit:
+            floor.pop()
+        floor.append((now, transit))
+        spread = transit - floor[0][1]
+        self._add_spread(now, spread)
+        return now - spread
+
+    def _add_spread(self, now: float, spread: float) -> None:
+        samples, ordered = self._spreads, self._sorted_spreads
+        samples.append((now, spread))
+        bisect.insort(ordered, spread)
+        while samples and (
+            len(samples) > _MAX_SPREAD_SAMPLES or samples[0][0] < now - _SPREAD_WINDOW
+        ):
+            _, old = samples.popleft()
+            del ordered[bisect.bisect_left(ordered, old)]
+        self._update_target()
+
+    def _update_target(self) -> None:
+        if self._size is JitterSize.MAX:
+            target = self._max_delay
+        else:
+            bias = _BIASES[self._size]
+            percentile = 0.0
+            ordered = self._sorted_spreads
+            if bias.factor and ordered:
+                index = min(len(ordered) - 1, max(0, math.ceil(bias.quantile * len(ordered)) - 1))
+                percentile = ordered[index]
+            target = bias.base_packets * self._packet / self._rate + bias.factor * percentile
+        self._target = min(max(target, self._min_delay), self._max_delay)
+
+    def _enforce_capacity(self) -> None:
+        limit = self._capacity * self._rate
+        while len(self._order) > 1 and len(self._order) * self._packet > limit:
+            oldest = self._remove_head()
+            self._counts.overflow_drops += 1
+            if self._playing:
+                self._pass(oldest, self._duration_of(oldest))
+
+    # -- output ----------------------------------------------------------------------------
+
+    def peek(self) -> Frame | None:
+        """The next buffered packet, without taking it (for FEC after a :class:`Missing`)."""
+        if not self._order:
+            return None
+        head = self._packets[self._order[0]]
+        return Frame(head.payload, head.ts, head.seq, self._duration_of(head), head.marker)
+
+    def pop(self, now: float) -> Playout:
+        """What to play at this tick (see the module docstring)."""
+        if not self._playing:
+            if self._order and now >= self._packets[self._order[0]].nominal + self._target:
+                self._playing = True
+                self._next_ts = self._packets[self._order[0]].ts
+                return self._play(now, anchor=True)
+            return EMPTY
+        return self._pop_playing(now, correct=True)
+
+    def _pop_playing(self, now: float, *, correct: bool) -> Playout:
+        while self._order:
+            head = self._packets[self._order[0]]
+            if head.ts >= self._next_ts:
+                break
+            if self._last_out_ts is None or head.ts > self._last_out_ts:
+                self._next_ts = head.ts  # the previous duration was guessed too long
+                break
+            self._remove_head()  # its timestamp contradicts its sequence number
+            self._counts.late += 1
+        if not self._order:
+            if self._covered == 0:
+                self._counts.underruns += 1
+            self._covered += self._tick
+            self._adjust_delay(self._tick)  # what the frozen position adds, if not lost
+            return EMPTY
+        head = self._packets[self._order[0]]
+        gap = head.ts - self._next_ts
+        contiguous = self._last_seq is not None and head.seq == self._last_seq + 1
+        if gap and (head.marker or contiguous or gap > self._capacity * self._rate):
+            # A new talkspurt (or a discontinuity): restart at the target delay.
+            if now < head.nominal + self._target:
+                return EMPTY
+            self._next_ts = head.ts
+            return self._play(now, anchor=True)
+        if gap:  # a hole left by lost packets
+            if self._covered:
+                skipped = min(gap, self._covered)
+                self._next_ts += skipped
+                self._hole_chunks += skipped // self._packet
+                self._adjust_delay(-skipped)
+                self._covered = 0
+            elif correct and self._correction(now, head, free=True) > 0:
+                self._next_ts = head.ts  # shrink for free: skip the hole
+                self._adjust_delay(-gap)
+            if self._next_ts < head.ts:
+                return self._conceal(head)
+            return self._play(now)
+        if correct:
+            direction = self._correction(now, head)
+            if direction > 0 and len(self._order) > 1:
+                dropped = self._remove_head()
+                duration = self._duration_of(dropped)
+                self._pass(dropped, duration)
+                self._counts.drift_drops += 1
+                self._adjust_delay(-duration)
+                return self._pop_playing(now, correct=False)
+            if direction < 0:
+                self._counts.inserted += 1
+                self._adjust_delay(self._tick)
+                return EMPTY
+        return self._play(now)
+
+    def _correction(self, now: float, head: _Packet, *, free: bool = False) -> int:
+        """+1 to shrink now, -1 to stretch now, 0 to leave the delay alone.
+
+        ``free``: the correction costs no audio (skipping a hole), so it need not
+        wait for a silent frame.
+        """
+        if self._delay is None:
+            return 0
+        step = max(self._tick, self._packet) / self._rate
+        excess = self._delay - self._target
+        # The band is asymmetric ([-step/2, +step], wider than one correction) so
+        # the delay never oscillates, and it errs on the side of fewer underruns.
+        direction = 1 if excess > step else -1 if excess < -step / 2 else 0
+        if direction == 0 or (self._pending is not None and self._pending[0] != direction):
+            self._pending = None
+        if direction == 0 or now - self._last_correction < _CORRECTION_COOLDOWN:
+            return 0
+        if self._pending is None:
+            self._pending = (direction, now)
+        # Shrinking can wait for silence; stretching cannot: an underrun is worse.
+        urgent = (
+            direction < 0 or excess > 3 * step or now - self._pending[1] >= _CORRECTION_PATIENCE
+        )
+        if not (free or head.silent or urgent):
+            return 0
+        self._pending = None
+        self._last_correction = now
+        return direction
+
+    def _adjust_delay(self, units: int) -> None:
+        if self._delay is not None:
+            self._delay += units / self._rate
+
+    def _conceal(self, head: _Packet) -> Missing:
+        duration = min(self._packet, head.ts - self._next_ts)
+        base = self._last_seq + 1 if self._last_seq is not None else head.seq
+        seq = min(base + self._hole_chunks, head.seq - 1)
+        missing = Missing(self._next_ts, duration, seq)
+        self._last_out_ts = self._next_ts
+        self._next_ts += duration
+        self._hole_chunks += 1
+        self._counts.concealed += 1
+        return missing
+
+    def _play(self, now: float, *, anchor: bool = False) -> Frame:
+        head = self._remove_head()
+        duration = self._duration_of(head)
+        self._pass(head, duration)
+        self._counts.played += 1
+        self._last_out_ts = head.ts
+        delay = now - head.nominal
+        if self._delay is None or anchor:
+            self._delay = delay
+        else:
+            self._delay += _DELAY_SMOOTHING * (delay - self._delay)
+        return Frame(head.payload, head.ts, head.seq, duration, head.marker)
+
+    def _pass(self, packet: _Packet, duration: int) -> None:
+        """Move the playout position past ``packet`` (played or dropped)."""
+        if self._last_seq is not None and packet.seq > self._last_seq + 1:
+            self._counts.lost += packet.seq - self._last_seq - 1
+        if self._last_seq is None or packet.seq > self._last_seq:
+            self._last_seq = packet.seq
+        self._next_ts = max(self._next_ts, packet.ts + duration)
+        self._covered = 0
+        self._hole_chunks = 0
+        self._recent.append(packet.seq)
+        self._recent_set.add(packet.seq)
+        if len(self._recent) > _RECENT_SEQS:
+            self._recent_set.discard(self._recent.popleft())
+
+    def _remove_head(self) -> _Packet:
+        return self._packets.pop(self._order.pop(0))
+
+    def _duration_of(self, packet: _Packet) -> int:
+        """Timestamp units ``packet`` lasts: up to its buffered successor, else learned."""
+        following = self._packets.get(packet.seq + 1)
+        if following is not None and not following.marker:
+            duration = following.ts - packet.ts
+            if 0 < duration <= self._max_packet:
+                return duration
+        return self._packet

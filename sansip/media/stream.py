@@ -1,0 +1,355 @@
+"""One audio stream of a call, sans-IO: a negotiated SDP stream bound to an
+RTP session, an encoder and decoder, a jitter buffer, and a frame source
+and sink.
+
+The media clock (in the io adapters) calls :meth:`MediaStream.tick` every
+20 ms: the stream reads one frame from its source, encodes and sends it
+once a packet's worth (``ptime``) is collected, and writes one frame to
+its sink, decoded from the jitter buffer or concealed when a packet is
+missing or late.  Network input goes to :meth:`receive_datagram` (RTP and
+RTCP; ``rtcp=True`` for the separate RTCP port), output comes from
+:meth:`datagrams_to_send` (RTCP packets are told apart with
+:func:`sansip.rtp.is_rtcp` when RTP and RTCP use separate ports), and
+RTCP, DTMF pacing and the media timeout run on :meth:`get_timer` /
+:meth:`handle_timer`, like every machine here.
+
+The pipeline runs at ``sample_rate`` (default: the codec's PCM rate);
+when the codec's rate differs, frames are resampled by linear
+interpolation on the way (a better resampler belongs to the audio
+pipeline).  A re-INVITE that changes the remote address, direction or
+codec is applied with :meth:`update`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
+from sansip.audio.codecs.opus import OpusDecoder
+from sansip.audio.frames import FrameSink, FrameSource
+from sansip.audio.jitter import Frame, JitterBuffer, JitterStats, Missing
+from sansip.errors import LocalProtocolError
+from sansip.rtp import (
+    ByeReceived,
+    DtmfReceived,
+    Latched,
+    MediaTimedOut,
+    RandomSource,
+    RemoteSourceChanged,
+    RtpConfig,
+    RtpReceived,
+    RtpSession,
+    RtpStatistics,
+    SsrcCollided,
+)
+from sansip.rtp.types import Address, Datagram
+from sansip.sdp import NegotiatedMedia
+
+__all__ = ["FRAME_DURATION", "MediaEvent", "MediaSettings", "MediaStatistics", "MediaStream"]
+
+#: The media clock's tick (seconds): one frame in and out per tick.
+FRAME_DURATION: Final = 0.020
+
+MediaEvent: TypeAlias = (
+    DtmfReceived | MediaTimedOut | Latched | ByeReceived | RemoteSourceChanged | SsrcCollided
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The parameters of SPEC.md that shape a stream: ``jittersize`` (0-6),
+    ``natopenpackets``, ``mediatimeout`` (seconds, 0 off), the RTCP
+    ``cname`` and the wall clock offset for RTCP timestamps."""
+
+    jittersize: int = 3
+    natopenpackets: int = 0
+    mediatimeout: float = 0.0
+    cname: str = "sansip"
+    wall_clock_offset: float = 0.0
+    dtmf_duration_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStatistics:
+    """What a stream sent, received and measured."""
+
+    codec: str
+    rtp: RtpStatistics
+    jitter_buffer: JitterStats
+    frames_played: int
+    frames_concealed: int
+
+
+def _resample(frame: NDArray[np.int16], rate_in: int, rate_out: int) -> NDArray[np.int16]:
+    """``frame`` from ``rate_in`` to ``rate_out`` by linear interpolation."""
+    if rate_in == rate_out or len(frame) == 0:
+        return frame
+    count = round(len(frame) * rate_out / rate_in)
+    positions = np.arange(count, dtype=np.float64) * (rate_in / rate_out)
+    values = np.interp(positions, np.arange(len(frame)), frame.astype(np.float64))
+    return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
+
+
+class MediaStream:
+    """The audio of one call on one RTP session (see the module docstring)."""
+
+    def __init__(
+        self,
+        media: NegotiatedMedia,
+        *,
+        rng: RandomSource,
+        now: float,
+        source: FrameSource,
+        sink: FrameSink,
+        settings: MediaSettings | None = None,
+        sample_rate: int | None = None,
+    ) -> None:
+        self.settings = settings or MediaSettings()
+        self.source = source
+        self.sink = sink
+        self._rng = rng
+        self._events: deque[MediaEvent] = deque()
+        self._played = 0
+        self._concealed = 0
+        self._playing = False
+        self.media = media
+        self._open_codec(media)
+        self.sample_rate = sample_rate or self._encoder.sample_rate
+        self.rtp = RtpSession(
+            self._rtp_config(media), rng, now,
+            (media.remote_address, media.remote_port),
+            remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
+        )  # fmt: skip
+        self.rtp.set_receiving(media.receiving, now)
+
+    # -- configuration -----------------------------------------------------------------
+    def _open_codec(self, media: NegotiatedMedia) -> None:
+        codec = media.codec
+        fmtp = dict(p.split("=", 1) for p in codec.fmtp.replace(" ", "").split(";") if "=" in p)
+        rate = codec.spec.sample_rate or None
+        self._encoder: Encoder = create_encoder(
+            codec.name, fmtp=fmtp, ptime=media.ptime, clock_rate=codec.clock_rate,
+            sample_rate=rate,
+        )  # fmt: skip
+        self._decoder: Decoder = create_decoder(
+            codec.name, ptime=media.ptime, clock_rate=codec.clock_rate, sample_rate=rate
+        )
+        codec_rate = self._encoder.sample_rate
+        self._frame = round(codec_rate * FRAME_DURATION)  # codec samples per tick
+        self._packet = max(self._frame, round(codec_rate * media.ptime / 1000))
+        self._send_pt = codec.payload_type
+        self._receive_pts = {codec.payload_type, codec.local_payload_type}
+        self._pending: list[NDArray[np.int16]] = []  # source audio not yet sent
+        self._pending_samples = 0
+        self._decoded: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
+        self._marker = True  # the first packet of a talkspurt
+        self._jitter = JitterBuffer(
+            codec.clock_rate,
+            frame_samples=self._encoder.timestamp_increment(self._frame),
+            packet_duration=media.ptime / 1000,
+            jittersize=self.settings.jittersize,
+        )
+
+    def _rtp_config(self, media: NegotiatedMedia) -> RtpConfig:
+        codec = media.codec
+        return RtpConfig(
+            payload_types=frozenset({codec.payload_type, codec.local_payload_type}),
+            clock_rate=codec.clock_rate,
+            ptime=media.ptime / 1000,
+            codec=codec.name,
+            dtmf_payload_type=media.telephone_event_pt,
+            cn_payload_type=media.cn_pt,
+            cname=self.settings.cname,
+            rtcp_mux=media.rtcp_mux,
+            natopenpackets=self.settings.natopenpackets,
+            mediatimeout=self.settings.mediatimeout,
+            wall_clock_offset=self.settings.wall_clock_offset,
+        )
+
+    @property
+    def codec(self) -> str:
+        """The codec in use (the SDP encoding name)."""
+        return self.media.codec.name
+
+    @property
+    def sending(self) -> bool:
+        """Whether audio goes out (not on hold, not recvonly)."""
+        return self.media.sending
+
+    @property
+    def receiving(self) -> bool:
+        """Whether audio is expected from the peer."""
+        return self.media.receiving
+
+    def update(self, media: NegotiatedMedia, now: float) -> None:
+        """Apply a new negotiation (re-INVITE): address, direction, codec.
+
+        A new codec or clock rate starts a new RTP session (new SSRC and
+        sequence, as a changed stream is a new source); a new address only
+        moves where packets go."""
+        old = self.media
+        self.media = media
+        if (media.codec.name, media.codec.clock_rate, media.ptime, media.rtcp_mux) != (
+            old.codec.name, old.codec.clock_rate, old.ptime, old.rtcp_mux
+        ) or media.telephone_event_pt != old.telephone_event_pt:  # fmt: skip
+            self.rtp.bye(now, "codec change")
+            self._open_codec(media)
+            self.rtp = RtpSession(
+                self._rtp_config(media), self._rng, now,
+                (media.remote_address, media.remote_port),
+                remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
+            )  # fmt: skip
+        elif (media.remote_address, media.remote_port) != (old.remote_address, old.remote_port):
+            self.rtp.set_remote(
+                (media.remote_address, media.remote_port),
+                (media.remote_rtcp_address, media.remote_rtcp_port),
+            )
+        if media.sending and not old.sending:
+            self._marker = True
+        self.rtp.set_receiving(media.receiving, now)
+
+    # -- the machine shape -------------------------------------------------------------
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, *, rtcp: bool = False
+    ) -> None:
+        """Take one RTP or RTCP datagram; never raises."""
+        self.rtp.receive_datagram(data, addr, now, rtcp=rtcp, wall_time=self._wall(now))
+        self._drain(now)
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """RTP and RTCP to send (RTCP: see :func:`sansip.rtp.is_rtcp`)."""
+        return self.rtp.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        """The next RTCP, DTMF or media-timeout deadline (not the media clock)."""
+        return self.rtp.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        """Fire what is due."""
+        self.rtp.handle_timer(now, wall_time=self._wall(now))
+        self._drain(now)
+
+    def next_event(self) -> MediaEvent | None:
+        """DTMF received, media timeout, latching and source changes."""
+        return self._events.popleft() if self._events else None
+
+    # -- commands ----------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """One media clock tick: one frame in from the source, one frame out
+        to the sink."""
+        if self.rtp.closed:
+            return
+        self._send_side(now)
+        self._receive_side(now)
+
+    def send_dtmf(self, digits: str, now: float, duration_ms: int | None = None) -> None:
+        """Send ``digits`` as RFC 4733 events (raises LocalProtocolError when
+        the peer did not accept telephone-event)."""
+        duration = duration_ms or self.settings.dtmf_duration_ms
+        self.rtp.send_dtmf(digits, now, duration)
+
+    @property
+    def dtmf_supported(self) -> bool:
+        """Whether RFC 4733 events were negotiated."""
+        return self.media.telephone_event_pt is not None
+
+    def close(self, now: float) -> None:
+        """Send the final RTCP report with BYE; the stream stops."""
+        self.rtp.bye(now, "call ended", wall_time=self._wall(now))
+
+    def statistics(self, now: float) -> MediaStatistics:
+        """A snapshot of RTP, jitter buffer and playout counters."""
+        return MediaStatistics(self.codec, self.rtp.statistics(now), self._jitter.stats(),
+                               self._played, self._concealed)  # fmt: skip
+
+    # -- internals -----------------------------------------------------------------------
+    def _wall(self, now: float) -> float:
+        return now + self.settings.wall_clock_offset
+
+    def _drain(self, now: float) -> None:
+        while (event := self.rtp.next_event()) is not None:
+            if isinstance(event, RtpReceived):
+                packet = event.packet
+                if packet.payload_type in self._receive_pts and self.receiving:
+                    self._jitter.push(packet.sequence_number, packet.timestamp, packet.payload,
+                                      now, marker=packet.marker)  # fmt: skip
+            elif isinstance(event, DtmfReceived | MediaTimedOut | Latched | ByeReceived
+                            | RemoteSourceChanged | SsrcCollided):  # fmt: skip
+                self._events.append(event)
+
+    def _send_side(self, now: float) -> None:
+        frame = self.source.read(now)
+        if not self.sending:
+            self._pending, self._pending_samples = [], 0
+            return
+        if self.media.local_hold:
+            # Holding with sendonly: the line stays open (no media timeout at
+            # the peer) but carries silence, not our microphone.
+            frame = np.zeros(len(frame), dtype=np.int16)
+        codec_rate = self._encoder.sample_rate
+        frame = _resample(frame, self.sample_rate, codec_rate)
+        if len(frame) != self._frame:
+            frame = np.resize(frame, self._frame).astype(np.int16) if len(frame) else (
+                np.zeros(self._frame, dtype=np.int16))  # fmt: skip
+        if self.rtp.dtmf_active:
+            # The events stand in for the audio (the session moves the RTP
+            # timestamp past each event); audio resumes as a new talkspurt.
+            self._pending, self._pending_samples = [], 0
+            self._marker = True
+            return
+        self._pending.append(frame)
+        self._pending_samples += len(frame)
+        if self._pending_samples < self._packet:
+            return
+        pcm = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_samples = [], 0
+        try:
+            payload = self._encoder.encode(pcm)
+        except LocalProtocolError:
+            return
+        advance = self._encoder.timestamp_increment(len(pcm))
+        self.rtp.send_payload(payload, self._send_pt, now, marker=self._marker,
+                              timestamp_advance=advance)  # fmt: skip
+        self._marker = False
+
+    def _receive_side(self, now: float) -> None:
+        while len(self._decoded) < self._frame:
+            piece = self._next_piece(now)
+            if piece is None:
+                break
+            self._decoded = np.concatenate((self._decoded, piece))
+        if len(self._decoded) >= self._frame:
+            out, self._decoded = self._decoded[: self._frame], self._decoded[self._frame :]
+            self._played += 1
+        else:
+            out = np.zeros(self._frame, dtype=np.int16)
+            self._decoded = np.zeros(0, dtype=np.int16)
+        self.sink.write(_resample(out, self._encoder.sample_rate, self.sample_rate))
+
+    def _next_piece(self, now: float) -> NDArray[np.int16] | None:
+        """The next decoded audio from the jitter buffer; None when there is
+        nothing to play this tick (silence is written instead)."""
+        if not self.receiving:
+            return None
+        item = self._jitter.pop(now)
+        rate_ratio = self._encoder.sample_rate / self.media.codec.clock_rate
+        if isinstance(item, Frame):
+            self._playing = True
+            return self._decoder.decode(item.payload)
+        if isinstance(item, Missing):
+            self._concealed += 1
+            samples = max(1, round(item.duration * rate_ratio))
+            following = self._jitter.peek()
+            if (isinstance(self._decoder, OpusDecoder) and following is not None
+                    and following.seq == item.seq + 1):  # fmt: skip
+                return self._decoder.decode_fec(following.payload, samples)
+            return self._decoder.conceal(samples)
+        if self._playing:  # an underrun while playing: conceal one tick
+            self._concealed += 1
+            return self._decoder.conceal(self._frame)
+        return None

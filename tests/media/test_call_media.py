@@ -1,0 +1,152 @@
+"""Two calls' media wired back to back on a virtual clock: offer/answer,
+audio both ways (each side hears the other's tone), RFC 4733 DTMF, hold and
+resume, and loss on the way — for every codec sansip has."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from sansip.audio.analysis import dominant_frequency, rms_dbfs
+from sansip.audio.codecs import available_codecs
+from sansip.audio.frames import CollectSink
+from sansip.audio.tones import ToneSource
+from sansip.media import FRAME_DURATION, CallMedia
+from sansip.rtp import DtmfReceived, is_rtcp
+from sansip.sdp import NegotiationFailed, codec_preferences
+
+ALICE_PORT, BOB_PORT = 40000, 42000
+ALICE_HZ, BOB_HZ = 440.0, 1000.0
+
+
+class Link:
+    """Both sides, a virtual clock ticking every 20 ms, and a network that
+    delivers after ``delay`` seconds and drops a seeded share of packets."""
+
+    def __init__(self, codec: str, *, loss: float = 0.0, delay: float = 0.03, rate: int = 16000,
+                 bob_codec: str | None = None) -> None:  # fmt: skip
+        self.now = 0.0
+        self.loss, self.delay = loss, delay
+        self.random = random.Random(7)
+        self.in_flight: list[tuple[float, bytes, tuple[str, int], tuple[str, int]]] = []
+        self.heard = {
+            "alice": CollectSink(max_frames=100_000),
+            "bob": CollectSink(max_frames=100_000),
+        }
+        self.rate = rate
+
+        def side(name: str, port: int, hz: float, prefs: str) -> CallMedia:
+            return CallMedia("127.0.0.1", port, codec_preferences(codec=prefs),
+                             rng=random.Random(port), source=ToneSource(hz, rate),
+                             sink=self.heard[name], sample_rate=rate)  # fmt: skip
+
+        self.alice = side("alice", ALICE_PORT, ALICE_HZ, codec)
+        self.bob = side("bob", BOB_PORT, BOB_HZ, bob_codec or codec)
+        self.bob_digits: list[str] = []
+
+    def connect(self) -> None:
+        answer = self.bob.answer(self.alice.offer(), self.now)
+        self.alice.receive_answer(answer, self.now)
+
+    def run(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self.now < end - 1e-9:
+            self.now = round(self.now + FRAME_DURATION, 6)
+            for media, port in ((self.alice, ALICE_PORT), (self.bob, BOB_PORT)):
+                stream = media.stream
+                assert stream is not None
+                stream.handle_timer(self.now)
+                stream.tick(self.now)
+                for data, dest in stream.datagrams_to_send(self.now):
+                    source_port = port + 1 if is_rtcp(data) and dest[1] % 2 else port
+                    if self.random.random() >= self.loss:
+                        self.in_flight.append((self.now + self.delay, data,
+                                               ("127.0.0.1", source_port), dest))  # fmt: skip
+            due = [p for p in self.in_flight if p[0] <= self.now]
+            self.in_flight = [p for p in self.in_flight if p[0] > self.now]
+            for _, data, src, dest in due:
+                media = self.alice if dest[1] in (ALICE_PORT, ALICE_PORT + 1) else self.bob
+                assert media.stream is not None
+                media.stream.receive_datagram(data, src, self.now, rtcp=dest[1] % 2 == 1)
+            assert self.bob.stream is not None
+            while (event := self.bob.stream.next_event()) is not None:
+                if isinstance(event, DtmfReceived):
+                    self.bob_digits.append(event.digit)
+
+    def last(self, name: str, seconds: float) -> np.ndarray:
+        samples = self.heard[name].samples()
+        return samples[-round(seconds * self.rate) :]
+
+
+CODECS = [c for c in ("PCMU", "PCMA", "G722", "opus") if c.lower() in
+          {a.lower() for a in available_codecs()}]  # fmt: skip
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_each_side_hears_the_other(codec: str) -> None:
+    link = Link(codec)
+    link.connect()
+    assert link.alice.stream is not None and link.alice.stream.codec.lower() == codec.lower()
+    link.run(1.5)
+    assert dominant_frequency(link.last("alice", 1.0), link.rate) == pytest.approx(BOB_HZ, abs=15)
+    assert dominant_frequency(link.last("bob", 1.0), link.rate) == pytest.approx(ALICE_HZ, abs=15)
+    stats = link.bob.stream.statistics(link.now)  # type: ignore[union-attr]
+    assert stats.rtp.packets_received >= 70 and stats.rtp.packets_lost == 0
+    assert stats.frames_played >= 60
+
+
+def test_audio_survives_ten_percent_loss_with_concealment() -> None:
+    link = Link("PCMU", loss=0.10)
+    link.connect()
+    link.run(3.0)
+    stats = link.bob.stream.statistics(link.now)  # type: ignore[union-attr]
+    assert stats.rtp.packets_lost > 5 and stats.frames_concealed > 5
+    assert dominant_frequency(link.last("bob", 2.0), link.rate) == pytest.approx(ALICE_HZ, abs=15)
+
+
+def test_dtmf_reaches_the_other_side_once_per_digit() -> None:
+    link = Link("PCMU")
+    link.connect()
+    link.run(0.5)
+    link.alice.stream.send_dtmf("1234#", link.now)  # type: ignore[union-attr]
+    link.run(2.0)
+    assert "".join(link.bob_digits) == "1234#"
+
+
+def test_hold_stops_the_audio_and_resume_brings_it_back() -> None:
+    link = Link("PCMU")
+    link.connect()
+    link.run(1.0)
+    answer = link.bob.answer(link.alice.hold(), link.now)
+    link.alice.receive_answer(answer, link.now)
+    assert link.alice.on_hold and link.bob.on_hold
+    link.run(1.0)
+    assert rms_dbfs(link.last("bob", 0.6)) < -60  # alice holds: she sends silence
+    assert rms_dbfs(link.last("alice", 0.6)) < -60  # bob answered recvonly: he sends nothing
+    link.alice.receive_answer(link.bob.answer(link.alice.resume(), link.now), link.now)
+    link.run(1.0)
+    assert dominant_frequency(link.last("bob", 0.5), link.rate) == pytest.approx(ALICE_HZ, abs=15)
+    assert dominant_frequency(link.last("alice", 0.5), link.rate) == pytest.approx(BOB_HZ, abs=15)
+
+
+def test_no_common_codec_is_488_with_a_warning() -> None:
+    link = Link("PCMU", bob_codec="PCMA")
+    with pytest.raises(NegotiationFailed) as failure:
+        link.connect()
+    assert failure.value.status == 488 and failure.value.warning
+    assert link.bob.stream is None
+
+
+def test_a_reoffer_with_another_codec_switches_the_stream() -> None:
+    link = Link("PCMU,PCMA")
+    link.connect()
+    link.run(0.5)
+    assert link.alice.stream is not None and link.alice.stream.codec == "PCMU"
+    # Bob re-offers with only PCMA.
+    bob = CallMedia("127.0.0.1", BOB_PORT, codec_preferences(codec="PCMA"),
+                    rng=random.Random(3), source=ToneSource(BOB_HZ, link.rate),
+                    sink=link.heard["bob"], sample_rate=link.rate)  # fmt: skip
+    link.alice.answer(bob.offer(), link.now)
+    assert link.alice.stream.codec == "PCMA"
