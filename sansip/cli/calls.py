@@ -2,8 +2,11 @@
 TCP or TLS (``-p transport=``, see :mod:`sansip.cli.transports`).
 
 Both print one line per call (``--json``: one JSON object per call, a CDR)
-and exit 0 when every call did what was asked.  Media is not there yet: the
-SDP they send offers PCMU on a port where nothing listens.
+and exit 0 when every call did what was asked.  Each call has audio (see
+:mod:`sansip.cli.media`): ``--tone``/``--play``/``--echo`` choose what is
+sent, ``--record`` keeps what is received, ``--dtmf`` sends RFC 4733
+digits, ``call --hold`` holds and resumes; ``--no-media`` keeps to
+signalling (a fixed PCMU SDP and no RTP ports, for load tests).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
+from sansip.cli.media import DTMF_DELAY, CallAudio, MediaOptions, add_media_options
 from sansip.cli.options import (
     instance_id,
     parse_custom_headers,
@@ -31,6 +35,7 @@ from sansip.cli.transports import Driver, default_port, make_driver, transport_o
 from sansip.dialog.call import (
     INCOMING,
     Call,
+    CallEvent,
     CallState,
     CallStateChanged,
     IncomingCall,
@@ -38,6 +43,8 @@ from sansip.dialog.call import (
 )
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
+from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import ParseError, SipURI, parse_uri
 from sansip.transport.types import Address, Transport
 
@@ -150,6 +157,77 @@ def _driver(
                        tls_hostnames=resolved.hostnames if resolved else None)  # fmt: skip
 
 
+class _CallMedia:
+    """The audio of a command's calls (or nothing, with ``--no-media``)."""
+
+    def __init__(self, args: argparse.Namespace, host: str, rng: random.Random) -> None:
+        self.options = MediaOptions.from_args(args, parse_params(args.param))
+        self.host = host
+        self.rng = rng
+        self.clock = AsyncioMediaClock()
+        self.audio: dict[Call, CallAudio] = {}
+
+    async def open(self, call_index: int) -> CallAudio | None:
+        if not self.options.enabled:
+            return None
+        audio = CallAudio(self.options, self.host, self.clock, self.rng, call_index)
+        await audio.open()
+        return audio
+
+    def handle(self, ua: UserAgent, event: CallEvent, now: float) -> None:
+        """Re-INVITEs: with media they are negotiated; without, the session stays."""
+        call = getattr(event, "call", None)
+        audio = self.audio.get(call) if isinstance(call, Call) else None
+        if audio is not None:
+            audio.handle(ua, event, now)
+        elif isinstance(event, OfferReceived):
+            _keep_session(ua, event, now)
+
+    def connected(self, ua: UserAgent, call: Call, loop: asyncio.AbstractEventLoop,
+                  pump: Callable[[], None]) -> bool:  # fmt: skip
+        """Start the call's media and its scripted actions (DTMF, hold)."""
+        audio = self.audio.get(call)
+        if audio is None:
+            return True
+        if not audio.connected(call, loop.time()):
+            return False
+        options = self.options
+
+        def act(action: Callable[[], object]) -> None:
+            if call.state is CallState.CONNECTED:
+                action()
+                pump()
+
+        if options.dtmf:
+            loop.call_later(DTMF_DELAY, act, lambda: audio.send_dtmf(options.dtmf, loop.time()))
+        if options.hold is not None:
+            start, length = options.hold
+            loop.call_later(start, act, lambda: audio.hold(ua, call, loop.time()))
+            loop.call_later(start + length, act,
+                            lambda: audio.hold(ua, call, loop.time(), resume=True))  # fmt: skip
+        return True
+
+    def ended(self, call: Call, now: float) -> dict[str, object]:
+        audio = self.audio.pop(call, None)
+        if audio is None:
+            return {}
+        summary = audio.summary(now)
+        audio.close(now)
+        if audio.failure:
+            summary["media_failure"] = audio.failure
+        return summary
+
+
+def _live(call: Call) -> bool:
+    """Whether an incoming call still waits for an answer (it may have been
+    cancelled while its media was being set up)."""
+    return call.state is not CallState.DISCONNECTED and call.final is None
+
+
+def _rng(args: argparse.Namespace) -> random.Random:
+    return random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+
+
 async def _answer(args: argparse.Namespace) -> int:
     transport = transport_of(parse_params(args.param), args.transport)
     if transport is Transport.TLS and not args.cert:
@@ -168,7 +246,9 @@ async def _answer(args: argparse.Namespace) -> int:
     ua = _ua(args, local, transport, targets if params.get("proxyaddress") else None)
     session = _Session(ua, driver)
     loop = asyncio.get_running_loop()
-    answered = ended = 0
+    media = _CallMedia(args, local[0], _rng(args))
+    tasks: set[asyncio.Task[None]] = set()
+    answered = ended = incoming = 0
 
     def later(delay: float, action: Callable[[], None]) -> None:
         def run() -> None:
@@ -177,38 +257,64 @@ async def _answer(args: argparse.Namespace) -> int:
 
         loop.call_later(delay, run)
 
+    async def pick_up(call: Call, index: int) -> None:
+        """Open the call's media, then answer (after --ring seconds)."""
+        try:
+            audio = await media.open(index)
+        except LocalProtocolError as exc:
+            print(f"sansip answer: {exc}", file=sys.stderr)
+            if _live(call):
+                ua.reject(call, loop.time(), 500)
+            pump()
+            return
+        if not _live(call):
+            if audio is not None:
+                audio.close(loop.time())
+            pump()
+            return
+        if audio is None:
+            sdp = make_sdp(local, 1)
+        else:
+            media.audio[call] = audio
+            answer = audio.answer(call.invite.body, loop.time())
+            if isinstance(answer, RemoteProtocolError):
+                ua.reject(call, loop.time(), answer.status, warning=audio.warning(answer))
+                pump()
+                return
+            sdp = answer
+        if args.ring > 0:
+            await asyncio.sleep(args.ring)
+        if _live(call):
+            ua.answer(call, loop.time(), sdp=sdp)
+        pump()
+
     def pump() -> None:
-        nonlocal answered, ended
+        nonlocal answered, ended, incoming
         now = loop.time()
         while (event := ua.next_event()) is not None:
             if isinstance(event, IncomingCall):
-                call = event.call
-                ua.ring(call, now)
-                sdp = make_sdp(session.driver.local if session.driver else local, 1)
-
-                def pick_up(call: Call = call, sdp: bytes = sdp) -> None:
-                    if call.state is not CallState.DISCONNECTED:
-                        ua.answer(call, loop.time(), sdp=sdp)
-
-                if args.ring > 0:
-                    later(args.ring, pick_up)
-                else:
-                    pick_up()
-            elif isinstance(event, OfferReceived):
-                _keep_session(ua, event, now)
+                incoming += 1
+                ua.ring(event.call, now)
+                task = loop.create_task(pick_up(event.call, incoming))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
             elif isinstance(event, CallStateChanged):
                 call = event.call
                 if event.new is CallState.CONNECTED:
                     answered += 1
-                    if args.hangup_after is not None:
+                    if not media.connected(ua, call, loop, pump):
+                        ua.hangup(call, now)
+                    elif args.hangup_after is not None:
                         later(args.hangup_after, partial(_hangup, ua, call, loop))
                 elif event.new is CallState.DISCONNECTED:
                     ended += 1
-                    record = _record(call, now)
+                    record = _record(call, now) | media.ended(call, now)
                     session.records.append(record)
                     _print(record, args.json)
                     if args.count and ended >= args.count:
                         session.done.set()
+            else:
+                media.handle(ua, event, now)
         if session.driver is not None:
             session.driver.wake()
 
@@ -238,6 +344,8 @@ async def _answer(args: argparse.Namespace) -> int:
             ua.unregister(registration, loop.time())
             driver.wake()
             await asyncio.sleep(0.2)
+        for call in list(media.audio):
+            media.ended(call, loop.time())
         await driver.close()
     if args.count:
         return 0 if ended >= args.count else 1
@@ -277,14 +385,26 @@ async def _call(args: argparse.Namespace) -> int:
     ua = _ua(args, bound, transport, proxy_targets)
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
+    media = _CallMedia(args, bound[0], _rng(args))
+    try:
+        audio = await media.open(1)
+    except LocalProtocolError as exc:
+        print(f"sansip call: {exc}", file=sys.stderr)
+        await driver.close()
+        return 1
+    media_ok = True
 
     def pump() -> None:
+        nonlocal media_ok
         while (event := ua.next_event()) is not None:
-            if isinstance(event, OfferReceived):
-                _keep_session(ua, event, loop.time())
             if not isinstance(event, CallStateChanged):
+                media.handle(ua, event, loop.time())
                 continue
             if event.new is CallState.CONNECTED:
+                if not media.connected(ua, event.call, loop, pump):
+                    media_ok = False
+                    ua.hangup(event.call, loop.time())
+                    continue
                 loop.call_later(
                     args.duration, partial(_hangup_and_pump, ua, event.call, loop, pump)
                 )
@@ -294,7 +414,10 @@ async def _call(args: argparse.Namespace) -> int:
 
     driver.attach(ua, pump)
     targets = resolved.addresses if resolved else None
-    call = ua.call(target, loop.time(), sdp=make_sdp(bound, 1), targets=targets)
+    sdp = audio.offer() if audio is not None else make_sdp(bound, 1)
+    call = ua.call(target, loop.time(), sdp=sdp, targets=targets)
+    if audio is not None:
+        media.audio[call] = audio
     pump()
     try:
         await asyncio.wait_for(finished.wait(), args.timeout)
@@ -302,10 +425,10 @@ async def _call(args: argparse.Namespace) -> int:
         ua.hangup(call, loop.time())
         pump()
     await asyncio.sleep(0.05)  # let the BYE or CANCEL leave
+    record = _record(call, loop.time()) | media.ended(call, loop.time())
     await driver.close()
-    record = _record(call, loop.time())
     _print(record, args.json)
-    return 0 if call.connected_at is not None else 1
+    return 0 if call.connected_at is not None and media_ok else 1
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -329,12 +452,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     answer.add_argument("--ring", type=float, default=0.0, help="seconds of ringing first")
     answer.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS")
     answer.add_argument("--duration", type=float, default=0.0, help="exit after SECONDS")
+    add_media_options(answer)
 
     call = commands.add_parser("call", parents=[common], help="place one call")
     call.add_argument("target", help="sip:user@host:port")
     call.add_argument("--duration", type=float, default=5.0, help="seconds connected")
     call.add_argument("--timeout", type=float, default=60.0, help="give up after SECONDS")
     call.add_argument("--local", default="127.0.0.1:0", metavar="HOST:PORT")
+    call.add_argument("--hold", default=None, metavar="START,LENGTH",
+                      help="hold START s after connecting, resume LENGTH s later")  # fmt: skip
+    add_media_options(call)
 
 
 def run_answer(args: argparse.Namespace) -> int:

@@ -313,6 +313,8 @@ class UserAgent(UasRequests, SessionModifications, RequestSending):
         else:
             call.dialog.update_from_sent_response(response)
         call.final, call.status, call.local_sdp = response, 200, sdp
+        # An INVITE without an offer: ours is in the 2xx, the answer in the ACK.
+        call.answer_in_ack = bool(sdp) and not call.invite.body
         call.retransmit_interval = self._t.t1
         call.retransmit_at = now + self._t.t1
         call.retransmit_until = now + 64 * self._t.t1
@@ -320,13 +322,24 @@ class UserAgent(UasRequests, SessionModifications, RequestSending):
         call.connected_at = now
         self._set_state(call, CallState.CONNECTED, now)
 
-    def reject(self, call: Call, now: float, status: int = 486, reason: str | None = None) -> None:
-        """Decline an incoming call (486 Busy Here by default)."""
+    def reject(
+        self,
+        call: Call,
+        now: float,
+        status: int = 486,
+        reason: str | None = None,
+        *,
+        warning: str | None = None,
+    ) -> None:
+        """Decline an incoming call (486 Busy Here by default; a 488 for
+        unusable SDP takes a ``warning`` value, RFC 3261 §20.43)."""
         self._require_incoming(call)
         if not 300 <= status <= 699:
             raise LocalProtocolError("a rejection needs a 3xx-6xx status")
         assert call.invite_key is not None
-        self.endpoint.respond(call.invite_key, self._response(call, status, reason=reason), now)
+        headers: list[tuple[str, object]] = [("Warning", warning)] if warning else []
+        response = self._response(call, status, reason=reason, headers=headers)
+        self.endpoint.respond(call.invite_key, response, now)
         call.status = status
         self._end(call, now, "rejected")
 

@@ -115,6 +115,9 @@ class RtpSession:
         self._dtmf_due: float | None = None
         # Receiving.
         self._sources: dict[int, SourceStatistics] = {}
+        # Counters of sources that left (BYE, evicted): statistics stay cumulative.
+        self._departed = [0, 0, 0, 0, 0, 0, 0]  # packets, octets, lost, expected, dup, ooo, late
+        self._departed_jitter = 0.0
         self.remote_ssrc: int | None = None
         self._dtmf = DtmfReceiver(config.clock_rate, config.dtmf_end_timeout)
         self._collision_sources: set[Address] = set()
@@ -298,11 +301,12 @@ class RtpSession:
     def statistics(self, now: float) -> RtpStatistics:
         """A snapshot of the counters, jitter, RTT and MOS estimate."""
         sources = list(self._sources.values())
-        received = sum(s.packets for s in sources)
-        lost = sum(s.lost for s in sources)
-        expected = sum(s.expected for s in sources)
+        gone = self._departed
+        received = sum(s.packets for s in sources) + gone[0]
+        lost = sum(s.lost for s in sources) + gone[2]
+        expected = sum(s.expected for s in sources) + gone[3]
         current = self._sources.get(self.remote_ssrc) if self.remote_ssrc is not None else None
-        jitter = current.jitter_seconds if current is not None else 0.0
+        jitter = current.jitter_seconds if current is not None else self._departed_jitter
         loss = lost / expected if expected > 0 else 0.0
         report = self._remote_report
         r = mos = None
@@ -319,12 +323,12 @@ class RtpSession:
             packets_sent=self._packets_sent,
             bytes_sent=self._bytes_sent,
             packets_received=received,
-            bytes_received=sum(s.octets for s in sources),
+            bytes_received=sum(s.octets for s in sources) + gone[1],
             packets_lost=lost,
             loss=loss,
-            duplicates=sum(s.duplicates for s in sources),
-            out_of_order=sum(s.out_of_order for s in sources),
-            late=sum(s.late for s in sources),
+            duplicates=sum(s.duplicates for s in sources) + gone[4],
+            out_of_order=sum(s.out_of_order for s in sources) + gone[5],
+            late=sum(s.late for s in sources) + gone[6],
             rejected=self.rejected,
             jitter=jitter,
             rtt=self._rtt,
@@ -338,6 +342,16 @@ class RtpSession:
         )
 
     # -- receiving --------------------------------------------------------------------------
+
+    def _retire(self, ssrc: int) -> None:
+        """Forget source ``ssrc``, keeping its counts in the totals."""
+        source = self._sources.pop(ssrc, None)
+        if source is not None:
+            if ssrc == self.remote_ssrc:
+                self._departed_jitter = source.jitter_seconds
+            counts = (source.packets, source.octets, source.lost, source.expected,
+                      source.duplicates, source.out_of_order, source.late)  # fmt: skip
+            self._departed = [a + b for a, b in zip(self._departed, counts, strict=True)]
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         if self._transform is not None:
@@ -402,8 +416,7 @@ class RtpSession:
         source = self._sources.get(ssrc)
         if source is None:
             if len(self._sources) >= _MAX_SOURCES:
-                oldest = next(s for s in self._sources if s != self.remote_ssrc)
-                del self._sources[oldest]
+                self._retire(next(s for s in self._sources if s != self.remote_ssrc))
             source = SourceStatistics(ssrc, seq, self.config.clock_rate, self.config.late_after)
             self._sources[ssrc] = source
         return source
@@ -423,7 +436,7 @@ class RtpSession:
                 self._on_report(packet, addr, now, wall)
             elif isinstance(packet, Bye):
                 for ssrc in packet.ssrcs:
-                    self._sources.pop(ssrc, None)
+                    self._retire(ssrc)
                 self._events.append(ByeReceived(packet.ssrcs, packet.reason))
         self._events.append(RtcpReceived(tuple(packets), addr, now))
 

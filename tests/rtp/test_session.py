@@ -370,3 +370,17 @@ def test_random_packet_streams_never_raise(items: list[tuple[int, int, bool]]) -
         s.handle_timer(i * 0.02)
     drain(s)
     s.statistics(10.0)
+
+
+def test_statistics_stay_cumulative_after_the_peer_says_bye() -> None:
+    a, b = session(1, remote=B_ADDR), session(2, remote=A_ADDR)
+    wire = Wire(a, b, delay=0.01)
+    wire.run(1.0)
+    wire.deliver(1.05)  # what is still on the way
+    before = b.statistics(1.05).packets_received
+    assert before >= 40
+    a.bye(1.05)
+    wire.flush(1.05)
+    wire.deliver(1.1)
+    after = b.statistics(1.1)
+    assert after.packets_received == before and after.bytes_received == before * 160

@@ -1,0 +1,308 @@
+"""The audio of the command-line calls: sockets, offer/answer, what is
+played and recorded, DTMF, hold and resume, and the statistics printed.
+
+:class:`CallAudio` ties a call of the UA core to a
+:class:`~sansip.media.CallMedia` and an
+:class:`~sansip.io.asyncio_media.AsyncioMediaPort` ticked by the shared
+:class:`~sansip.io.asyncio_media.AsyncioMediaClock`; the commands
+(``call``, ``answer``, ``demo``) feed it the UA's events through
+:meth:`CallAudio.handle`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
+from sansip.audio.tones import ToneSource
+from sansip.audio.wavfile import WavPlayer, WavRecorder
+from sansip.dialog.call import (
+    Call,
+    CallEvent,
+    ModificationFailed,
+    OfferReceived,
+    SessionUpdated,
+)
+from sansip.dialog.ua import UserAgent
+from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
+from sansip.media import CallMedia, MediaSettings
+from sansip.rtp import DtmfReceived
+from sansip.sdp import NegotiationFailed, codec_preferences
+
+__all__ = ["PIPELINE_RATE", "CallAudio", "MediaOptions", "add_media_options"]
+
+#: The rate of what is played and recorded (wideband; G.711 is resampled).
+PIPELINE_RATE = 16000
+#: Seconds after connecting before ``--dtmf`` digits go out.
+DTMF_DELAY = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOptions:
+    """What the media of a command's calls does (from its arguments and -p)."""
+
+    tone: float | None = None
+    play: str | None = None
+    record: str | None = None
+    echo: bool = False
+    dtmf: str = ""
+    hold: tuple[float, float] | None = None
+    enabled: bool = True
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, params: dict[str, str]) -> MediaOptions:
+        """Options from the command line (see :func:`add_media_options`)."""
+        hold = None
+        if getattr(args, "hold", None):
+            start, _, length = args.hold.partition(",")
+            hold = (float(start), float(length or 1.0))
+        return cls(tone=args.tone, play=args.play, record=args.record, echo=args.echo,
+                   dtmf=args.dtmf or "", hold=hold, enabled=not args.no_media,
+                   params=tuple(params.items()))  # fmt: skip
+
+    def param(self, name: str, default: str = "") -> str:
+        """A ``-p`` parameter's value."""
+        return dict(self.params).get(name, default)
+
+
+def add_media_options(parser: argparse.ArgumentParser) -> None:
+    """The audio options shared by ``call`` and ``answer``."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--tone", type=float, default=None, metavar="HZ",
+                        help="send a sine tone (-10 dBFS)")  # fmt: skip
+    source.add_argument("--play", default=None, metavar="WAV", help="send a WAV file (looped)")
+    source.add_argument("--echo", action="store_true", help="send back what is received")
+    parser.add_argument("--record", default=None, metavar="WAV",
+                        help="record what is received (16 kHz mono WAV)")  # fmt: skip
+    parser.add_argument("--dtmf", default=None, metavar="DIGITS",
+                        help="send RFC 4733 DTMF digits 0.5 s after connecting")  # fmt: skip
+    parser.add_argument("--no-media", action="store_true",
+                        help="signalling only: offer/answer SDP but open no RTP ports")  # fmt: skip
+
+
+class CallAudio:
+    """The media of one call of a command."""
+
+    def __init__(self, options: MediaOptions, host: str, clock: AsyncioMediaClock,
+                 rng: random.Random, index: int = 1) -> None:  # fmt: skip
+        self.options = options
+        self.clock = clock
+        self.port = AsyncioMediaPort(host)
+        self.dtmf_received = ""
+        self.holds = 0  # hold re-INVITEs that went through
+        self.resumes = 0
+        self._rng = rng
+        self._index = index
+        self._answer_in_ack = False
+        self._hold_pending: str | None = None  # "hold"/"resume" re-offer in flight
+        self.media: CallMedia | None = None
+        self.recorder: WavRecorder | None = None
+        self.failure: str | None = None
+
+    async def open(self) -> None:
+        """Bind the RTP/RTCP ports and build the offer/answer side."""
+        await self.port.open()
+        opts = self.options
+        codecs = codec_preferences(
+            codec=opts.param("codec"), prefcodec=opts.param("prefcodec"),
+            use={k: v for k, v in opts.params if k.startswith("use_")},
+        )  # fmt: skip
+        settings = MediaSettings(
+            jittersize=int(opts.param("jittersize", "3") or 3),
+            natopenpackets=int(opts.param("natopenpackets", "0") or 0),
+            mediatimeout=float(opts.param("mediatimeout", "0") or 0),
+        )
+        sink: FrameSink
+        source: FrameSource
+        echo = EchoLoop(PIPELINE_RATE) if opts.echo else None
+        if opts.record:
+            self.recorder = WavRecorder(self._numbered(opts.record), PIPELINE_RATE,
+                                        max_duration=3600)  # fmt: skip
+            sink = self.recorder
+        else:
+            sink = echo or NullSink()
+        if echo is not None:
+            source = echo
+            if self.recorder is not None:
+                sink = _Tee(self.recorder, echo)
+        elif opts.tone:
+            source = ToneSource(opts.tone, PIPELINE_RATE)
+        elif opts.play:
+            source = WavPlayer(opts.play, PIPELINE_RATE, loop=True)
+        else:
+            source = SilenceSource(PIPELINE_RATE)
+        self.media = CallMedia(self.port.host, self.port.port, codecs, rng=self._rng,
+                               source=source, sink=sink, settings=settings,
+                               sample_rate=PIPELINE_RATE)  # fmt: skip
+        self.port.on_activity = self._collect
+
+    def _numbered(self, path: str) -> str:
+        if self._index <= 1:
+            return path
+        p = Path(path)
+        return str(p.with_name(f"{p.stem}-{self._index}{p.suffix}"))
+
+    # -- offer/answer ------------------------------------------------------------------
+    def offer(self) -> bytes:
+        """The SDP offer of an outgoing call."""
+        assert self.media is not None
+        return self.media.offer()
+
+    def answer(self, offer: bytes, now: float) -> bytes | RemoteProtocolError:
+        """The SDP answer to an incoming call's offer (our offer when it has
+        none), or why it cannot be answered (488, or 400 for bad SDP; see
+        :meth:`warning`)."""
+        assert self.media is not None
+        if not offer:
+            self._answer_in_ack = True
+            return self.media.offer()
+        try:
+            answer = self.media.answer(offer, now)
+        except RemoteProtocolError as exc:
+            return exc
+        self._started()
+        return answer
+
+    def warning(self, error: RemoteProtocolError) -> str:
+        """The Warning header value for refusing an offer (RFC 3261 §20.43)."""
+        if isinstance(error, NegotiationFailed):
+            return error.warning
+        reason = error.reason.replace('"', "'")
+        return f'399 {self.port.host} "{reason}"'
+
+    def connected(self, call: Call, now: float) -> bool:
+        """The call is up: for an outgoing call, take the answer in the 2xx.
+        False (and ``failure`` says why) when the answer is unusable."""
+        assert self.media is not None
+        if self.media.stream is None and not self._answer_in_ack:
+            try:
+                self.media.receive_answer(call.remote_sdp, now)
+            except RemoteProtocolError as exc:
+                self.failure = f"bad SDP answer: {exc.reason}"
+                return False
+            self._started()
+        return True
+
+    def _started(self) -> None:
+        assert self.media is not None
+        if self.media.stream is not None and self.port.stream is None:
+            self.port.stream = self.media.stream
+            self.clock.add(self.port)
+            self.port.flush()
+
+    # -- events ------------------------------------------------------------------------
+    def handle(self, ua: UserAgent, event: CallEvent, now: float) -> None:
+        """Take a UA event about this call (re-INVITEs and their outcome)."""
+        media = self.media
+        if media is None:
+            return
+        if isinstance(event, OfferReceived):
+            if not event.sdp:
+                self._answer_in_ack = True
+                ua.accept_offer(event.call, media.offer(), now)
+                return
+            try:
+                ua.accept_offer(event.call, media.answer(event.sdp, now), now)
+            except RemoteProtocolError as exc:
+                ua.reject_offer(event.call, now, exc.status, self.warning(exc))
+            self._started()
+        elif isinstance(event, SessionUpdated):
+            if event.by_peer and self._answer_in_ack:
+                self._answer_in_ack = False
+                try:
+                    media.receive_answer(event.remote_sdp, now)
+                except RemoteProtocolError as exc:
+                    self.failure = f"bad SDP answer in ACK: {exc.reason}"
+                self._started()
+            elif not event.by_peer:
+                try:
+                    media.receive_answer(event.remote_sdp, now)
+                    if self._hold_pending == "hold":
+                        self.holds += 1
+                    elif self._hold_pending == "resume":
+                        self.resumes += 1
+                except RemoteProtocolError as exc:
+                    self.failure = f"bad SDP answer to re-INVITE: {exc.reason}"
+                self._hold_pending = None
+        elif isinstance(event, ModificationFailed):
+            media.cancel_offer()
+            self._hold_pending = None
+
+    def hold(self, ua: UserAgent, call: Call, now: float, *, resume: bool = False) -> None:
+        """Send the hold (or resume) re-INVITE."""
+        if self.media is None:
+            return
+        try:
+            sdp = self.media.resume() if resume else self.media.hold()
+            ua.reinvite(call, sdp, now)
+        except LocalProtocolError:
+            self.media.cancel_offer()
+            return
+        self._hold_pending = "resume" if resume else "hold"
+
+    def send_dtmf(self, digits: str, now: float) -> bool:
+        """Send RFC 4733 digits; False when the peer did not accept them."""
+        stream = self.media.stream if self.media else None
+        if stream is None or not stream.dtmf_supported:
+            return False
+        stream.send_dtmf(digits, now)
+        self.port.flush()
+        return True
+
+    def _collect(self) -> None:
+        stream = self.port.stream
+        while stream is not None and (event := stream.next_event()) is not None:
+            if isinstance(event, DtmfReceived):
+                self.dtmf_received += event.digit
+
+    # -- the end -----------------------------------------------------------------------
+    def close(self, now: float) -> None:
+        """Final RTCP BYE, stop ticking, close sockets and the recording."""
+        self._collect()
+        if self.media is not None:
+            self.media.close(now)
+        self.clock.remove(self.port)
+        self.port.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def summary(self, now: float) -> dict[str, object]:
+        """The media fields of the CDR."""
+        stream = self.media.stream if self.media else None
+        if stream is None:
+            return {"codec": None, "dtmf_received": self.dtmf_received, "holds": self.holds,
+                    "resumes": self.resumes, "rtp": None}  # fmt: skip
+        stats = stream.statistics(now)
+        rtp = stats.rtp
+        return {
+            "codec": stream.codec,
+            "dtmf_received": self.dtmf_received,
+            "holds": self.holds,
+            "resumes": self.resumes,
+            "rtp": {
+                "sent": rtp.packets_sent,
+                "received": rtp.packets_received,
+                "lost": rtp.packets_lost,
+                "jitter_ms": round(rtp.jitter * 1000, 2),
+                "rtt_ms": None if rtp.rtt is None else round(rtp.rtt * 1000, 2),
+                "mos": None if rtp.mos is None else round(rtp.mos, 2),
+                "concealed": stats.frames_concealed,
+                "rejected": rtp.rejected,
+            },
+        }
+
+
+class _Tee:
+    """A sink writing to two sinks (record and echo)."""
+
+    def __init__(self, first: FrameSink, second: FrameSink) -> None:
+        self._first, self._second = first, second
+
+    def write(self, frame: object) -> None:
+        self._first.write(frame)  # type: ignore[arg-type]
+        self._second.write(frame)  # type: ignore[arg-type]
