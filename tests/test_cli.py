@@ -24,7 +24,7 @@ def test_demo_on_the_corpus(
     conformance_data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SANSIP_CONFORMANCE_DATA", str(conformance_data))
-    assert main(["demo", "--json"]) == 0
+    assert main(["demo", "--messages", "--json"]) == 0
     outcomes = json.loads(capsys.readouterr().out)
     assert len(outcomes) == 62
     assert all(o["agrees"] for o in outcomes)
@@ -35,10 +35,10 @@ def test_demo_without_the_corpus(
 ) -> None:
     monkeypatch.setenv("SANSIP_CONFORMANCE_DATA", str(tmp_path / "absent"))
     monkeypatch.chdir(tmp_path)
-    from sansip.cli import demo
+    from sansip.cli import corpus_demo as demo
 
     monkeypatch.setattr(demo, "find_corpus", lambda: None)
-    assert main(["demo"]) == 0
+    assert main(["demo", "--messages"]) == 0
     out = capsys.readouterr().out
     assert "built-in messages" in out
     assert "4/4 messages behave as their index says" in out
@@ -46,7 +46,7 @@ def test_demo_without_the_corpus(
 
 def test_console_script_runs() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sansip.cli.main", "demo"],
+        [sys.executable, "-m", "sansip.cli.main", "demo", "--messages"],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, demo, register, registrar
+from sansip.cli import calls, corpus_demo, demo, register, registrar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,8 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sansip {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="show what sansip does, on data that needs no network")
+    demo = commands.add_parser(
+        "demo", help="a registrar and two phones on loopback make a checked call with audio"
+    )
     demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--messages", action="store_true",
+                      help="instead: the RFC 4475/5118 torture messages, parsed")  # fmt: skip
     calls.add_commands(commands)
     register.add_command(commands)
     registrar.add_command(commands)
@@ -28,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``sansip``; return the process exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
+        if args.messages:
+            return corpus_demo.main(as_json=args.json)
         return demo.main(as_json=args.json)
     if args.command == "answer":
         return calls.run_answer(args)

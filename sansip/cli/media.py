@@ -88,8 +88,16 @@ def add_media_options(parser: argparse.ArgumentParser) -> None:
 class CallAudio:
     """The media of one call of a command."""
 
-    def __init__(self, options: MediaOptions, host: str, clock: AsyncioMediaClock,
-                 rng: random.Random, index: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        options: MediaOptions,
+        host: str,
+        clock: AsyncioMediaClock,
+        rng: random.Random,
+        index: int = 1,
+        *,
+        sink: FrameSink | None = None,
+    ) -> None:
         self.options = options
         self.clock = clock
         self.port = AsyncioMediaPort(host)
@@ -103,6 +111,7 @@ class CallAudio:
         self.media: CallMedia | None = None
         self.recorder: WavRecorder | None = None
         self.failure: str | None = None
+        self._sink = sink  # instead of the recording (the demo analyses what it hears)
 
     async def open(self) -> None:
         """Bind the RTP/RTCP ports and build the offer/answer side."""
@@ -120,7 +129,9 @@ class CallAudio:
         sink: FrameSink
         source: FrameSource
         echo = EchoLoop(PIPELINE_RATE) if opts.echo else None
-        if opts.record:
+        if self._sink is not None:
+            sink = self._sink
+        elif opts.record:
             self.recorder = WavRecorder(self._numbered(opts.record), PIPELINE_RATE,
                                         max_duration=3600)  # fmt: skip
             sink = self.recorder

@@ -188,6 +188,7 @@ class ThreadingMediaPort:
     def open(self, port: int = 0, *, attempts: int = 50) -> int:
         """Bind RTP on ``port`` (even; 0: a free one from :data:`RTP_PORTS`)
         and RTCP on the next port; return the RTP port."""
+        assert self._rtp is None, "open() once"
         rtp, rtcp = bind_rtp_pair(self.host, port, attempts=attempts)
         try:
             self.clock.call(lambda: self.clock._register(self, rtp, rtcp)).result()
@@ -225,11 +226,12 @@ class ThreadingMediaPort:
         self._flush()
         self.clock._forget(self)
 
-    def _receive(self, rtcp: bool) -> None:
+    def _receive(self, rtcp: bool) -> bool:
         sock = self._rtcp if rtcp else self._rtp
+        fed = False
         for _ in range(_READ_BATCH):
             if sock is None:
-                return
+                break
             try:
                 data, addr = sock.recvfrom(_MAX_DATAGRAM)
             except BlockingIOError:
@@ -242,18 +244,21 @@ class ThreadingMediaPort:
                 continue
             now = time.monotonic()
             self._stream.receive_datagram(data, (str(addr[0]), int(addr[1])), now, rtcp=rtcp)
+            fed = True
         self._flush()
+        return fed
 
     def _tick(self, now: float) -> None:
         if self._stream is not None:
             self._stream.tick(now)
             self._flush()
 
-    def _fire(self, now: float) -> None:
+    def _fire(self, now: float) -> bool:
         self._timer_at = None
         if self._stream is not None:
             self._stream.handle_timer(now)
         self._flush()
+        return True
 
     def _flush(self) -> None:
         stream = self._stream
@@ -416,7 +421,7 @@ class ThreadingMediaClock:
                                 pass
                     else:
                         port, rtcp = key.data
-                        self._guard(port, port._receive, rtcp, activity=True)
+                        self._guard(port, port._receive, rtcp)
                 if self._stop.is_set():
                     break
                 self._run_commands()
@@ -451,19 +456,19 @@ class ThreadingMediaClock:
         now = time.monotonic()
         for port in list(self._open):
             if port._timer_at is not None and now >= port._timer_at:
-                self._guard(port, port._fire, now, activity=True)
+                self._guard(port, port._fire, now)
 
-    def _guard(
-        self, port: ThreadingMediaPort, step: Callable[[T], None], arg: T, *, activity: bool = False
-    ) -> None:
+    def _guard(self, port: ThreadingMediaPort, step: Callable[[T], bool | None], arg: T) -> None:
         """Run one step of ``port`` (receive, tick or timer), keeping the
-        thread alive if the stream raises; ``activity``: tell ``on_activity``."""
+        thread alive if the stream raises; a step that fed the stream
+        (returned true) is reported to ``on_activity``."""
         try:
-            step(arg)
+            fed = step(arg)
         except Exception:
             port.faults += 1
             log.exception("media stream raised")
-        if activity and port.on_activity is not None and not port._activity_pending:
+            fed = True  # what came before the fault may have produced events
+        if fed and port.on_activity is not None and not port._activity_pending:
             port._activity_pending = True
             self._activity.put(port)
 

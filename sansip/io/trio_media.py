@@ -110,6 +110,7 @@ class TrioMediaPort(_HiddenNursery):
         """Bind RTP on ``port`` (even; 0: a free one from
         :data:`~sansip.io.asyncio_media.RTP_PORTS`) and RTCP on the next
         port; return the RTP port.  Packets are read once :meth:`run` runs."""
+        assert self._rtp is None and not self._closed, "open() once"
         await trio.lowlevel.checkpoint()
         self._rtp, self._rtcp = bind_rtp_pair(self.host, port, attempts=attempts)
         self.port = int(self._rtp.getsockname()[1])
