@@ -44,11 +44,12 @@ from sansip.dialog.endpoint import (
     TransactionUpdate,
 )
 from sansip.dialog.ids import new_call_id, new_tag
+from sansip.dialog.invite_retries import InviteRetries
 from sansip.dialog.register import RegisterClient, RegisterEvent
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.requests import PendingRequests, RequestSending
-from sansip.dialog.uac import Authenticator, next_attempt, redirect_targets
+from sansip.dialog.uac import Authenticator
 from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
 from sansip.dialog.uas import UasRequests
 from sansip.errors import LocalProtocolError
@@ -78,7 +79,7 @@ __all__ = ["STREAM_KEEPALIVE_INTERVAL", "UAConfig", "UserAgent"]
 STREAM_KEEPALIVE_INTERVAL: Final = 120.0
 
 
-class UserAgent(UasRequests, SessionModifications, RequestSending):
+class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries):
     """A SIP user agent on one datagram socket (sans-IO)."""
 
     def __init__(
@@ -367,44 +368,6 @@ class UserAgent(UasRequests, SessionModifications, RequestSending):
         self._cancel(call, now)
 
     # -- internals ---------------------------------------------------------------
-    def _targets(
-        self, dest: Address | None, targets: Sequence[Address | Target] | None
-    ) -> list[Address]:
-        """The addresses to try in order (empty: the caller's default);
-        resolved targets of another transport than the endpoint's are skipped."""
-        if targets is None:
-            return [dest] if dest is not None else []
-        if dest is not None:
-            raise LocalProtocolError("give dest or targets, not both")
-        transport = self.endpoint.config.transport
-        addresses = [
-            t.address if isinstance(t, Target) else t
-            for t in targets
-            if not isinstance(t, Target) or t.transport is transport
-        ]
-        if not addresses:
-            raise LocalProtocolError(f"no target reachable over {transport.value}")
-        return addresses
-
-    def _failover(self, call: Call, now: float) -> bool:
-        """Send the INVITE of ``call`` to its next target (RFC 3263 §4.3); True if sent."""
-        alternatives = self._alternatives.get(call)
-        if not alternatives or call.cancel_pending or call.state is CallState.DISCONNECTED:
-            return False
-        dest = alternatives.popleft()
-        retry = next_attempt(call.invite)
-        if self.config.outbound_proxy is not None and call.invite.headers.get("Route") == (
-            proxy_route(call.peer)
-        ):
-            retry.headers.set("Route", proxy_route(dest))  # the Route we pre-loaded
-        call.invite = retry
-        call.invite_key = self.endpoint.send_request(retry, dest, now)
-        call.peer = dest
-        call.dialog = None
-        self._by_key[call.invite_key] = call
-        self._pin(call, dest)
-        return True
-
     def _require_incoming(self, call: Call) -> None:
         if call.direction != INCOMING or call.final is not None:
             raise LocalProtocolError("only an unanswered incoming call can be answered")
@@ -553,37 +516,6 @@ class UserAgent(UasRequests, SessionModifications, RequestSending):
         if call.dialog is not None:
             call.dialog.update_from_response(response)
         self._end(call, now, "cancelled" if status == 487 else reason)
-
-    def _retry_invite(self, call: Call, response: Response, now: float) -> bool:
-        """Answer a challenge or follow a redirect with a new INVITE; True if sent."""
-        status = response.status
-        retry: Request | None = None
-        dest = call.peer
-        if status in (401, 407):
-            retry = self._auth.retry(call.invite, response)
-        elif status < 400 and self.config.follow_redirects:
-            targets = redirect_targets(response)
-            if targets and call.redirects < self.config.max_redirects:
-                call.redirects += 1
-                self._alternatives.pop(call, None)  # they were the old target's
-                retry = next_attempt(call.invite)
-                retry.uri = targets[0]
-                if self.config.outbound_proxy is None:
-                    try:
-                        dest = address_of(targets[0])
-                    except LocalProtocolError:
-                        return False
-        if retry is None or call.state is CallState.DISCONNECTED:
-            return False
-        if call.cancel_pending:
-            return False  # the caller hung up: let the final response end the call
-        call.invite = retry
-        call.invite_key = self.endpoint.send_request(retry, dest, now)
-        call.peer = dest
-        call.dialog = None
-        self._by_key[call.invite_key] = call
-        self._pin(call, dest)
-        return True
 
     def _on_invite_2xx(self, call: Call, response: Response, now: float) -> None:
         if call.dialog is None or call.dialog.remote_tag != (response.to.tag or ""):
