@@ -40,20 +40,13 @@ test: peers lint typecheck unit
 demo: $(STAMP)
 	$(VENV)/bin/sansip demo
 
-# Benchmarks print ratios against peers measured in the same run (minutes).
-BENCH_APT_PACKAGES := baresip baresip-core
+# Benchmarks print ratios against peers measured in the same run (minutes);
+# the peers (baresip, SIPp, ffmpeg) come with `peers`.
 bench: $(STAMP) peers
-	@if [ "$$(id -u)" = 0 ]; then \
-		missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-		if [ -n "$$missing" ]; then \
-			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-			status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
-		fi; \
-	fi
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/bench_parse.py
 	$(PY) bench/bench_cps.py
+	$(PY) bench/bench_media.py
 
 # Every property test with 50x its examples, drawn at random (about 10 minutes).
 soak: $(STAMP)

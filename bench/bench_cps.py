@@ -240,6 +240,7 @@ def start_sansip(ctx: Context, step_dir: Path, calls: int) -> Uas:
         "--count",
         str(calls),
         "--json",
+        "--no-media",  # signalling: the SIPp scenario sends no RTP
     ]
     out, err = step_dir / "uas.out", step_dir / "uas.err"
     proc = spawn(cmd, cpu=ctx.cpu, cwd=ROOT, stdout=out, stderr=err, env=env)
