@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import deque
 from dataclasses import asdict, dataclass
 from enum import Enum, IntEnum
@@ -232,14 +233,6 @@ class _Packet:
     nominal: float  # arrival time had it seen the floor transit
 
 
-def _unwrap(value: int, reference: int, modulus: int) -> int:
-    """``value`` (mod ``modulus``) extended to the integer nearest ``reference``."""
-    delta = (value - reference) % modulus
-    if delta >= modulus // 2:
-        delta -= modulus
-    return reference + delta
-
-
 class JitterBuffer:
     """Adaptive jitter buffer for one RTP source (see the module docstring).
 
@@ -273,9 +266,11 @@ class JitterBuffer:
         self._rate = clock_rate
         self._tick = tick
         self._size = self._check_size(jittersize)
+        self._bias = _BIASES.get(self._size)  # None for MAX
         self._min_delay = min_delay
         self._max_delay = max_delay
         self._capacity = max(capacity, max_delay + 2 * tick / clock_rate)
+        self._capacity_units = self._capacity * clock_rate  # in timestamp units
         self._max_packet = max(tick, round(_MAX_PACKET_SECONDS * clock_rate))
         # The packet duration in timestamp units, learned from the stream.
         self._packet = tick
@@ -283,8 +278,11 @@ class JitterBuffer:
             self._packet = min(self._max_packet, max(1, round(packet_duration * clock_rate)))
         self._target = 0.0
         self._jitter = 0.0
-        self._spreads: deque[tuple[float, float]] = deque()
-        self._sorted_spreads: list[float] = []
+        # Transit spreads of the window: when they arrived, and their values
+        # (contiguous doubles, kept sorted for the percentile).
+        self._spread_times: deque[float] = deque()
+        self._spread_values: deque[float] = deque()
+        self._sorted_spreads = array("d")
         self._counts = _Counters()
         self._clear()
         self._update_target()
@@ -306,6 +304,7 @@ class JitterBuffer:
     @jittersize.setter
     def jittersize(self, value: int) -> None:
         self._size = self._check_size(value)
+        self._bias = _BIASES.get(self._size)
         self._update_target()
 
     @property
@@ -396,12 +395,19 @@ class JitterBuffer:
             raise LocalProtocolError(f"sequence {seq} or timestamp {timestamp} out of range")
         self._counts.received += 1
         result = Arrival.BUFFERED
-        if self._highest_seq is None:
+        highest_seq = self._highest_seq
+        if highest_seq is None:
             ext_seq, ext_ts = seq, timestamp
         else:
-            ext_seq = _unwrap(seq, self._highest_seq, SEQ_MODULUS)
-            ext_ts = _unwrap(timestamp, self._highest_ts, TIMESTAMP_MODULUS)
-            delta = ext_seq - self._highest_seq
+            # Extended past 16 and 32 bits: the values nearest the highest seen.
+            delta = (seq - highest_seq) % SEQ_MODULUS
+            if delta >= SEQ_MODULUS // 2:
+                delta -= SEQ_MODULUS
+            ext_seq = highest_seq + delta
+            ts_delta = (timestamp - self._highest_ts) % TIMESTAMP_MODULUS
+            if ts_delta >= TIMESTAMP_MODULUS // 2:
+                ts_delta -= TIMESTAMP_MODULUS
+            ext_ts = self._highest_ts + ts_delta
             backwards_in_time = (
                 delta > 0 and self._last_out_ts is not None and ext_ts <= self._last_out_ts
             )
@@ -424,13 +430,19 @@ class JitterBuffer:
         if self._is_late(ext_seq, ext_ts):
             self._counts.late += 1
             return Arrival.LATE
-        if self._highest_seq is None or ext_seq > self._highest_seq:
-            if self._highest_seq is not None and ext_seq == self._highest_seq + 1 and not marker:
+        highest_seq = self._highest_seq
+        if highest_seq is None or ext_seq > highest_seq:
+            if highest_seq is not None and ext_seq == highest_seq + 1 and not marker:
                 self._learn_duration(ext_ts - self._highest_ts)
             self._highest_seq, self._highest_ts = ext_seq, ext_ts
         self._packets[ext_seq] = _Packet(ext_seq, ext_ts, payload, marker, silent, nominal)
-        bisect.insort(self._order, ext_seq)
-        self._enforce_capacity()
+        order = self._order
+        if not order or ext_seq > order[-1]:
+            order.append(ext_seq)  # in order: the usual case
+        else:
+            bisect.insort(order, ext_seq)
+        if len(order) > 1 and len(order) * self._packet > self._capacity_units:
+            self._enforce_capacity()
         return result
 
     def _is_late(self, ext_seq: int, ext_ts: int) -> bool:
@@ -440,7 +452,7 @@ class JitterBuffer:
         return self._last_out_ts is not None and ext_ts <= self._last_out_ts
 
     def _learn_duration(self, duration: int) -> None:
-        if 0 < duration <= self._max_packet:
+        if 0 < duration <= self._max_packet and duration != self._packet:
             self._packet = duration
             self._update_target()
 
@@ -470,31 +482,32 @@ class JitterBuffer:
         return now - spread
 
     def _add_spread(self, now: float, spread: float) -> None:
-        samples, ordered = self._spreads, self._sorted_spreads
-        samples.append((now, spread))
+        times, values, ordered = self._spread_times, self._spread_values, self._sorted_spreads
+        times.append(now)
+        values.append(spread)
         bisect.insort(ordered, spread)
-        while samples and (
-            len(samples) > _MAX_SPREAD_SAMPLES or samples[0][0] < now - _SPREAD_WINDOW
-        ):
-            _, old = samples.popleft()
-            del ordered[bisect.bisect_left(ordered, old)]
+        oldest = now - _SPREAD_WINDOW
+        while times and (len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest):
+            times.popleft()
+            del ordered[bisect.bisect_left(ordered, values.popleft())]
         self._update_target()
 
     def _update_target(self) -> None:
-        if self._size is JitterSize.MAX:
+        bias = self._bias
+        if bias is None:  # JitterSize.MAX
             target = self._max_delay
         else:
-            bias = _BIASES[self._size]
             percentile = 0.0
             ordered = self._sorted_spreads
             if bias.factor and ordered:
-                index = min(len(ordered) - 1, max(0, math.ceil(bias.quantile * len(ordered)) - 1))
+                count = len(ordered)
+                index = min(count - 1, max(0, math.ceil(bias.quantile * count) - 1))
                 percentile = ordered[index]
             target = bias.base_packets * self._packet / self._rate + bias.factor * percentile
         self._target = min(max(target, self._min_delay), self._max_delay)
 
     def _enforce_capacity(self) -> None:
-        limit = self._capacity * self._rate
+        limit = self._capacity_units
         while len(self._order) > 1 and len(self._order) * self._packet > limit:
             oldest = self._remove_head()
             self._counts.overflow_drops += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 import numpy as np
@@ -67,8 +68,35 @@ def dbfs_to_peak(level_dbfs: float) -> float:
     return 32767.0 * math.pow(10.0, level_dbfs / 20.0)
 
 
+#: The longest exact period (samples) rendered from a precomputed table; a
+#: tone whose period is longer (an irrational-looking frequency) is computed
+#: frame by frame with phase accumulators instead.
+_MAX_TABLE: Final = 96000
+
+
+def _exact_period(frequencies: Sequence[float], rate: int) -> int | None:
+    """Samples after which the sum of ``frequencies`` repeats exactly at ``rate``,
+    or None when that is longer than :data:`_MAX_TABLE` (or not a simple fraction)."""
+    period = 1
+    for frequency in frequencies:
+        fraction = Fraction(frequency).limit_denominator(1000)
+        if float(fraction) != frequency:
+            return None
+        cycles_per_sample = fraction / rate
+        period = math.lcm(period, cycles_per_sample.denominator)
+        if period > _MAX_TABLE:
+            return None
+    return period
+
+
 class _Oscillators:
-    """Phase-continuous sum of sines, rendered a block at a time."""
+    """Phase-continuous sum of sines, rendered a block at a time.
+
+    When the sum repeats within :data:`_MAX_TABLE` samples (any integer
+    frequency does within one second), one exact period is computed once and
+    frames are cut from it; otherwise each block is computed with one phase
+    accumulator per frequency.
+    """
 
     def __init__(self, frequencies: Sequence[float], rate: int, level_dbfs: float) -> None:
         for frequency in frequencies:
@@ -81,12 +109,44 @@ class _Oscillators:
         self._peak = dbfs_to_peak(level_dbfs)
         if len(self._steps) * self._peak > 32767:
             raise LocalProtocolError("the tones together would clip: lower the level")
+        #: One exact period of the output (None: computed block by block).
+        self.table: NDArray[np.float64] | None = None
+        self._position = 0  # in the table
+        period = _exact_period(frequencies, rate)
+        if period is not None:
+            self.table = self._exact_table(frequencies, rate, period)
+
+    def _exact_table(
+        self, frequencies: Sequence[float], rate: int, period: int
+    ) -> NDArray[np.float64]:
+        n = np.arange(period, dtype=np.int64)
+        out = np.zeros(period)
+        for frequency in frequencies:
+            fraction = Fraction(frequency).limit_denominator(1000)
+            modulus = fraction.denominator * rate
+            # The phase in whole cycles, reduced exactly in integers first.
+            cycles = (fraction.numerator * n) % modulus
+            out += np.sin(2 * math.pi * cycles / modulus)
+        return out * self._peak
+
+    @property
+    def position(self) -> int:
+        """Where the next render starts in :attr:`table`."""
+        return self._position
 
     def render(self, count: int) -> NDArray[np.float64]:
         """The next ``count`` samples (floats in the int16 range)."""
-        out = np.zeros(count)
         if count <= 0:
-            return out
+            return np.zeros(max(count, 0))
+        table = self.table
+        if table is not None:
+            period = len(table)
+            start = self._position
+            self._position = (start + count) % period
+            if start + count <= period:
+                return table[start : start + count].copy()
+            return np.take(table, np.arange(start, start + count) % period)
+        out = np.zeros(count)
         ramp = np.arange(count)
         for index, step in enumerate(self._steps):
             out += np.sin(self._phases[index] + step * ramp)
@@ -96,6 +156,7 @@ class _Oscillators:
     def reset(self) -> None:
         """Start the next render at phase zero."""
         self._phases[:] = 0.0
+        self._position = 0
 
 
 def _to_int16(samples: NDArray[np.float64]) -> AudioFrame:
@@ -117,10 +178,26 @@ class ToneSource:
         self.rate = rate
         self.samples_per_frame = frame_samples(rate, frame_duration)
         self._oscillators = _Oscillators(freqs, rate, level_dbfs)
+        # With an exact period: the int16 samples of one period followed by one
+        # more frame, so that every frame is one slice.
+        self._pcm: AudioFrame | None = None
+        self._period = 0
+        self._position = 0
+        table = self._oscillators.table
+        if table is not None:
+            self._period = len(table)
+            indexes = np.arange(self._period + self.samples_per_frame) % self._period
+            self._pcm = _to_int16(table[indexes])
 
     def read(self, now: float | None = None) -> AudioFrame:
         """The next frame of the tone."""
-        return _to_int16(self._oscillators.render(self.samples_per_frame))
+        pcm = self._pcm
+        if pcm is None:
+            return _to_int16(self._oscillators.render(self.samples_per_frame))
+        start = self._position
+        count = self.samples_per_frame
+        self._position = (start + count) % self._period
+        return pcm[start : start + count].copy()
 
 
 class CadenceSource:

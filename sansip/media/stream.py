@@ -42,6 +42,7 @@ from sansip.rtp import (
     RandomSource,
     RemoteSourceChanged,
     RtpConfig,
+    RtpPacket,
     RtpReceived,
     RtpSession,
     RtpStatistics,
@@ -85,6 +86,10 @@ class MediaStatistics:
     frames_concealed: int
 
 
+#: An empty frame (nothing decoded ahead); never written to.
+_NOTHING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
+
+
 def _resample(frame: NDArray[np.int16], rate_in: int, rate_out: int) -> NDArray[np.int16]:
     """``frame`` from ``rate_in`` to ``rate_out`` by linear interpolation."""
     if rate_in == rate_out or len(frame) == 0:
@@ -120,12 +125,20 @@ class MediaStream:
         self.media = media
         self._open_codec(media)
         self.sample_rate = sample_rate or self._encoder.sample_rate
-        self.rtp = RtpSession(
-            self._rtp_config(media), rng, now,
-            (media.remote_address, media.remote_port),
-            remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
-        )  # fmt: skip
-        self.rtp.set_receiving(media.receiving, now)
+        self.rtp = self._open_session(media, now)
+
+    @property
+    def media(self) -> NegotiatedMedia:
+        """The negotiated stream in use (see :meth:`update`)."""
+        return self._media
+
+    @media.setter
+    def media(self, media: NegotiatedMedia) -> None:
+        self._media = media
+        # Read once per tick and packet: kept as plain attributes.
+        self._sending = media.sending
+        self._receiving = media.receiving
+        self._local_hold = media.local_hold
 
     # -- configuration -----------------------------------------------------------------
     def _open_codec(self, media: NegotiatedMedia) -> None:
@@ -146,7 +159,9 @@ class MediaStream:
         self._receive_pts = {codec.payload_type, codec.local_payload_type}
         self._pending: list[NDArray[np.int16]] = []  # source audio not yet sent
         self._pending_samples = 0
-        self._decoded: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
+        self._packet_advance = self._encoder.timestamp_increment(self._packet)
+        self._decoded: NDArray[np.int16] = _NOTHING
+        self._rate_ratio = self._encoder.sample_rate / codec.clock_rate
         self._marker = True  # the first packet of a talkspurt
         self._jitter = JitterBuffer(
             codec.clock_rate,
@@ -154,6 +169,17 @@ class MediaStream:
             packet_duration=media.ptime / 1000,
             jittersize=self.settings.jittersize,
         )
+
+    def _open_session(self, media: NegotiatedMedia, now: float) -> RtpSession:
+        session = RtpSession(
+            self._rtp_config(media), self._rng, now,
+            (media.remote_address, media.remote_port),
+            remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
+        )  # fmt: skip
+        session.set_receiving(media.receiving, now)
+        # Media packets come straight to the jitter buffer, not as events.
+        session.media_handler = self._on_media
+        return session
 
     def _rtp_config(self, media: NegotiatedMedia) -> RtpConfig:
         codec = media.codec
@@ -199,11 +225,7 @@ class MediaStream:
         ) or media.telephone_event_pt != old.telephone_event_pt:  # fmt: skip
             self.rtp.bye(now, "codec change")
             self._open_codec(media)
-            self.rtp = RtpSession(
-                self._rtp_config(media), self._rng, now,
-                (media.remote_address, media.remote_port),
-                remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
-            )  # fmt: skip
+            self.rtp = self._open_session(media, now)
         elif (media.remote_address, media.remote_port) != (old.remote_address, old.remote_port):
             self.rtp.set_remote(
                 (media.remote_address, media.remote_port),
@@ -271,79 +293,105 @@ class MediaStream:
     def _wall(self, now: float) -> float:
         return now + self.settings.wall_clock_offset
 
+    def _on_media(self, packet: RtpPacket, addr: Address, now: float) -> None:
+        """A media packet the RTP session accepted: into the jitter buffer."""
+        if packet.payload_type in self._receive_pts and self._receiving:
+            self._jitter.push(packet.sequence_number, packet.timestamp, packet.payload, now,
+                              marker=packet.marker)  # fmt: skip
+
     def _drain(self, now: float) -> None:
-        while (event := self.rtp.next_event()) is not None:
-            if isinstance(event, RtpReceived):
-                packet = event.packet
-                if packet.payload_type in self._receive_pts and self.receiving:
-                    self._jitter.push(packet.sequence_number, packet.timestamp, packet.payload,
-                                      now, marker=packet.marker)  # fmt: skip
+        rtp = self.rtp
+        while (event := rtp.next_event()) is not None:
+            if isinstance(event, RtpReceived):  # a session without the media handler
+                self._on_media(event.packet, event.addr, now)
             elif isinstance(event, DtmfReceived | MediaTimedOut | Latched | ByeReceived
                             | RemoteSourceChanged | SsrcCollided):  # fmt: skip
                 self._events.append(event)
 
     def _send_side(self, now: float) -> None:
         frame = self.source.read(now)
-        if not self.sending:
+        if not self._sending:
             self._pending, self._pending_samples = [], 0
             return
-        if self.media.local_hold:
+        if self._local_hold:
             # Holding with sendonly: the line stays open (no media timeout at
             # the peer) but carries silence, not our microphone.
             frame = np.zeros(len(frame), dtype=np.int16)
         codec_rate = self._encoder.sample_rate
-        frame = _resample(frame, self.sample_rate, codec_rate)
-        if len(frame) != self._frame:
-            frame = np.resize(frame, self._frame).astype(np.int16) if len(frame) else (
-                np.zeros(self._frame, dtype=np.int16))  # fmt: skip
-        if self.rtp.dtmf_active:
+        if self.sample_rate != codec_rate:  # frames pass through at the codec's rate
+            frame = _resample(frame, self.sample_rate, codec_rate)
+        size = self._frame
+        if len(frame) != size:
+            frame = np.resize(frame, size).astype(np.int16) if len(frame) else (
+                np.zeros(size, dtype=np.int16))  # fmt: skip
+        rtp = self.rtp
+        if rtp.dtmf_active:
             # The events stand in for the audio (the session moves the RTP
             # timestamp past each event); audio resumes as a new talkspurt.
             self._pending, self._pending_samples = [], 0
             self._marker = True
             return
-        self._pending.append(frame)
-        self._pending_samples += len(frame)
-        if self._pending_samples < self._packet:
-            return
-        pcm = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending, self._pending_samples = [], 0
+        if not self._pending_samples and size >= self._packet:
+            pcm = frame  # one frame is one packet (ptime 20): nothing to collect
+        else:
+            self._pending.append(frame)
+            self._pending_samples += size
+            if self._pending_samples < self._packet:
+                return
+            pcm = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending, self._pending_samples = [], 0
         try:
             payload = self._encoder.encode(pcm)
         except LocalProtocolError:
             return
-        advance = self._encoder.timestamp_increment(len(pcm))
-        self.rtp.send_payload(payload, self._send_pt, now, marker=self._marker,
-                              timestamp_advance=advance)  # fmt: skip
+        count = len(pcm)
+        advance = (self._packet_advance if count == self._packet
+                   else self._encoder.timestamp_increment(count))  # fmt: skip
+        rtp.send_payload(payload, self._send_pt, now, marker=self._marker,
+                         timestamp_advance=advance)  # fmt: skip
         self._marker = False
 
     def _receive_side(self, now: float) -> None:
-        while len(self._decoded) < self._frame:
+        size = self._frame
+        decoded = self._decoded
+        if len(decoded) < size:
             piece = self._next_piece(now)
-            if piece is None:
-                break
-            self._decoded = np.concatenate((self._decoded, piece))
-        if len(self._decoded) >= self._frame:
-            out, self._decoded = self._decoded[: self._frame], self._decoded[self._frame :]
+            if piece is not None and not len(decoded) and len(piece) == size:
+                # The usual case: one decoded packet is exactly one frame.
+                self._played += 1
+                self._write(piece)
+                return
+            while piece is not None:
+                decoded = np.concatenate((decoded, piece))
+                if len(decoded) >= size:
+                    break
+                piece = self._next_piece(now)
+        if len(decoded) >= size:
+            out, self._decoded = decoded[:size], decoded[size:]
             self._played += 1
         else:
-            out = np.zeros(self._frame, dtype=np.int16)
-            self._decoded = np.zeros(0, dtype=np.int16)
-        self.sink.write(_resample(out, self._encoder.sample_rate, self.sample_rate))
+            out = np.zeros(size, dtype=np.int16)
+            self._decoded = _NOTHING
+        self._write(out)
+
+    def _write(self, frame: NDArray[np.int16]) -> None:
+        codec_rate = self._encoder.sample_rate
+        if self.sample_rate != codec_rate:
+            frame = _resample(frame, codec_rate, self.sample_rate)
+        self.sink.write(frame)
 
     def _next_piece(self, now: float) -> NDArray[np.int16] | None:
         """The next decoded audio from the jitter buffer; None when there is
         nothing to play this tick (silence is written instead)."""
-        if not self.receiving:
+        if not self._receiving:
             return None
         item = self._jitter.pop(now)
-        rate_ratio = self._encoder.sample_rate / self.media.codec.clock_rate
         if isinstance(item, Frame):
             self._playing = True
             return self._decoder.decode(item.payload)
         if isinstance(item, Missing):
             self._concealed += 1
-            samples = max(1, round(item.duration * rate_ratio))
+            samples = max(1, round(item.duration * self._rate_ratio))
             following = self._jitter.peek()
             if (isinstance(self._decoder, OpusDecoder) and following is not None
                     and following.seq == item.seq + 1):  # fmt: skip

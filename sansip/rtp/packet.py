@@ -24,6 +24,7 @@ __all__ = [
     "encode_rtp",
     "parse_extension_elements",
     "parse_rtp",
+    "plain_rtp_header",
 ]
 
 RTP_VERSION: Final = 2
@@ -35,6 +36,9 @@ ONE_BYTE_PROFILE: Final = 0xBEDE
 TWO_BYTE_PROFILE: Final = 0x1000
 
 _FIXED: Final = struct.Struct("!BBHII")
+_pack_fixed = _FIXED.pack
+_unpack_fixed = _FIXED.unpack_from
+_new_packet = tuple.__new__
 _EXT_HEADER: Final = struct.Struct("!HH")
 
 
@@ -73,7 +77,10 @@ def parse_rtp(data: bytes) -> RtpPacket:
     size = len(data)
     if size < 12:
         raise RemoteProtocolError("RTP packet shorter than its fixed header")
-    first, second, seq, ts, ssrc = _FIXED.unpack_from(data)
+    first, second, seq, ts, ssrc = _unpack_fixed(data)
+    if first == 0x80:  # the usual packet: no padding, extension or CSRCs
+        return _new_packet(RtpPacket, (second & 0x7F, seq, ts, ssrc, data[12:],
+                                       second > 0x7F, (), None, 0))  # fmt: skip
     if first >> 6 != RTP_VERSION:
         raise RemoteProtocolError("RTP version is not 2")
     offset = 12
@@ -112,6 +119,15 @@ def parse_rtp(data: bytes) -> RtpPacket:
         extension,
         padding,
     )
+
+
+def plain_rtp_header(
+    payload_type: int, seq: int, timestamp: int, ssrc: int, marker: bool = False
+) -> bytes:
+    """The 12-byte fixed header of a packet without CSRCs, extension or padding
+    (the send hot path; the fields must be in range: ``payload_type`` 0-127,
+    ``seq`` 16 bits, ``timestamp`` and ``ssrc`` 32 bits)."""
+    return _pack_fixed(0x80, payload_type | 0x80 if marker else payload_type, seq, timestamp, ssrc)
 
 
 def encode_rtp(packet: RtpPacket) -> bytes:

@@ -12,6 +12,7 @@ through an optional :class:`~sansip.rtp.types.PacketTransform` (SRTP).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.rtp.comfort_noise import ComfortNoise
@@ -28,7 +29,7 @@ from sansip.rtp.events import (
     SsrcCollided,
 )
 from sansip.rtp.interval import random_unit, rtcp_interval
-from sansip.rtp.packet import RtpPacket, encode_rtp, parse_rtp
+from sansip.rtp.packet import RtpPacket, encode_rtp, parse_rtp, plain_rtp_header
 from sansip.rtp.rtcp import (
     Bye,
     ReceiverReport,
@@ -47,7 +48,7 @@ from sansip.rtp.rtcp import (
 from sansip.rtp.stats import SourceStatistics, mos_from_r, r_factor
 from sansip.rtp.types import Address, Datagram, PacketTransform, RandomSource
 
-__all__ = ["NAT_OPEN_PACKET", "RtpSession"]
+__all__ = ["NAT_OPEN_PACKET", "MediaHandler", "RtpSession"]
 
 #: The datagram sent ``natopenpackets`` times at start (not RTP: peers drop it).
 NAT_OPEN_PACKET = b"\r\n"
@@ -56,6 +57,10 @@ _LOWER_HEADERS = 28
 #: Remote sources tracked at most (the oldest is forgotten first).
 _MAX_SOURCES = 8
 _TS_MASK = 0xFFFFFFFF
+
+
+#: Where accepted media packets can go instead of :class:`RtpReceived` events.
+MediaHandler = Callable[[RtpPacket, Address, float], None]
 
 
 def _ts_after(a: int, b: int) -> bool:
@@ -69,6 +74,11 @@ class RtpSession:
     ``remote_rtp`` comes from the SDP; RTCP goes to ``remote_rtcp`` (default:
     the same address with rtcp-mux, else the next port) until RTCP from the
     peer shows where it really comes from.  ``now`` is monotonic seconds.
+
+    ``media_handler``, when set, receives each accepted media packet
+    ``(packet, addr, arrival)`` as it is accepted instead of an
+    :class:`RtpReceived` event (a media stream feeding its jitter buffer
+    without an event object per packet); every other event is queued as usual.
     """
 
     def __init__(
@@ -94,6 +104,12 @@ class RtpSession:
         self._outbox: list[Datagram] = []
         self._events: deque[RtpEvent] = deque()
         self.closed = False
+        self.media_handler: MediaHandler | None = None
+        # Per-packet reads of the configuration, kept as plain attributes.
+        self._dtmf_pt = config.dtmf_payload_type
+        self._symmetric = config.symmetric_rtp
+        self._rtcp_mux = config.rtcp_mux
+        self._samples_per_packet = config.samples_per_packet
         # Addressing and latching.
         self._remote_rtp = remote_rtp
         self._remote_rtcp = remote_rtcp or self._default_rtcp(remote_rtp)
@@ -160,7 +176,7 @@ class RtpSession:
             self.keepalives_received += 1
             return
         try:
-            if rtcp or (self.config.rtcp_mux and is_rtcp(data)):
+            if rtcp or (self._rtcp_mux and is_rtcp(data)):
                 self._receive_rtcp(data, addr, now, self._wall(now, wall_time))
             else:
                 self._receive_rtp(data, addr, now)
@@ -181,8 +197,18 @@ class RtpSession:
         """The next deadline: RTCP report, DTMF packet, DTMF end or media timeout."""
         if self.closed:
             return None
-        deadlines = [self._rtcp_due, self._dtmf_due, self._dtmf.deadline(), self._media_deadline()]
-        return min((t for t in deadlines if t is not None), default=None)
+        due = self._rtcp_due
+        dtmf = self._dtmf_due
+        if dtmf is not None and dtmf < due:
+            due = dtmf
+        dtmf_end = self._dtmf.deadline()
+        if dtmf_end is not None and dtmf_end < due:
+            due = dtmf_end
+        if self.config.mediatimeout > 0:
+            media = self._media_deadline()
+            if media is not None and media < due:
+                due = media
+        return due
 
     def handle_timer(self, now: float, *, wall_time: float | None = None) -> None:
         """Fire what is due at ``now`` (safe early or twice)."""
@@ -213,9 +239,10 @@ class RtpSession:
         """Send one media packet.  It carries ``timestamp`` if given, else the
         session's running timestamp, which then advances by ``timestamp_advance``
         (default: one ``ptime`` of samples)."""
-        self._check_open()
+        if self.closed:
+            raise LocalProtocolError("the RTP session is closed")
         ts = self._next_ts if timestamp is None else timestamp & _TS_MASK
-        advance = self.config.samples_per_packet if timestamp_advance is None else timestamp_advance
+        advance = self._samples_per_packet if timestamp_advance is None else timestamp_advance
         self._send_rtp(payload_type, ts, payload, marker)
         self._ts_anchor = (ts, now)
         self._next_ts = (ts + advance) & _TS_MASK
@@ -357,30 +384,34 @@ class RtpSession:
         if self._transform is not None:
             data = self._transform.unprotect_rtp(data)
         packet = parse_rtp(data)
-        if packet.payload_type not in self._accepted:
-            raise RemoteProtocolError(f"unexpected payload type {packet.payload_type}")
-        if packet.ssrc == self.ssrc:
+        payload_type, seq, timestamp, ssrc, payload = packet[:5]
+        if payload_type not in self._accepted:
+            raise RemoteProtocolError(f"unexpected payload type {payload_type}")
+        if ssrc == self.ssrc:
             self._collided(addr, now)
             return
-        if not self._accept_from(packet.ssrc, addr, now):
-            raise RemoteProtocolError("RTP from an address other than the latched one")
-        is_dtmf = packet.payload_type == self.config.dtmf_payload_type
-        source = self._source(packet.ssrc, packet.sequence_number)
-        arrival = now if not is_dtmf else None
-        if not source.on_packet(
-            packet.sequence_number, packet.timestamp, arrival, len(packet.payload)
-        ):
+        if self._symmetric:
+            if addr == self._latched:  # the usual case: the latched source again
+                self._latched_heard = now
+                self._candidate = None
+            elif not self._accept_from(ssrc, addr, now):
+                raise RemoteProtocolError("RTP from an address other than the latched one")
+        is_dtmf = payload_type == self._dtmf_pt
+        source = self._sources.get(ssrc)
+        if source is None:
+            source = self._source(ssrc, seq)
+        if not source.on_packet(seq, timestamp, None if is_dtmf else now, len(payload)):
             return  # a duplicate, or rejected by sequence validation: counted there
         self._media_seen = True
         self._silence_from = now
         self._timed_out = False
-        if packet.ssrc != self.remote_ssrc:
-            self._events.append(RemoteSourceChanged(packet.ssrc, self.remote_ssrc))
-            self.remote_ssrc = packet.ssrc
+        if ssrc != self.remote_ssrc:
+            self._events.append(RemoteSourceChanged(ssrc, self.remote_ssrc))
+            self.remote_ssrc = ssrc
         if is_dtmf:
-            self._events.extend(
-                self._dtmf.receive(packet.ssrc, packet.timestamp, packet.payload, now)
-            )
+            self._events.extend(self._dtmf.receive(ssrc, timestamp, payload, now))
+        elif self.media_handler is not None:
+            self.media_handler(packet, addr, now)
         else:
             self._events.append(RtpReceived(packet, addr, now))
 
@@ -476,12 +507,16 @@ class RtpSession:
     # -- sending ----------------------------------------------------------------------------
 
     def _send_rtp(self, payload_type: int, ts: int, payload: bytes, marker: bool) -> None:
-        data = encode_rtp(RtpPacket(payload_type, self._seq, ts, self.ssrc, payload, marker))
+        if 0 <= payload_type <= 127:
+            data = plain_rtp_header(payload_type, self._seq, ts, self.ssrc, marker) + payload
+        else:  # out of range: encode_rtp raises the usual error
+            data = encode_rtp(RtpPacket(payload_type, self._seq, ts, self.ssrc, payload, marker))
+        size = len(payload)
         self._seq = (self._seq + 1) & 0xFFFF
         self._packets_sent += 1
-        self._bytes_sent += len(payload)
+        self._bytes_sent += size
         self._sr_packets = (self._sr_packets + 1) & 0xFFFFFFFF
-        self._sr_octets = (self._sr_octets + len(payload)) & 0xFFFFFFFF
+        self._sr_octets = (self._sr_octets + size) & 0xFFFFFFFF
         self._sent_now = True
         if self._transform is not None:
             data = self._transform.protect_rtp(data)

@@ -177,28 +177,40 @@ class SourceStatistics:
         (seconds; None leaves the jitter alone, e.g. for telephone events whose
         timestamps do not advance); returns False for a duplicate or a packet
         rejected by §A.1."""
-        duplicates = self.duplicates
-        counted = self._update_seq(seq)
-        if self.duplicates != duplicates:
-            return False
-        if not counted and self.probation == 0:
-            return False
+        max_seq = self.max_seq
+        udelta = (seq - max_seq) & 0xFFFF
+        if not self.probation and 0 < udelta < MAX_DROPOUT:
+            # In order (maybe after a gap): §A.1's usual case, inlined.
+            if seq < max_seq:
+                self.cycles += _SEQ_MOD
+            self.max_seq = seq
+            self._seen = ((self._seen << udelta) | 1) & _WINDOW_MASK
+            self.received += 1
+        else:
+            duplicates = self.duplicates
+            counted = self._update_seq(seq)
+            if self.duplicates != duplicates:
+                return False
+            if not counted and self.probation == 0:
+                return False
         self.packets += 1
         self.octets += size
         self._received_since_report = True
         if arrival is None:
             return True
         transit = arrival * self.clock_rate - timestamp
-        if self._transit is not None:
-            d = transit - self._transit
+        previous = self._transit
+        if previous is not None:
             # Timestamps wrap at 2**32: fold the difference into a signed range.
-            d = (d + 2147483648.0) % 4294967296.0 - 2147483648.0
-            self.jitter += (abs(d) - self.jitter) / 16.0
-            transit = self._transit + d
-            if self._min_transit is not None:
-                if transit < self._min_transit:
+            d = (transit - previous + 2147483648.0) % 4294967296.0 - 2147483648.0
+            transit = previous + d
+            jitter = self.jitter
+            self.jitter = jitter + ((d if d >= 0 else -d) - jitter) / 16.0
+            low = self._min_transit
+            if low is not None:
+                if transit < low:
                     self._min_transit = transit
-                elif transit - self._min_transit > self.late_after * self.clock_rate:
+                elif transit - low > self.late_after * self.clock_rate:
                     self.late += 1
         else:
             self._min_transit = transit

@@ -109,3 +109,37 @@ def test_bad_arguments() -> None:
         ToneSource(5000.0, 8000)  # above Nyquist
     with pytest.raises(LocalProtocolError):
         ToneSource([1000.0, 1200.0], level_dbfs=0.0)  # would clip
+
+
+@pytest.mark.parametrize(
+    ("frequency", "rate"),
+    [(1234.0, 8000), (440.5, 8000), (997.0, 48000), (440.123, 8000), (1000.0 / 3.0, 16000)],
+)
+def test_phase_continuity_for_any_period(frequency: float, rate: int) -> None:
+    """Whether the tone repeats within a table (integer or simple fractional
+    frequencies) or not (computed frame by frame), the frames join into one
+    continuous sine, also across the end of the table."""
+    samples = collect(ToneSource(frequency, rate, level_dbfs=0.0), 2.5, rate).astype(float)
+    expected = 32767 * np.sin(2 * np.pi * frequency * np.arange(len(samples)) / rate)
+    assert np.max(np.abs(samples - expected)) <= 1.0
+
+
+def test_frames_are_independent_copies() -> None:
+    source = ToneSource(400.0, 8000)
+    first = source.read()
+    reference = first.copy()
+    first[:] = 0  # a consumer scribbling on its frame
+    for _ in range(60):
+        frame = source.read()
+    assert np.any(frame) and not np.shares_memory(frame, first)
+    again = ToneSource(400.0, 8000).read()
+    assert np.array_equal(again, reference)
+
+
+def test_dual_tone_matches_the_sum_of_sines() -> None:
+    rate = 8000
+    samples = collect(ToneSource([697.0, 1209.0], rate, level_dbfs=-7.0), 1.5, rate)
+    n = np.arange(len(samples))
+    peak = 32767 * 10 ** (-7.0 / 20)
+    expected = peak * (np.sin(2 * np.pi * 697 * n / rate) + np.sin(2 * np.pi * 1209 * n / rate))
+    assert np.max(np.abs(samples - expected)) <= 1.0

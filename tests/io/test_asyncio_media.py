@@ -5,7 +5,9 @@ time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 
 import pytest
 
@@ -14,7 +16,7 @@ from sansip.audio.frames import CollectSink
 from sansip.audio.tones import ToneSource
 from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
 from sansip.media import CallMedia
-from sansip.rtp import DtmfReceived
+from sansip.rtp import Bye, DtmfReceived, RtpPacket, is_rtcp, parse_rtcp, parse_rtp
 from sansip.sdp import codec_preferences
 
 
@@ -71,3 +73,167 @@ async def _exchange(codec: str) -> None:
 @pytest.mark.parametrize("codec", ["PCMU", "G722"])
 def test_two_streams_talk_over_loopback(codec: str) -> None:
     asyncio.run(_exchange(codec))
+
+
+def _raw_pair() -> tuple[socket.socket, socket.socket, int]:
+    """Two plain UDP sockets on an even port and the next one (a fake peer)."""
+    rng = random.Random()
+    for _ in range(100):
+        number = rng.randrange(40000, 60000, 2)
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rtp.bind(("127.0.0.1", number))
+            rtcp.bind(("127.0.0.1", number + 1))
+        except OSError:
+            rtp.close()
+            rtcp.close()
+            continue
+        for sock in (rtp, rtcp):
+            sock.settimeout(2.0)
+        return rtp, rtcp, number
+    raise RuntimeError("no free port pair")
+
+
+def _media(port: int, seed: int, sink: CollectSink | None = None) -> CallMedia:
+    return CallMedia("127.0.0.1", port, codec_preferences(codec="PCMU"), rng=random.Random(seed),
+                     source=ToneSource(500.0, 8000), sink=sink or CollectSink())  # fmt: skip
+
+
+async def _rtp_and_rtcp_go_to_their_own_sockets() -> None:
+    loop = asyncio.get_running_loop()
+    clock = AsyncioMediaClock()
+    port = AsyncioMediaPort("127.0.0.1")
+    number = await port.open()
+    peer_rtp, peer_rtcp, peer_number = _raw_pair()
+    try:
+        ours, theirs = _media(number, 1), _media(peer_number, 2)
+        ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
+        stream = ours.stream
+        assert stream is not None and not stream.media.rtcp_mux
+        port.stream = stream
+        clock.add(port)
+        await asyncio.sleep(0.1)
+        clock.remove(port)
+        packets = [await loop.run_in_executor(None, peer_rtp.recv, 2048) for _ in range(3)]
+        assert all(not is_rtcp(p) and parse_rtp(p).payload_type == 0 for p in packets)
+        stream.close(loop.time())  # a final report with BYE, sent by the next flush
+        port.flush()
+        report = await loop.run_in_executor(None, peer_rtcp.recv, 2048)
+        assert is_rtcp(report)
+        assert any(isinstance(p, Bye) for p in parse_rtcp(report))
+    finally:
+        port.close()
+        peer_rtp.close()
+        peer_rtcp.close()
+
+
+def test_rtp_and_rtcp_go_to_their_own_sockets() -> None:
+    asyncio.run(_rtp_and_rtcp_go_to_their_own_sockets())
+
+
+async def _a_port_on_no_clock_receives_and_runs_its_own_timer() -> None:
+    loop = asyncio.get_running_loop()
+    port = AsyncioMediaPort("127.0.0.1")
+    number = await port.open()
+    peer_rtp, peer_rtcp, peer_number = _raw_pair()
+    try:
+        ours, theirs = _media(number, 3), _media(peer_number, 4)
+        ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
+        stream = ours.stream
+        assert stream is not None
+        activity: list[int] = []
+        port.on_activity = lambda: activity.append(1)
+        port.stream = stream
+        port.flush()  # no clock: the port arms the stream's timer itself
+        ssrc = 0x1234
+        for seq in range(5):
+            packet = RtpPacket(0, seq, 160 * seq, ssrc, bytes(160)).encode()
+            peer_rtp.sendto(packet, ("127.0.0.1", number))
+        deadline = stream.get_timer()
+        assert deadline is not None
+        # The first RTCP report is due within a few seconds (RFC 3550 §6.3).
+        while stream.statistics(loop.time()).rtp.rtcp_sent == 0:
+            await asyncio.sleep(0.05)
+            assert loop.time() < deadline + 1.0
+        stats = stream.statistics(loop.time()).rtp
+        assert stats.packets_received == 5
+        assert stats.remote_ssrc == ssrc
+        assert len(activity) >= 5
+        report = await loop.run_in_executor(None, peer_rtcp.recv, 2048)
+        assert is_rtcp(report)
+    finally:
+        port.close()
+        peer_rtp.close()
+        peer_rtcp.close()
+
+
+def test_a_port_on_no_clock_receives_and_runs_its_own_timer() -> None:
+    asyncio.run(_a_port_on_no_clock_receives_and_runs_its_own_timer())
+
+
+async def _clocked_ports_send_dtmf_at_the_packet_pace() -> None:
+    """The clock services the stream's timers: every RFC 4733 packet of a
+    digit goes out, one per tick, with the event's timestamp."""
+    loop = asyncio.get_running_loop()
+    clock = AsyncioMediaClock()
+    port = AsyncioMediaPort("127.0.0.1")
+    number = await port.open()
+    peer_rtp, peer_rtcp, peer_number = _raw_pair()
+    try:
+        ours, theirs = _media(number, 5), _media(peer_number, 6)
+        ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
+        stream = ours.stream
+        assert stream is not None and stream.dtmf_supported
+        dtmf_pt = stream.media.telephone_event_pt
+        port.stream = stream
+        clock.add(port)
+        await asyncio.sleep(0.1)
+        stream.send_dtmf("7", loop.time(), duration_ms=100)
+        port.flush()
+        await asyncio.sleep(0.4)
+        clock.remove(port)
+        peer_rtp.setblocking(False)
+        events = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                packet = parse_rtp(peer_rtp.recv(2048))
+                if packet.payload_type == dtmf_pt:
+                    events.append(packet)
+        # 100 ms at 20 ms per packet: the start, updates, then three end packets.
+        assert len(events) >= 7
+        assert len({p.timestamp for p in events}) == 1
+        assert events[0].marker and events[-1].payload[1] & 0x80
+        assert not port.errors
+    finally:
+        port.close()
+        peer_rtp.close()
+        peer_rtcp.close()
+
+
+def test_clocked_ports_send_dtmf_at_the_packet_pace() -> None:
+    asyncio.run(_clocked_ports_send_dtmf_at_the_packet_pace())
+
+
+async def _a_closed_peer_is_counted_not_raised() -> None:
+    loop = asyncio.get_running_loop()
+    port = AsyncioMediaPort("127.0.0.1")
+    number = await port.open()
+    peer_rtp, peer_rtcp, peer_number = _raw_pair()
+    peer_rtp.close()
+    peer_rtcp.close()
+    try:
+        ours, theirs = _media(number, 7), _media(peer_number, 8)
+        ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
+        port.stream = ours.stream
+        for k in range(5):
+            port.tick(loop.time() + 0.02 * k)  # sendto to a closed port: no exception
+            await asyncio.sleep(0.001)
+        assert port.stream is not None
+        assert port.stream.statistics(loop.time()).rtp.packets_sent == 5
+    finally:
+        port.close()
+
+
+def test_a_closed_peer_is_counted_not_raised() -> None:
+    asyncio.run(_a_closed_peer_is_counted_not_raised())

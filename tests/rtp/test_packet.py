@@ -20,6 +20,7 @@ from sansip.rtp import (
     parse_extension_elements,
     parse_rtp,
 )
+from sansip.rtp.packet import plain_rtp_header
 from tests.conftest import examples
 
 # V=2 P=0 X=0 CC=0 | M=1 PT=0 | seq 0x1234 | ts 0xDEADBEEF | ssrc 0x01020304 | 4 payload bytes
@@ -172,3 +173,23 @@ def test_extension_element_parser_raises_only_remote_protocol_error(
 ) -> None:
     with contextlib.suppress(RemoteProtocolError):
         parse_extension_elements(RtpHeaderExtension(profile, data))
+
+
+_HEADER_FIELDS = st.tuples(
+    st.integers(0, 127), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),
+    st.integers(0, 0xFFFFFFFF), st.booleans(),
+)  # fmt: skip
+
+
+@settings(max_examples=examples(200))
+@given(_HEADER_FIELDS, st.binary(max_size=64))
+def test_plain_header_matches_the_general_encoder(
+    fields: tuple[int, int, int, int, bool], payload: bytes
+) -> None:
+    pt, seq, ts, ssrc, marker = fields
+    packet = RtpPacket(pt, seq, ts, ssrc, payload, marker)
+    wire = plain_rtp_header(pt, seq, ts, ssrc, marker) + payload
+    assert wire == encode_rtp(packet)
+    parsed = parse_rtp(wire)
+    assert parsed == packet
+    assert type(parsed) is RtpPacket and parsed.extension is None and parsed.csrcs == ()

@@ -384,3 +384,42 @@ def test_statistics_stay_cumulative_after_the_peer_says_bye() -> None:
     wire.deliver(1.1)
     after = b.statistics(1.1)
     assert after.packets_received == before and after.bytes_received == before * 160
+
+
+def test_a_media_handler_takes_the_packets_instead_of_events() -> None:
+    b = session(seed=2, remote=A_ADDR, dtmf_payload_type=101)
+    handled: list[tuple[RtpPacket, tuple[str, int], float]] = []
+    b.media_handler = lambda packet, addr, now: handled.append((packet, addr, now))
+    for seq in range(1, 6):
+        b.receive_datagram(rtp(seq), A_ADDR, 0.02 * seq)
+    b.receive_datagram(rtp(3), A_ADDR, 0.2)  # a duplicate is not handed on
+    b.receive_datagram(rtp(7, pt=8), A_ADDR, 0.21)  # nor a payload type not negotiated
+    events = drain(b)
+    assert not any(isinstance(e, RtpReceived) for e in events)
+    assert any(isinstance(e, Latched) for e in events)
+    assert any(isinstance(e, RemoteSourceChanged) for e in events)
+    assert [p.sequence_number for p, _, _ in handled] == [1, 2, 3, 4, 5]
+    assert [when for _, _, when in handled] == [0.02 * s for s in range(1, 6)]
+    assert all(addr == A_ADDR and p.payload == bytes(160) for p, addr, _ in handled)
+    # Telephone events still come as events, never through the handler.
+    event = struct.pack("!BBH", 5, 0x80 | 10, 800)
+    b.receive_datagram(RtpPacket(101, 6, 160 * 6, 0x5555, event, True).encode(), A_ADDR, 0.3)
+    assert len(handled) == 5
+    stats = b.statistics(0.3)
+    assert stats.packets_received == 6 and stats.duplicates == 1 and b.rejected == 1
+
+
+def test_the_timer_is_the_earliest_deadline() -> None:
+    report_due = session(seed=3, dtmf_payload_type=101).get_timer()
+    assert report_due is not None and report_due > 0.3  # the first RTCP report
+    s = session(seed=3, dtmf_payload_type=101, mediatimeout=0.2)
+    assert s.get_timer() == pytest.approx(0.1)  # half the media timeout before any media
+    s.receive_datagram(rtp(1), A_ADDR, 0.05)
+    assert s.get_timer() == pytest.approx(0.25)  # the full timeout after the last packet
+    s.send_dtmf("1", 0.06)
+    assert s.get_timer() == pytest.approx(0.08)  # the next telephone-event packet
+    s.set_receiving(False, 0.06)  # hold: no media timeout
+    s.handle_timer(0.08)
+    assert s.get_timer() == pytest.approx(0.10)
+    s.bye(0.09)
+    assert s.get_timer() is None
