@@ -455,7 +455,12 @@ class RtpSession:
     def _receive_rtcp(self, data: bytes, addr: Address, now: float, wall: float) -> None:
         if self._transform is not None:
             data = self._transform.unprotect_rtcp(data)
-        packets = parse_rtcp(data)
+        try:
+            packets = parse_rtcp(data)
+        except RemoteProtocolError:
+            # Reduced-size RTCP (RFC 5506), e.g. the lone BYE several phones
+            # send at the end of a call: take it if it parses at all.
+            packets = parse_rtcp(data, validate=False)
         for packet in packets:
             if isinstance(packet, SenderReport | ReceiverReport) and packet.ssrc == self.ssrc:
                 self._collided(addr, now)

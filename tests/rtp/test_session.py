@@ -423,3 +423,13 @@ def test_the_timer_is_the_earliest_deadline() -> None:
     assert s.get_timer() == pytest.approx(0.10)
     s.bye(0.09)
     assert s.get_timer() is None
+
+
+def test_a_lone_rtcp_bye_is_taken_not_rejected() -> None:
+    from sansip.rtp import Bye, ByeReceived, encode_rtcp
+
+    s = session(1, remote=B_ADDR)
+    s.receive_datagram(encode_rtcp([Bye((0x1234,), "bye")]), (B_ADDR[0], B_ADDR[1] + 1), 1.0,
+                       rtcp=True)  # fmt: skip
+    assert s.rejected == 0
+    assert ByeReceived((0x1234,), "bye") in drain(s)
