@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
+from sansip.audio.pipeline import PipelineSettings
 from sansip.audio.tones import ToneSource
 from sansip.audio.wavfile import WavPlayer, WavRecorder
 from sansip.dialog.call import (
@@ -37,6 +38,8 @@ __all__ = ["PIPELINE_RATE", "CallAudio", "MediaOptions", "add_media_options"]
 
 #: The rate of what is played and recorded (wideband; G.711 is resampled).
 PIPELINE_RATE = 16000
+#: Audio processing of the commands: concealment on, capture-side blocks off.
+CLI_PIPELINE_DEFAULTS = PipelineSettings(aec=0, agc=0, denoise=0, vad=1, silencesuppress=0)
 #: Seconds after connecting before ``--dtmf`` digits go out.
 DTMF_DELAY = 0.5
 
@@ -125,6 +128,9 @@ class CallAudio:
             jittersize=int(opts.param("jittersize", "3") or 3),
             natopenpackets=int(opts.param("natopenpackets", "0") or 0),
             mediatimeout=float(opts.param("mediatimeout", "0") or 0),
+            # The sources here are files and tones, not microphones: capture
+            # processing (aec, agc, denoise, vad) only when asked for.
+            pipeline=PipelineSettings.from_params(dict(opts.params), CLI_PIPELINE_DEFAULTS),
         )
         sink: FrameSink
         source: FrameSource

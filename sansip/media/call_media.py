@@ -59,7 +59,10 @@ class CallMedia:
         rtcp_mux: bool = False,
         username: str = "-",
     ) -> None:
-        stream = LocalStream(port, codecs=codecs, ptime=ptime, rtcp_mux=rtcp_mux)
+        # RFC 3389 comfort noise is always accepted (the stream plays it); it
+        # is sent only when silence suppression is on.
+        stream = LocalStream(port, codecs=codecs, ptime=ptime, rtcp_mux=rtcp_mux,
+                             comfort_noise=True)  # fmt: skip
         self._local = LocalMedia(address, (stream,), username=username)
         self._negotiator = Negotiator(self._local, session_id=new_session_id(rng))
         self._rng = rng

@@ -29,10 +29,17 @@ from typing import Final, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
+from sansip.audio.cng import (
+    ComfortNoiseGenerator,
+    NoiseDescription,
+    SuppressorAction,
+    SuppressorDecision,
+)
 from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
 from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.audio.jitter import Frame, JitterBuffer, JitterStats, Missing
+from sansip.audio.pipeline import AudioPipeline, PipelineSettings
 from sansip.errors import LocalProtocolError
 from sansip.rtp import (
     ByeReceived,
@@ -65,7 +72,8 @@ MediaEvent: TypeAlias = (
 class MediaSettings:
     """The parameters of SPEC.md that shape a stream: ``jittersize`` (0-6),
     ``natopenpackets``, ``mediatimeout`` (seconds, 0 off), the RTCP
-    ``cname`` and the wall clock offset for RTCP timestamps."""
+    ``cname``, the wall clock offset for RTCP timestamps, and the audio
+    processing (see :mod:`sansip.audio.pipeline`)."""
 
     jittersize: int = 3
     natopenpackets: int = 0
@@ -73,6 +81,8 @@ class MediaSettings:
     cname: str = "sansip"
     wall_clock_offset: float = 0.0
     dtmf_duration_ms: int = 100
+    #: The audio processing (PLC, AEC, AGC, noise, VAD/CNG, volume); None: none.
+    pipeline: PipelineSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +179,15 @@ class MediaStream:
             packet_duration=media.ptime / 1000,
             jittersize=self.settings.jittersize,
         )
+        # Audio processing at the codec's rate; Opus conceals on its own.
+        pipeline = self.settings.pipeline
+        self._pipeline = None if pipeline is None else AudioPipeline(
+            codec_rate, self._frame, pipeline)  # fmt: skip
+        self._own_plc = isinstance(self._decoder, OpusDecoder)
+        self._cn_pt = media.cn_pt
+        self._comfort = ComfortNoiseGenerator(codec_rate, self._frame)
+        self._peer_silent = False  # the peer's last packet was comfort noise
+        self._suppressing = False  # we are sending no audio (silence suppression)
 
     def _open_session(self, media: NegotiatedMedia, now: float) -> RtpSession:
         session = RtpSession(
@@ -294,10 +313,16 @@ class MediaStream:
         return now + self.settings.wall_clock_offset
 
     def _on_media(self, packet: RtpPacket, addr: Address, now: float) -> None:
-        """A media packet the RTP session accepted: into the jitter buffer."""
+        """A media packet the RTP session accepted: into the jitter buffer
+        (comfort noise updates the noise played while the peer is silent)."""
         if packet.payload_type in self._receive_pts and self._receiving:
+            self._peer_silent = False
             self._jitter.push(packet.sequence_number, packet.timestamp, packet.payload, now,
                               marker=packet.marker)  # fmt: skip
+        elif packet.payload_type == self._cn_pt and packet.payload and self._receiving:
+            self._peer_silent = True
+            description = NoiseDescription.from_payload(packet.payload)
+            self._comfort.update(description.level, description.coefficients)
 
     def _drain(self, now: float) -> None:
         rtp = self.rtp
@@ -325,6 +350,14 @@ class MediaStream:
             frame = np.resize(frame, size).astype(np.int16) if len(frame) else (
                 np.zeros(size, dtype=np.int16))  # fmt: skip
         rtp = self.rtp
+        pipeline = self._pipeline
+        if pipeline is not None and size == pipeline.frame_samples:
+            frame, decision = pipeline.capture(frame)
+            if decision.action is not SuppressorAction.AUDIO and self._pending_samples == 0:
+                self._silent_frame(decision, now)
+                return
+            if self._suppressing:
+                self._suppressing, self._marker = False, True  # a new talkspurt
         if rtp.dtmf_active:
             # The events stand in for the audio (the session moves the RTP
             # timestamp past each event); audio resumes as a new talkspurt.
@@ -351,6 +384,22 @@ class MediaStream:
                          timestamp_advance=advance)  # fmt: skip
         self._marker = False
 
+    def _silent_frame(self, decision: SuppressorDecision, now: float) -> None:
+        """Silence suppression: a comfort noise update, or nothing; the RTP
+        timestamp moves on either way."""
+        self._suppressing = True
+        advance = self._encoder.timestamp_increment(self._frame)
+        noise = decision.noise
+        if (
+            decision.action is SuppressorAction.COMFORT_NOISE
+            and noise is not None
+            and (self._cn_pt is not None)
+        ):
+            self.rtp.send_comfort_noise(noise.level, now, coefficients=noise.coefficients,
+                                        timestamp_advance=advance)  # fmt: skip
+        else:
+            self.rtp.skip(advance)
+
     def _receive_side(self, now: float) -> None:
         size = self._frame
         decoded = self._decoded
@@ -375,6 +424,8 @@ class MediaStream:
         self._write(out)
 
     def _write(self, frame: NDArray[np.int16]) -> None:
+        if self._pipeline is not None:
+            frame = self._pipeline.playback(frame)
         codec_rate = self._encoder.sample_rate
         if self.sample_rate != codec_rate:
             frame = _resample(frame, codec_rate, self.sample_rate)
@@ -386,9 +437,13 @@ class MediaStream:
         if not self._receiving:
             return None
         item = self._jitter.pop(now)
+        pipeline = self._pipeline
         if isinstance(item, Frame):
             self._playing = True
-            return self._decoder.decode(item.payload)
+            pcm = self._decoder.decode(item.payload)
+            return pcm if pipeline is None else pipeline.received(pcm)
+        if self._peer_silent:  # the peer suppresses silence: play its comfort noise
+            return self._comfort.generate(self._frame)
         if isinstance(item, Missing):
             self._concealed += 1
             samples = max(1, round(item.duration * self._rate_ratio))
@@ -396,8 +451,18 @@ class MediaStream:
             if (isinstance(self._decoder, OpusDecoder) and following is not None
                     and following.seq == item.seq + 1):  # fmt: skip
                 return self._decoder.decode_fec(following.payload, samples)
-            return self._decoder.conceal(samples)
+            return self._conceal(samples)
         if self._playing:  # an underrun while playing: conceal one tick
             self._concealed += 1
-            return self._decoder.conceal(self._frame)
+            return self._conceal(self._frame)
         return None
+
+    def _conceal(self, samples: int) -> NDArray[np.int16]:
+        """Stand-in audio for a lost frame: the pipeline's pitch-based
+        concealment (``plc``), else the decoder's own."""
+        pipeline = self._pipeline
+        if pipeline is not None and not self._own_plc:
+            concealed = pipeline.conceal(samples)
+            if concealed is not None:
+                return concealed
+        return self._decoder.conceal(samples)

@@ -247,6 +247,11 @@ class RtpSession:
         self._ts_anchor = (ts, now)
         self._next_ts = (ts + advance) & _TS_MASK
 
+    def skip(self, timestamp_advance: int) -> None:
+        """Move the running timestamp on without sending (silence
+        suppression: time passes while nothing is sent)."""
+        self._next_ts = (self._next_ts + timestamp_advance) & _TS_MASK
+
     def send_comfort_noise(
         self, level: int, now: float, *, coefficients: bytes = b"", marker: bool = False,
         timestamp_advance: int | None = None,
