@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,10 +58,28 @@ from sansip.rtp import (
 from sansip.rtp.types import Address, Datagram
 from sansip.sdp import NegotiatedMedia
 
-__all__ = ["FRAME_DURATION", "MediaEvent", "MediaSettings", "MediaStatistics", "MediaStream"]
+__all__ = [
+    "FRAME_DURATION",
+    "CallTap",
+    "MediaEvent",
+    "MediaSettings",
+    "MediaStatistics",
+    "MediaStream",
+]
 
 #: The media clock's tick (seconds): one frame in and out per tick.
 FRAME_DURATION: Final = 0.020
+
+
+class CallTap(Protocol):
+    """What a call recorder takes: the frame sent and the frame heard, per tick."""
+
+    def sent(self, frame: NDArray[np.int16]) -> None:
+        """The frame that went to the peer (silence while held or muted)."""
+
+    def received(self, frame: NDArray[np.int16]) -> None:
+        """The frame that went to the loudspeaker."""
+
 
 MediaEvent: TypeAlias = (
     DtmfReceived | MediaTimedOut | Latched | ByeReceived | RemoteSourceChanged | SsrcCollided
@@ -135,6 +153,8 @@ class MediaStream:
         self.media = media
         self._open_codec(media)
         self.sample_rate = sample_rate or self._encoder.sample_rate
+        #: Gets both directions at ``sample_rate`` each tick (call recording).
+        self.recorder: CallTap | None = None
         self.rtp = self._open_session(media, now)
 
     @property
@@ -335,6 +355,10 @@ class MediaStream:
 
     def _send_side(self, now: float) -> None:
         frame = self.source.read(now)
+        recorder = self.recorder
+        if recorder is not None:
+            held = not self._sending or self._local_hold
+            recorder.sent(np.zeros(len(frame), dtype=np.int16) if held else frame)
         if not self._sending:
             self._pending, self._pending_samples = [], 0
             return
@@ -430,6 +454,8 @@ class MediaStream:
         if self.sample_rate != codec_rate:
             frame = _resample(frame, codec_rate, self.sample_rate)
         self.sink.write(frame)
+        if self.recorder is not None:
+            self.recorder.received(frame)
 
     def _next_piece(self, now: float) -> NDArray[np.int16] | None:
         """The next decoded audio from the jitter buffer; None when there is

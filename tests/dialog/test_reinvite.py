@@ -23,7 +23,8 @@ from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import SipURI, parse
 from sansip.testing import SimNetwork, Simulation, VirtualClock
-from sansip.transport.types import Address, Datagram
+from sansip.testing.ua_node import UserAgentNode
+from sansip.transport.types import Address
 
 ALICE: Address = ("127.0.0.1", 5060)
 BOB: Address = ("127.0.0.2", 5062)
@@ -40,52 +41,31 @@ def sdp(version: int, direction: str = "sendrecv") -> bytes:
 ANSWER_TO = {"sendonly": "recvonly", "inactive": "inactive", "sendrecv": "sendrecv"}
 
 
-class Phone:
+class Phone(UserAgentNode):
     """A UA that answers calls, and answers offers per ``offers`` ('accept',
-    'reject', 'ignore'), logging every event."""
+    'reject', 'ignore')."""
 
     def __init__(self, address: Address, seed: int, offers: str = "accept") -> None:
-        self.ua = UserAgent(
-            EndpointConfig(address), UAConfig(user=f"u{address[1]}"), rng=random.Random(seed)
-        )
+        super().__init__(UserAgent(EndpointConfig(address), UAConfig(user=f"u{address[1]}"),
+                                   rng=random.Random(seed)))  # fmt: skip
         self.offers = offers
-        self.events: list[CallEvent] = []
         self.calls: list[Call] = []
         self.version = 1
 
-    def process(self, now: float) -> None:
-        while (event := self.ua.next_event()) is not None:
-            self.events.append(event)
-            if isinstance(event, IncomingCall):
-                self.calls.append(event.call)
-                self.ua.answer(event.call, now, sdp=sdp(1))
-            elif isinstance(event, OfferReceived) and self.offers != "ignore":
-                if self.offers == "reject":
-                    self.ua.reject_offer(event.call, now, 488, '304 bob "Media type not available"')
-                    continue
-                self.version += 1
-                if event.sdp:
-                    wanted = event.sdp.decode().split("a=")[-1].strip()
-                    self.ua.accept_offer(event.call, sdp(self.version, ANSWER_TO[wanted]), now)
-                else:
-                    self.ua.accept_offer(event.call, sdp(self.version, "sendonly"), now)
-
-    def of(self, kind: type) -> list[CallEvent]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        self.ua.receive_datagram(data, addr, now)
-        self.process(now)
-
-    def datagrams_to_send(self, now: float) -> list[Datagram]:
-        return self.ua.datagrams_to_send(now)
-
-    def get_timer(self) -> float | None:
-        return self.ua.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        self.ua.handle_timer(now)
-        self.process(now)
+    def on_event(self, event: CallEvent, now: float) -> None:
+        if isinstance(event, IncomingCall):
+            self.calls.append(event.call)
+            self.ua.answer(event.call, now, sdp=sdp(1))
+        elif isinstance(event, OfferReceived) and self.offers != "ignore":
+            if self.offers == "reject":
+                self.ua.reject_offer(event.call, now, 488, '304 bob "Media type not available"')
+                return
+            self.version += 1
+            if event.sdp:
+                wanted = event.sdp.decode().split("a=")[-1].strip()
+                self.ua.accept_offer(event.call, sdp(self.version, ANSWER_TO[wanted]), now)
+            else:
+                self.ua.accept_offer(event.call, sdp(self.version, "sendonly"), now)
 
 
 def connected(

@@ -15,6 +15,7 @@ from sansip.errors import LocalProtocolError
 from sansip.message import Credentials, Request, SipURI, make_response, parse
 from sansip.message.digest import verify
 from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.testing.ua_node import UserAgentNode
 from sansip.transport.types import Address, Datagram
 
 ALICE: Address = ("127.0.0.1", 5060)
@@ -57,34 +58,19 @@ class Challenger:
         pass
 
 
-class Node:
+class Node(UserAgentNode):
+    """A UA that answers its calls."""
+
     def __init__(self, address: Address, seed: int, password: str = "secret") -> None:
         config = UAConfig(user=f"u{address[1]}", auth_password=password)
-        self.ua = UserAgent(EndpointConfig(address), config, rng=random.Random(seed))
-        self.events: list[CallEvent] = []
+        super().__init__(UserAgent(EndpointConfig(address), config, rng=random.Random(seed)))
 
     def completed(self) -> list[RequestCompleted]:
         return [e for e in self.events if isinstance(e, RequestCompleted)]
 
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        self.ua.receive_datagram(data, addr, now)
-        self.drain(now)
-
-    def drain(self, now: float) -> None:
-        while (event := self.ua.next_event()) is not None:
-            self.events.append(event)
-            if isinstance(event, IncomingCall):
-                self.ua.answer(event.call, now, sdp=b"v=0\r\n")
-
-    def datagrams_to_send(self, now: float) -> list[Datagram]:
-        return self.ua.datagrams_to_send(now)
-
-    def get_timer(self) -> float | None:
-        return self.ua.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        self.ua.handle_timer(now)
-        self.drain(now)
+    def on_event(self, event: CallEvent, now: float) -> None:
+        if isinstance(event, IncomingCall):
+            self.ua.answer(event.call, now, sdp=b"v=0\r\n")
 
 
 def _sim(server: Challenger, password: str = "secret") -> tuple[Simulation, Node]:

@@ -8,12 +8,13 @@ from itertools import pairwise
 
 import pytest
 
-from sansip.dialog.call import Call, CallState, CallStateChanged, IncomingCall
+from sansip.dialog.call import Call, CallEvent, CallState, CallStateChanged, IncomingCall
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import SipURI, parse
 from sansip.testing import SimNetwork, Simulation, VirtualClock
-from sansip.transport.types import Address, Datagram
+from sansip.testing.ua_node import UserAgentNode
+from sansip.transport.types import Address
 
 ALICE: Address = ("127.0.0.1", 5060)
 BOB: Address = ("127.0.0.2", 5062)
@@ -23,43 +24,28 @@ SDP = (
 )
 
 
-class Phone:
+class Phone(UserAgentNode):
     """A UA plus a policy for incoming calls, with its event log."""
 
     def __init__(
         self, address: Address, seed: int, policy: Callable[[UserAgent, Call, float], None]
     ) -> None:
-        self.ua = UserAgent(
-            EndpointConfig(address), UAConfig(user=f"u{address[1]}"), rng=random.Random(seed)
-        )
+        super().__init__(UserAgent(EndpointConfig(address), UAConfig(user=f"u{address[1]}"),
+                                   rng=random.Random(seed)))  # fmt: skip
         self.policy = policy
         self.log: list[tuple[float, str]] = []
         self.incoming: list[Call] = []
 
+    def on_event(self, event: CallEvent, now: float) -> None:
+        if isinstance(event, IncomingCall):
+            self.incoming.append(event.call)
+            self.log.append((now, "incoming"))
+            self.policy(self.ua, event.call, now)
+        elif isinstance(event, CallStateChanged):
+            self.log.append((now, f"{event.new.value}{':' + event.reason if event.reason else ''}"))
+
     def _process(self, now: float) -> None:
-        while (event := self.ua.next_event()) is not None:
-            if isinstance(event, IncomingCall):
-                self.incoming.append(event.call)
-                self.log.append((now, "incoming"))
-                self.policy(self.ua, event.call, now)
-            elif isinstance(event, CallStateChanged):
-                self.log.append(
-                    (now, f"{event.new.value}{':' + event.reason if event.reason else ''}")
-                )
-
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        self.ua.receive_datagram(data, addr, now)
-        self._process(now)
-
-    def datagrams_to_send(self, now: float) -> list[Datagram]:
-        return self.ua.datagrams_to_send(now)
-
-    def get_timer(self) -> float | None:
-        return self.ua.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        self.ua.handle_timer(now)
-        self._process(now)
+        self.process(now)
 
 
 def answer(ua: UserAgent, call: Call, now: float) -> None:
