@@ -18,8 +18,9 @@ from pathlib import Path
 
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
 from sansip.audio.pipeline import PipelineSettings
+from sansip.audio.player import FilePlayer
+from sansip.audio.recorder import CallRecorder, FileRecorder, open_recorder
 from sansip.audio.tones import ToneSource
-from sansip.audio.wavfile import WavPlayer, WavRecorder
 from sansip.dialog.call import (
     Call,
     CallEvent,
@@ -54,6 +55,8 @@ class MediaOptions:
     echo: bool = False
     dtmf: str = ""
     hold: tuple[float, float] | None = None
+    record_call: str | None = None
+    record_stereo: bool = False
     enabled: bool = True
     params: tuple[tuple[str, str], ...] = ()
 
@@ -65,7 +68,8 @@ class MediaOptions:
             start, _, length = args.hold.partition(",")
             hold = (float(start), float(length or 1.0))
         return cls(tone=args.tone, play=args.play, record=args.record, echo=args.echo,
-                   dtmf=args.dtmf or "", hold=hold, enabled=not args.no_media,
+                   dtmf=args.dtmf or "", hold=hold, record_call=args.record_call,
+                   record_stereo=args.stereo, enabled=not args.no_media,
                    params=tuple(params.items()))  # fmt: skip
 
     def param(self, name: str, default: str = "") -> str:
@@ -78,10 +82,15 @@ def add_media_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--tone", type=float, default=None, metavar="HZ",
                         help="send a sine tone (-10 dBFS)")  # fmt: skip
-    source.add_argument("--play", default=None, metavar="WAV", help="send a WAV file (looped)")
+    source.add_argument("--play", default=None, metavar="FILE",
+                        help="send a WAV or Ogg Opus file (looped)")  # fmt: skip
     source.add_argument("--echo", action="store_true", help="send back what is received")
-    parser.add_argument("--record", default=None, metavar="WAV",
-                        help="record what is received (16 kHz mono WAV)")  # fmt: skip
+    parser.add_argument("--record", default=None, metavar="FILE",
+                        help="record what is received (16 kHz mono, .wav or .ogg)")  # fmt: skip
+    parser.add_argument("--record-call", default=None, metavar="FILE",
+                        help="record both directions mixed (.wav or .ogg)")  # fmt: skip
+    parser.add_argument("--stereo", action="store_true",
+                        help="--record-call: sent audio left, received right")  # fmt: skip
     parser.add_argument("--dtmf", default=None, metavar="DIGITS",
                         help="send RFC 4733 DTMF digits 0.5 s after connecting")  # fmt: skip
     parser.add_argument("--no-media", action="store_true",
@@ -112,7 +121,8 @@ class CallAudio:
         self._answer_in_ack = False
         self._hold_pending: str | None = None  # "hold"/"resume" re-offer in flight
         self.media: CallMedia | None = None
-        self.recorder: WavRecorder | None = None
+        self.recorder: FileRecorder | None = None
+        self.call_recorder: CallRecorder | None = None
         self.failure: str | None = None
         self._sink = sink  # instead of the recording (the demo analyses what it hears)
 
@@ -138,8 +148,8 @@ class CallAudio:
         if self._sink is not None:
             sink = self._sink
         elif opts.record:
-            self.recorder = WavRecorder(self._numbered(opts.record), PIPELINE_RATE,
-                                        max_duration=3600)  # fmt: skip
+            self.recorder = open_recorder(self._numbered(opts.record), PIPELINE_RATE,
+                                          max_duration=3600)  # fmt: skip
             sink = self.recorder
         else:
             sink = echo or NullSink()
@@ -150,7 +160,7 @@ class CallAudio:
         elif opts.tone:
             source = ToneSource(opts.tone, PIPELINE_RATE)
         elif opts.play:
-            source = WavPlayer(opts.play, PIPELINE_RATE, loop=True)
+            source = FilePlayer(opts.play, PIPELINE_RATE, loop=True)
         else:
             source = SilenceSource(PIPELINE_RATE)
         self.media = CallMedia(self.port.host, self.port.port, codecs, rng=self._rng,
@@ -208,6 +218,12 @@ class CallAudio:
     def _started(self) -> None:
         assert self.media is not None
         if self.media.stream is not None and self.port.stream is None:
+            if self.options.record_call:
+                self.call_recorder = CallRecorder(
+                    self._numbered(self.options.record_call), PIPELINE_RATE,
+                    mode="stereo" if self.options.record_stereo else "mixed", max_duration=3600,
+                )  # fmt: skip
+                self.media.stream.recorder = self.call_recorder
             self.port.stream = self.media.stream
             self.clock.add(self.port)
             self.port.flush()
@@ -287,6 +303,8 @@ class CallAudio:
         self.port.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.call_recorder is not None:
+            self.call_recorder.close()
 
     def summary(self, now: float) -> dict[str, object]:
         """The media fields of the CDR."""

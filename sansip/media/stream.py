@@ -80,6 +80,9 @@ class CallTap(Protocol):
     def received(self, frame: NDArray[np.int16]) -> None:
         """The frame that went to the loudspeaker."""
 
+    def end_tick(self) -> None:
+        """Both directions of this tick were given."""
+
 
 MediaEvent: TypeAlias = (
     DtmfReceived | MediaTimedOut | Latched | ByeReceived | RemoteSourceChanged | SsrcCollided
@@ -307,6 +310,8 @@ class MediaStream:
             return
         self._send_side(now)
         self._receive_side(now)
+        if self.recorder is not None:
+            self.recorder.end_tick()
 
     def send_dtmf(self, digits: str, now: float, duration_ms: int | None = None) -> None:
         """Send ``digits`` as RFC 4733 events (raises LocalProtocolError when
