@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # System packages the tests need (third-party peers); installed only as root.
 # A temporary policy-rc.d keeps apt from starting the system services.
-APT_PACKAGES := sip-tester kamailio kamailio-tls-modules ffmpeg libopus0 libopusfile0 libogg0 libportaudio2 baresip baresip-core
+APT_PACKAGES := sip-tester kamailio kamailio-tls-modules ffmpeg libopus0 libopusfile0 libogg0 libportaudio2 baresip baresip-core espeak-ng
 peers:
 	@if [ -n "$(APT_PACKAGES)" ] && [ "$$(id -u)" = 0 ]; then \
 		missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,6 +47,8 @@ bench: $(STAMP) peers
 	$(PY) bench/bench_parse.py
 	$(PY) bench/bench_cps.py
 	$(PY) bench/bench_media.py
+	$(PY) bench/bench_mixer.py
+	$(PY) bench/bench_quality.py
 
 # Every property test with 50x its examples, drawn at random (about 10 minutes).
 soak: $(STAMP)
