@@ -43,7 +43,7 @@ from sansip.dialog.call import (
 )
 from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
-from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.errors import RemoteProtocolError, SansipError
 from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import ParseError, SipURI, parse_uri
 from sansip.transport.types import Address, Transport
@@ -261,7 +261,7 @@ async def _answer(args: argparse.Namespace) -> int:
         """Open the call's media, then answer (after --ring seconds)."""
         try:
             audio = await media.open(index)
-        except LocalProtocolError as exc:
+        except SansipError as exc:
             print(f"sansip answer: {exc}", file=sys.stderr)
             if _live(call):
                 ua.reject(call, loop.time(), 500)
@@ -388,7 +388,7 @@ async def _call(args: argparse.Namespace) -> int:
     media = _CallMedia(args, bound[0], _rng(args))
     try:
         audio = await media.open(1)
-    except LocalProtocolError as exc:
+    except SansipError as exc:
         print(f"sansip call: {exc}", file=sys.stderr)
         await driver.close()
         return 1

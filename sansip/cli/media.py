@@ -31,6 +31,7 @@ from sansip.dialog.call import (
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
+from sansip.io.audio_devices import AudioDevices
 from sansip.media import CallMedia, MediaSettings
 from sansip.rtp import DtmfReceived
 from sansip.sdp import NegotiationFailed, codec_preferences
@@ -57,6 +58,7 @@ class MediaOptions:
     hold: tuple[float, float] | None = None
     record_call: str | None = None
     record_stereo: bool = False
+    devices: bool = False
     enabled: bool = True
     params: tuple[tuple[str, str], ...] = ()
 
@@ -69,7 +71,7 @@ class MediaOptions:
             hold = (float(start), float(length or 1.0))
         return cls(tone=args.tone, play=args.play, record=args.record, echo=args.echo,
                    dtmf=args.dtmf or "", hold=hold, record_call=args.record_call,
-                   record_stereo=args.stereo, enabled=not args.no_media,
+                   record_stereo=args.stereo, devices=args.devices, enabled=not args.no_media,
                    params=tuple(params.items()))  # fmt: skip
 
     def param(self, name: str, default: str = "") -> str:
@@ -85,6 +87,8 @@ def add_media_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--play", default=None, metavar="FILE",
                         help="send a WAV or Ogg Opus file (looped)")  # fmt: skip
     source.add_argument("--echo", action="store_true", help="send back what is received")
+    source.add_argument("--devices", action="store_true",
+                        help="talk through the sound card (-p audiodevicein=...)")  # fmt: skip
     parser.add_argument("--record", default=None, metavar="FILE",
                         help="record what is received (16 kHz mono, .wav or .ogg)")  # fmt: skip
     parser.add_argument("--record-call", default=None, metavar="FILE",
@@ -123,6 +127,7 @@ class CallAudio:
         self.media: CallMedia | None = None
         self.recorder: FileRecorder | None = None
         self.call_recorder: CallRecorder | None = None
+        self.devices: AudioDevices | None = None
         self.failure: str | None = None
         self._sink = sink  # instead of the recording (the demo analyses what it hears)
 
@@ -138,14 +143,26 @@ class CallAudio:
             jittersize=int(opts.param("jittersize", "3") or 3),
             natopenpackets=int(opts.param("natopenpackets", "0") or 0),
             mediatimeout=float(opts.param("mediatimeout", "0") or 0),
-            # The sources here are files and tones, not microphones: capture
-            # processing (aec, agc, denoise, vad) only when asked for.
-            pipeline=PipelineSettings.from_params(dict(opts.params), CLI_PIPELINE_DEFAULTS),
+            # Files and tones are not microphones: their capture processing
+            # (aec, agc, denoise, vad) only when asked for; a sound card gets
+            # the defaults of SPEC.md.
+            pipeline=PipelineSettings.from_params(
+                dict(opts.params), None if opts.devices else CLI_PIPELINE_DEFAULTS
+            ),
         )
         sink: FrameSink
         source: FrameSource
         echo = EchoLoop(PIPELINE_RATE) if opts.echo else None
-        if self._sink is not None:
+        if opts.devices:
+            self.devices = AudioDevices(
+                rate=PIPELINE_RATE,
+                audiodevicein=opts.param("audiodevicein", "Default") or "Default",
+                audiodeviceout=opts.param("audiodeviceout", "Default") or "Default",
+                volumein=int(opts.param("volumein", "50") or 50),
+                volumeout=int(opts.param("volumeout", "50") or 50),
+            )  # fmt: skip
+            source, sink = self.devices.open_capture(), self.devices.open_playback()
+        elif self._sink is not None:
             sink = self._sink
         elif opts.record:
             self.recorder = open_recorder(self._numbered(opts.record), PIPELINE_RATE,
@@ -153,7 +170,9 @@ class CallAudio:
             sink = self.recorder
         else:
             sink = echo or NullSink()
-        if echo is not None:
+        if opts.devices:
+            pass  # both ends are the sound card
+        elif echo is not None:
             source = echo
             if self.recorder is not None:
                 sink = _Tee(self.recorder, echo)
@@ -305,6 +324,8 @@ class CallAudio:
             self.recorder.close()
         if self.call_recorder is not None:
             self.call_recorder.close()
+        if self.devices is not None:
+            self.devices.close()
 
     def summary(self, now: float) -> dict[str, object]:
         """The media fields of the CDR."""
