@@ -23,12 +23,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
 from functools import cache
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Final, Protocol, Self
+from typing import Any, BinaryIO, Final, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sansip.audio.closing import Closable
 from sansip.audio.frames import DEFAULT_FRAME_DURATION, AudioFrame, frame_samples
 from sansip.errors import LocalProtocolError, SansipError
 
@@ -59,24 +59,6 @@ _READ_CHUNK: Final = 16384
 
 class OggOpusFileError(SansipError):
     """The file is not an Ogg Opus file this module can play."""
-
-
-class _Closing:
-    """Context management for the recorder and the player."""
-
-    def close(self) -> None:
-        """Release the file and the codec (idempotent)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class RandomSource(Protocol):
@@ -260,7 +242,7 @@ class _StereoEncoder:
             self._opus.opus_encoder_destroy(state)
 
 
-class OggOpusWriter(_Closing):
+class OggOpusWriter(Closable):
     """Records frames to an Ogg Opus file (a frame sink), mono or two-channel.
 
     ``rate`` is the rate of the PCM written; ``frame_duration`` the duration of
@@ -524,7 +506,7 @@ class _OggPackets:
                 return
 
 
-class OggOpusReader(_Closing):
+class OggOpusReader(Closable):
     """Plays an Ogg Opus file as mono frames at the pipeline ``rate`` (a frame source).
 
     A two-channel file is averaged to mono by :meth:`read`; :meth:`read_stereo`

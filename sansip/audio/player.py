@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Protocol, Self
+from typing import Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sansip.audio.closing import Closable
 from sansip.audio.frames import (
     DEFAULT_FRAME_DURATION,
     AudioFrame,
@@ -94,7 +94,7 @@ class _Player(Protocol):
     def close(self) -> None: ...
 
 
-class FilePlayer:
+class FilePlayer(Closable):
     """Plays a WAV or Ogg Opus file as mono frames at ``rate`` (a frame source).
 
     The format comes from the extension (``.wav``, ``.ogg``, ``.opus``) or,
@@ -144,17 +144,6 @@ class FilePlayer:
         if not self._closed:
             self._closed = True
             self._player.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _is_finished(source: FrameSource) -> bool:

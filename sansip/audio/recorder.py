@@ -38,12 +38,12 @@ import math
 import wave
 from collections import deque
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Literal, Protocol, Self
+from typing import Final, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sansip.audio.closing import Closable
 from sansip.audio.frames import AudioFrame
 from sansip.audio.mixer import soft_clip
 from sansip.audio.oggopus import OggOpusWriter, RandomSource
@@ -130,7 +130,7 @@ def _as_samples(frame: ArrayLike) -> AudioFrame:
     return converted
 
 
-class FileRecorder:
+class FileRecorder(Closable):
     """Records frames to a WAV or Ogg Opus file chosen by extension (a frame sink).
 
     ``channels`` is 1 or 2; :meth:`write` takes a mono frame (written to every
@@ -221,17 +221,6 @@ class FileRecorder:
             self._closed = True
             self._writer.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def open_recorder(
     path: str | Path,
@@ -263,7 +252,7 @@ class _DirectionSink:
             self._recorder.received(frame)
 
 
-class CallRecorder:
+class CallRecorder(Closable):
     """Records both directions of a call to one file (see the module's pairing rule).
 
     ``mode`` is ``"mixed"`` (one channel: sent plus received, softly clipped)
@@ -398,14 +387,3 @@ class CallRecorder:
             self.end_tick()
         finally:
             self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import wave
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sansip.audio.closing import Closable
 from sansip.audio.frames import DEFAULT_FRAME_DURATION, AudioFrame, frame_samples, silence
 from sansip.errors import LocalProtocolError, SansipError
 
@@ -129,7 +129,7 @@ def _decode_pcm(data: bytes, width: int, channels: int) -> NDArray[np.float64]:
     return values
 
 
-class WavPlayer:
+class WavPlayer(Closable):
     """Plays a WAV file as frames at the pipeline ``rate`` (a frame source).
 
     At the end of the file ``finished`` turns True and reads return silence,
@@ -202,19 +202,8 @@ class WavPlayer:
             self._pending = np.zeros(0)
             self._wave.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class WavRecorder:
+class WavRecorder(Closable):
     """Records frames to a 16-bit mono WAV file at ``rate`` (a frame sink).
 
     ``max_duration`` (seconds) and ``max_bytes`` (file size) bound the file:
@@ -276,14 +265,3 @@ class WavRecorder:
         if not self._closed:
             self._closed = True
             self._wave.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
