@@ -24,9 +24,9 @@ from sansip.audio.oggopus import (
     OggOpusFileError,
     OggOpusReader,
     OggOpusWriter,
-    ogg_crc,
     oggopus_unavailable_reason,
 )
+from sansip.audio.oggpages import ogg_crc
 from sansip.errors import LocalProtocolError
 from tests.conftest import examples
 
