@@ -282,6 +282,9 @@ async def _answer(args: argparse.Namespace) -> int:
                 pump()
                 return
             sdp = answer
+        if args.early_media and audio is not None and _live(call):
+            ua.progress(call, loop.time(), sdp=sdp)  # 183: media flows while it rings
+            pump()
         if args.ring > 0:
             await asyncio.sleep(args.ring)
         if _live(call):
@@ -452,6 +455,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     answer.add_argument("--ring", type=float, default=0.0, help="seconds of ringing first")
     answer.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS")
     answer.add_argument("--duration", type=float, default=0.0, help="exit after SECONDS")
+    answer.add_argument("--early-media", action="store_true",
+                        help="send 183 with SDP first: audio flows while it rings")  # fmt: skip
     add_media_options(answer)
 
     call = commands.add_parser("call", parents=[common], help="place one call")

@@ -24,6 +24,7 @@ from sansip.audio.tones import ToneSource
 from sansip.dialog.call import (
     Call,
     CallEvent,
+    EarlyMediaReceived,
     ModificationFailed,
     OfferReceived,
     SessionUpdated,
@@ -252,6 +253,17 @@ class CallAudio:
         """Take a UA event about this call (re-INVITEs and their outcome)."""
         media = self.media
         if media is None:
+            return
+        if isinstance(event, EarlyMediaReceived):
+            # Early media (RFC 3261 §13.2.1): play the peer's announcements or
+            # ringback before the answer; the 2xx normally repeats this SDP.
+            if media.stream is None:
+                try:
+                    media.receive_answer(event.sdp, now)
+                except RemoteProtocolError as exc:
+                    self.failure = f"bad SDP in early media: {exc.reason}"
+                    return
+                self._started()
             return
         if isinstance(event, OfferReceived):
             if not event.sdp:

@@ -20,6 +20,7 @@ __all__ = [
     "CallEvent",
     "CallState",
     "CallStateChanged",
+    "EarlyMediaReceived",
     "IncomingCall",
     "ModificationFailed",
     "OfferReceived",
@@ -93,6 +94,8 @@ class Call:
         self.offer_key: TransactionKey | None = None
         self.offer_request: Request | None = None
         self.answer_in_ack = False
+        # The SDP of the first provisional response that had one (early media).
+        self.early_sdp: bytes = b""
 
     @property
     def peer_name(self) -> str:
@@ -154,6 +157,16 @@ class RequestCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlyMediaReceived:
+    """A provisional response (180/183) to our INVITE carried SDP: the
+    peer's answer for early media (announcements, ringback from the
+    network).  Reported once per call, for the first such response."""
+
+    call: Call
+    sdp: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OfferReceived:
     """The peer re-INVITEd ``call`` (RFC 3261 §14.2) with the SDP offer
     ``sdp``; empty when it asks for our offer.  Answer with
@@ -188,6 +201,7 @@ CallEvent: TypeAlias = (
     IncomingCall
     | CallStateChanged
     | RequestCompleted
+    | EarlyMediaReceived
     | OfferReceived
     | SessionUpdated
     | ModificationFailed

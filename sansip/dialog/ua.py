@@ -31,6 +31,7 @@ from sansip.dialog.call import (
     CallEvent,
     CallState,
     CallStateChanged,
+    EarlyMediaReceived,
 )
 from sansip.dialog.dialog import Dialog, DialogState
 from sansip.dialog.endpoint import (
@@ -302,6 +303,19 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
             call.dialog = Dialog.from_uas(call.invite, response)
         self._set_state(call, CallState.RINGING, now)
 
+    def progress(self, call: Call, now: float, *, sdp: bytes) -> None:
+        """Send 183 Session Progress with ``sdp`` (our answer) for an
+        incoming call: early media flows before the call is answered."""
+        self._require_incoming(call)
+        headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")]
+        response = self._response(call, 183, headers=headers, body=sdp)
+        assert call.invite_key is not None
+        self.endpoint.respond(call.invite_key, response, now)
+        if call.dialog is None:
+            call.dialog = Dialog.from_uas(call.invite, response)
+        call.local_sdp = sdp
+        self._set_state(call, CallState.RINGING, now)
+
     def answer(self, call: Call, now: float, *, sdp: bytes = b"") -> None:
         """Answer an incoming call with 200 OK (and ``sdp``)."""
         self._require_incoming(call)
@@ -507,6 +521,9 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
                 self._cancel(call, now)
             if status in (180, 183):
                 self._set_state(call, CallState.RINGING, now)
+                if response.body and not call.early_sdp:
+                    call.early_sdp = response.body
+                    self._events.append(EarlyMediaReceived(call, response.body))
             return
         call.status = status
         if status < 300:
