@@ -276,6 +276,7 @@ async def _answer(args: argparse.Namespace) -> int:
             sdp = make_sdp(local, 1)
         else:
             media.audio[call] = audio
+            audio.ringtone(True)
             answer = audio.answer(call.invite.body, loop.time())
             if isinstance(answer, RemoteProtocolError):
                 ua.reject(call, loop.time(), answer.status, warning=audio.warning(answer))
@@ -403,6 +404,8 @@ async def _call(args: argparse.Namespace) -> int:
             if not isinstance(event, CallStateChanged):
                 media.handle(ua, event, loop.time())
                 continue
+            if event.new is CallState.RINGING and event.call in media.audio:
+                media.audio[event.call].ringback(True)
             if event.new is CallState.CONNECTED:
                 if not media.connected(ua, event.call, loop, pump):
                     media_ok = False

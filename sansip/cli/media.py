@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
 from sansip.audio.pipeline import PipelineSettings
-from sansip.audio.player import FilePlayer
+from sansip.audio.player import FilePlayer, Ringback, Ringtone
 from sansip.audio.recorder import CallRecorder, FileRecorder, open_recorder
 from sansip.audio.tones import ToneSource
 from sansip.dialog.call import (
@@ -32,7 +32,7 @@ from sansip.dialog.call import (
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
-from sansip.io.audio_devices import AudioDevices
+from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
 from sansip.media import CallMedia, MediaSettings
 from sansip.rtp import DtmfReceived
 from sansip.sdp import NegotiationFailed, codec_preferences
@@ -114,6 +114,7 @@ class CallAudio:
         index: int = 1,
         *,
         sink: FrameSink | None = None,
+        backend: AudioBackend | None = None,
     ) -> None:
         self.options = options
         self.clock = clock
@@ -129,8 +130,12 @@ class CallAudio:
         self.recorder: FileRecorder | None = None
         self.call_recorder: CallRecorder | None = None
         self.devices: AudioDevices | None = None
+        self._speaker: FrameSink | None = None
+        self._ringback: _LocalTone | None = None
+        self._ringtone: RingPlayer | None = None
         self.failure: str | None = None
         self._sink = sink  # instead of the recording (the demo analyses what it hears)
+        self._backend = backend  # the sound card's (tests pass a loopback one)
 
     async def open(self) -> None:
         """Bind the RTP/RTCP ports and build the offer/answer side."""
@@ -156,6 +161,7 @@ class CallAudio:
         echo = EchoLoop(PIPELINE_RATE) if opts.echo else None
         if opts.devices:
             self.devices = AudioDevices(
+                self._backend,
                 rate=PIPELINE_RATE,
                 audiodevicein=opts.param("audiodevicein", "Default") or "Default",
                 audiodeviceout=opts.param("audiodeviceout", "Default") or "Default",
@@ -163,6 +169,7 @@ class CallAudio:
                 volumeout=int(opts.param("volumeout", "50") or 50),
             )  # fmt: skip
             source, sink = self.devices.open_capture(), self.devices.open_playback()
+            self._speaker = sink
         elif self._sink is not None:
             sink = self._sink
         elif opts.record:
@@ -226,6 +233,7 @@ class CallAudio:
         """The call is up: for an outgoing call, take the answer in the 2xx.
         False (and ``failure`` says why) when the answer is unusable."""
         assert self.media is not None
+        self.ringtone(False)
         if self.media.stream is None and not self._answer_in_ack:
             try:
                 self.media.receive_answer(call.remote_sdp, now)
@@ -237,6 +245,7 @@ class CallAudio:
 
     def _started(self) -> None:
         assert self.media is not None
+        self.ringback(False)
         if self.media.stream is not None and self.port.stream is None:
             if self.options.record_call:
                 self.call_recorder = CallRecorder(
@@ -248,6 +257,41 @@ class CallAudio:
             self.clock.add(self.port)
             self.port.flush()
 
+    # -- local tones (with --devices) ----------------------------------------------------
+    def ringback(self, on: bool) -> None:
+        """Start or stop the local ringback of an outgoing call on the
+        loudspeaker (``playing`` 2, the default; ``ringback=FILE`` replaces
+        the built-in cadence)."""
+        if (
+            on
+            and self._ringback is None
+            and self._speaker is not None
+            and (self.options.param("playing", "2") == "2" and self.port.stream is None)
+        ):
+            tone = Ringback(PIPELINE_RATE, file=self.options.param("ringback") or None)
+            self._ringback = _LocalTone(tone, self._speaker)
+            self.clock.add(self._ringback)
+        elif not on and self._ringback is not None:
+            self.clock.remove(self._ringback)
+            self._ringback = None
+
+    def ringtone(self, on: bool) -> None:
+        """Start or stop ringing an incoming call on the ringer device
+        (``playing`` 0 silences it; ``ringtone=FILE`` replaces the built-in ring)."""
+        if (
+            on
+            and self._ringtone is None
+            and self.devices is not None
+            and (self.options.param("playing", "2") != "0")
+        ):
+            tone = Ringtone(PIPELINE_RATE, file=self.options.param("ringtone") or None)
+            self._ringtone = self.devices.ring_player(tone)
+            self._ringtone.start()
+        elif not on and self._ringtone is not None:
+            self._ringtone.stop()
+            self._ringtone.close()
+            self._ringtone = None
+
     # -- events ------------------------------------------------------------------------
     def handle(self, ua: UserAgent, event: CallEvent, now: float) -> None:
         """Take a UA event about this call (re-INVITEs and their outcome)."""
@@ -257,6 +301,7 @@ class CallAudio:
         if isinstance(event, EarlyMediaReceived):
             # Early media (RFC 3261 §13.2.1): play the peer's announcements or
             # ringback before the answer; the 2xx normally repeats this SDP.
+            self.ringback(False)  # early media replaces the local ringback
             if media.stream is None:
                 try:
                     media.receive_answer(event.sdp, now)
@@ -328,6 +373,8 @@ class CallAudio:
     def close(self, now: float) -> None:
         """Final RTCP BYE, stop ticking, close sockets and the recording."""
         self._collect()
+        self.ringback(False)
+        self.ringtone(False)
         if self.media is not None:
             self.media.close(now)
         self.clock.remove(self.port)
@@ -363,6 +410,16 @@ class CallAudio:
                 "rejected": rtp.rejected,
             },
         }
+
+
+class _LocalTone:
+    """A tone (ringback) played to the loudspeaker on the media clock."""
+
+    def __init__(self, source: FrameSource, sink: FrameSink) -> None:
+        self.source, self.sink = source, sink
+
+    def tick(self, now: float) -> None:
+        self.sink.write(self.source.read(now))
 
 
 class _Tee:

@@ -21,14 +21,14 @@ import contextlib
 import random
 import socket
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from sansip.errors import LocalProtocolError
 from sansip.io.asyncio import _grow_buffers
 from sansip.media import FRAME_DURATION, MediaStream
 from sansip.rtp import is_rtcp
 
-__all__ = ["MAX_CATCH_UP", "RTP_PORTS", "AsyncioMediaClock", "AsyncioMediaPort"]
+__all__ = ["MAX_CATCH_UP", "RTP_PORTS", "AsyncioMediaClock", "AsyncioMediaPort", "Ticking"]
 
 #: Ticks run back to back when the loop was late before the grid restarts.
 MAX_CATCH_UP: Final = 5
@@ -225,33 +225,42 @@ class AsyncioMediaPort:
                 self.on_activity()
 
 
+class Ticking(Protocol):
+    """Anything the media clock drives: a call's port, a local tone player."""
+
+    def tick(self, now: float) -> None:
+        """One 20 ms frame, due at ``now`` (a slot of the grid)."""
+
+
 class AsyncioMediaClock:
     """Ticks every attached :class:`AsyncioMediaPort` once per frame."""
 
     def __init__(self, frame: float = FRAME_DURATION) -> None:
         self.frame = frame
-        self.ports: list[AsyncioMediaPort] = []
+        self.ports: list[Ticking] = []
         self.late_ticks = 0  # ticks that ran after their slot (catch-up)
         self.restarts = 0  # times the grid was restarted after a long stall
         self._handle: asyncio.TimerHandle | None = None
         self._start = 0.0
         self._n = 0
 
-    def add(self, port: AsyncioMediaPort) -> None:
+    def add(self, port: Ticking) -> None:
         """Start ticking ``port`` (the clock starts with its first port); its
         stream's timers are serviced by the ticks from now on."""
         self.ports.append(port)
-        port._set_clocked(True)
+        if isinstance(port, AsyncioMediaPort):
+            port._set_clocked(True)
         if self._handle is None:
             loop = asyncio.get_running_loop()
             self._start, self._n = loop.time(), 0
             self._handle = loop.call_at(self._start, self._tick)
 
-    def remove(self, port: AsyncioMediaPort) -> None:
+    def remove(self, port: Ticking) -> None:
         """Stop ticking ``port`` (its stream's timers go back to its own timer)."""
         with contextlib.suppress(ValueError):
             self.ports.remove(port)
-            port._set_clocked(False)
+            if isinstance(port, AsyncioMediaPort):
+                port._set_clocked(False)
         if not self.ports and self._handle is not None:
             self._handle.cancel()
             self._handle = None
