@@ -235,3 +235,26 @@ def test_dialog_creating_responses_copy_the_record_route() -> None:
         routes = by_status[status].headers.get_all("Record-Route")
         assert routes == ["<sip:127.0.0.5;lr>", "<sip:127.0.0.6;lr>"], status
     assert bob.incoming[0].dialog is not None
+
+
+def test_an_ack_with_the_invite_branch_stops_the_2xx_retransmissions() -> None:
+    """RFC 2543 peers ACK a 2xx with the INVITE's own branch: the ACK then
+    matches the accepted server transaction (RFC 6026) and must still count."""
+    sim, alice, bob = _setup(answer, delay=0.01)
+    call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
+    assert sim.run_until(lambda: bool(bob.incoming), deadline=5)
+    sim.network.set_link(ALICE, BOB, both_ways=False, loss=1.0)  # alice's own ACK is lost
+    assert sim.run_until(lambda: call.state is CallState.CONNECTED, deadline=5)
+    bob_call = bob.incoming[0]
+    assert bob_call.retransmit_at is not None
+    invite = bob_call.invite
+    ack = (
+        f"ACK {call.invite.uri} SIP/2.0\r\n"
+        f"Via: {invite.headers.get('Via')}\r\n"
+        f"From: {invite.headers.get('From')}\r\n"
+        f"To: {bob_call.final.headers.get('To')}\r\n"  # type: ignore[union-attr]
+        f"Call-ID: {invite.call_id}\r\nCSeq: {invite.cseq.seq} ACK\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    bob.receive_datagram(ack, ALICE, sim.now)
+    assert bob_call.retransmit_at is None and bob_call.state is CallState.CONNECTED
