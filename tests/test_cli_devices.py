@@ -50,3 +50,21 @@ def test_a_call_through_the_sound_card(tmp_path: Path) -> None:
         frames = np.frombuffer(recording.readframes(recording.getnframes()), dtype=np.int16)
     received = frames.reshape(-1, 2)[8000:, 1]
     assert dominant_frequency(received, 16000) == pytest.approx(1000, abs=10)
+
+
+def test_devices_lists_what_portaudio_sees(tmp_path: Path) -> None:
+    if ctypes.util.find_library("portaudio") is None:
+        message = "libportaudio2 is not installed (apt-get install libportaudio2)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text(ASOUNDRC)
+    done = subprocess.run(sansip("devices", "--json"), capture_output=True, timeout=30,
+                          check=False, env={**os.environ, "HOME": str(home)})  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing = json.loads(done.stdout)
+    for kind in ("capture", "playback", "ringer"):
+        assert "nullsink" in listing["devices"][kind]
+        assert listing["default"][kind] in listing["devices"][kind]

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, corpus_demo, demo, register, registrar
+from sansip.cli import calls, corpus_demo, demo, devices, register, registrar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_commands(commands)
     register.add_command(commands)
     registrar.add_command(commands)
+    devices.add_command(commands)
     return parser
 
 
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return register.run_register(args)
     if args.command == "registrar":
         return registrar.run_registrar(args)
+    if args.command == "devices":
+        return devices.run_devices(args)
     build_parser().print_help()
     return 2
 
