@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -95,6 +96,22 @@ def _raw_pair() -> tuple[socket.socket, socket.socket, int]:
     raise RuntimeError("no free port pair")
 
 
+@contextlib.asynccontextmanager
+async def _port_and_peer() -> AsyncIterator[
+    tuple[AsyncioMediaPort, int, socket.socket, socket.socket, int]
+]:
+    """A media port on loopback and a raw RTP/RTCP socket pair standing for the peer."""
+    port = AsyncioMediaPort("127.0.0.1")
+    number = await port.open()
+    peer_rtp, peer_rtcp, peer_number = _raw_pair()
+    try:
+        yield port, number, peer_rtp, peer_rtcp, peer_number
+    finally:
+        port.close()
+        peer_rtp.close()
+        peer_rtcp.close()
+
+
 def _media(port: int, seed: int, sink: CollectSink | None = None) -> CallMedia:
     return CallMedia("127.0.0.1", port, codec_preferences(codec="PCMU"), rng=random.Random(seed),
                      source=ToneSource(500.0, 8000), sink=sink or CollectSink())  # fmt: skip
@@ -103,10 +120,7 @@ def _media(port: int, seed: int, sink: CollectSink | None = None) -> CallMedia:
 async def _rtp_and_rtcp_go_to_their_own_sockets() -> None:
     loop = asyncio.get_running_loop()
     clock = AsyncioMediaClock()
-    port = AsyncioMediaPort("127.0.0.1")
-    number = await port.open()
-    peer_rtp, peer_rtcp, peer_number = _raw_pair()
-    try:
+    async with _port_and_peer() as (port, number, peer_rtp, peer_rtcp, peer_number):
         ours, theirs = _media(number, 1), _media(peer_number, 2)
         ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
         stream = ours.stream
@@ -122,10 +136,6 @@ async def _rtp_and_rtcp_go_to_their_own_sockets() -> None:
         report = await loop.run_in_executor(None, peer_rtcp.recv, 2048)
         assert is_rtcp(report)
         assert any(isinstance(p, Bye) for p in parse_rtcp(report))
-    finally:
-        port.close()
-        peer_rtp.close()
-        peer_rtcp.close()
 
 
 def test_rtp_and_rtcp_go_to_their_own_sockets() -> None:
@@ -134,10 +144,7 @@ def test_rtp_and_rtcp_go_to_their_own_sockets() -> None:
 
 async def _a_port_on_no_clock_receives_and_runs_its_own_timer() -> None:
     loop = asyncio.get_running_loop()
-    port = AsyncioMediaPort("127.0.0.1")
-    number = await port.open()
-    peer_rtp, peer_rtcp, peer_number = _raw_pair()
-    try:
+    async with _port_and_peer() as (port, number, peer_rtp, peer_rtcp, peer_number):
         ours, theirs = _media(number, 3), _media(peer_number, 4)
         ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
         stream = ours.stream
@@ -162,10 +169,6 @@ async def _a_port_on_no_clock_receives_and_runs_its_own_timer() -> None:
         assert len(activity) >= 5
         report = await loop.run_in_executor(None, peer_rtcp.recv, 2048)
         assert is_rtcp(report)
-    finally:
-        port.close()
-        peer_rtp.close()
-        peer_rtcp.close()
 
 
 def test_a_port_on_no_clock_receives_and_runs_its_own_timer() -> None:
@@ -177,10 +180,7 @@ async def _clocked_ports_send_dtmf_at_the_packet_pace() -> None:
     digit goes out, one per tick, with the event's timestamp."""
     loop = asyncio.get_running_loop()
     clock = AsyncioMediaClock()
-    port = AsyncioMediaPort("127.0.0.1")
-    number = await port.open()
-    peer_rtp, peer_rtcp, peer_number = _raw_pair()
-    try:
+    async with _port_and_peer() as (port, number, peer_rtp, _peer_rtcp, peer_number):
         ours, theirs = _media(number, 5), _media(peer_number, 6)
         ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
         stream = ours.stream
@@ -205,10 +205,6 @@ async def _clocked_ports_send_dtmf_at_the_packet_pace() -> None:
         assert len({p.timestamp for p in events}) == 1
         assert events[0].marker and events[-1].payload[1] & 0x80
         assert not port.errors
-    finally:
-        port.close()
-        peer_rtp.close()
-        peer_rtcp.close()
 
 
 def test_clocked_ports_send_dtmf_at_the_packet_pace() -> None:
@@ -217,12 +213,9 @@ def test_clocked_ports_send_dtmf_at_the_packet_pace() -> None:
 
 async def _a_closed_peer_is_counted_not_raised() -> None:
     loop = asyncio.get_running_loop()
-    port = AsyncioMediaPort("127.0.0.1")
-    number = await port.open()
-    peer_rtp, peer_rtcp, peer_number = _raw_pair()
-    peer_rtp.close()
-    peer_rtcp.close()
-    try:
+    async with _port_and_peer() as (port, number, peer_rtp, peer_rtcp, peer_number):
+        peer_rtp.close()
+        peer_rtcp.close()
         ours, theirs = _media(number, 7), _media(peer_number, 8)
         ours.receive_answer(theirs.answer(ours.offer(), loop.time()), loop.time())
         port.stream = ours.stream
@@ -231,8 +224,6 @@ async def _a_closed_peer_is_counted_not_raised() -> None:
             await asyncio.sleep(0.001)
         assert port.stream is not None
         assert port.stream.statistics(loop.time()).rtp.packets_sent == 5
-    finally:
-        port.close()
 
 
 def test_a_closed_peer_is_counted_not_raised() -> None:
