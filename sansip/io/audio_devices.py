@@ -49,9 +49,9 @@ from sansip.io.audio_backends import (
     LoopbackBackend,
     NullBackend,
     SampleRing,
-    SoundDeviceBackend,
     WavFileBackend,
 )
+from sansip.io.portaudio import SoundDeviceBackend
 
 __all__ = [
     "DEFAULT_DEVICE",

@@ -21,7 +21,7 @@ from sansip.audio.analysis import dominant_frequency
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.audio.tones import CadenceSource, ToneSource
 from sansip.errors import LocalProtocolError
-from sansip.io import audio_backends
+from sansip.io import portaudio
 from sansip.io.audio_devices import (
     AudioBackendUnavailable,
     AudioDevice,
@@ -476,8 +476,8 @@ def test_missing_portaudio_library_names_the_packages(monkeypatch: pytest.Monkey
     def missing(name: str) -> types.ModuleType:
         raise OSError("PortAudio library not found")
 
-    monkeypatch.setattr(audio_backends, "importlib", types.SimpleNamespace(import_module=missing))
-    backend = audio_backends.SoundDeviceBackend()
+    monkeypatch.setattr(portaudio, "importlib", types.SimpleNamespace(import_module=missing))
+    backend = portaudio.SoundDeviceBackend()
     with pytest.raises(AudioBackendUnavailable) as caught:
         AudioDevices(backend).device_names(DeviceKind.PLAYBACK)
     assert "libportaudio2" in str(caught.value) and "sounddevice" in str(caught.value)
