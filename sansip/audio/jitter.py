@@ -119,6 +119,10 @@ _BIASES: Final[dict[JitterSize, _Bias]] = {
 }
 
 
+#: Percentile indexes by quantile (see JitterBuffer._percentile_ranks), shared.
+_RANKS: Final[dict[float, list[int]]] = {}
+
+
 @dataclass(slots=True)
 class _Counters:
     received: int = 0
@@ -192,6 +196,8 @@ class JitterBuffer:
             self._packet = min(self._max_packet, max(1, round(packet_duration * clock_rate)))
         self._target = 0.0
         self._jitter = 0.0
+        self._percentile = 0.0  # the transit-spread percentile the target was made from
+        self._ranks = self._percentile_ranks()
         # Transit spreads of the window: when they arrived, and their values
         # (contiguous doubles, kept sorted for the percentile).
         self._spread_times: deque[float] = deque()
@@ -199,7 +205,7 @@ class JitterBuffer:
         self._sorted_spreads = array("d")
         self._counts = _Counters()
         self._clear()
-        self._update_target()
+        self._packet_changed()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -219,6 +225,7 @@ class JitterBuffer:
     def jittersize(self, value: int) -> None:
         self._size = self._check_size(value)
         self._bias = _BIASES.get(self._size)
+        self._ranks = self._percentile_ranks()
         self._update_target()
 
     @property
@@ -278,8 +285,8 @@ class JitterBuffer:
         self._last_out_ts: int | None = None
         self._covered = 0  # timestamp units of underrun ticks not yet matched by a hole
         self._hole_chunks = 0
-        self._recent: deque[int] = deque()
-        self._recent_set: set[int] = set()
+        # The last sequence numbers passed, rising (packets leave in order).
+        self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
         self._floor: deque[tuple[float, float]] = deque()  # (arrival, transit), increasing
         self._outliers = 0
         self._previous_transit: float | None = None
@@ -308,6 +315,36 @@ class JitterBuffer:
         if not (0 <= seq < SEQ_MODULUS and 0 <= timestamp < TIMESTAMP_MODULUS):
             raise LocalProtocolError(f"sequence {seq} or timestamp {timestamp} out of range")
         self._counts.received += 1
+        highest_seq = self._highest_seq
+        if highest_seq is not None and seq == (highest_seq + 1) & 0xFFFF:
+            # The usual case, the next sequence number: not buffered, not played,
+            # not late, not reordered unless its timestamp goes back in time.
+            highest_ts = self._highest_ts
+            ts_delta = (timestamp - highest_ts) & 0xFFFFFFFF
+            if ts_delta >= TIMESTAMP_MODULUS // 2:
+                ts_delta -= TIMESTAMP_MODULUS
+            ext_ts = highest_ts + ts_delta
+            last_out = self._last_out_ts
+            if last_out is None or ext_ts > last_out:
+                self._probation = None
+                ext_seq = highest_seq + 1
+                nominal = self._observe_transit(ext_ts, now, marker)
+                if not marker and 0 < ts_delta <= self._max_packet and ts_delta != self._packet:
+                    self._packet = ts_delta
+                    self._packet_changed()
+                self._highest_seq, self._highest_ts = ext_seq, ext_ts
+                self._packets[ext_seq] = _Packet(ext_seq, ext_ts, payload, marker, silent, nominal)
+                order = self._order
+                order.append(ext_seq)
+                if len(order) > 1 and len(order) * self._packet > self._capacity_units:
+                    self._enforce_capacity()
+                return Arrival.BUFFERED
+        return self._push_other(seq, timestamp, payload, now, marker=marker, silent=silent)
+
+    def _push_other(
+        self, seq: int, timestamp: int, payload: bytes, now: float, *, marker: bool, silent: bool
+    ) -> Arrival:
+        """:meth:`push` for every packet but the next in sequence."""
         result = Arrival.BUFFERED
         highest_seq = self._highest_seq
         if highest_seq is None:
@@ -335,7 +372,7 @@ class JitterBuffer:
                 result = Arrival.RESYNCHRONIZED
             else:
                 self._probation = None
-        if ext_seq in self._packets or ext_seq in self._recent_set:
+        if ext_seq in self._packets or self._recently_passed(ext_seq):
             self._counts.duplicates += 1
             return Arrival.DUPLICATE
         if self._highest_seq is not None and ext_seq < self._highest_seq:
@@ -368,19 +405,31 @@ class JitterBuffer:
     def _learn_duration(self, duration: int) -> None:
         if 0 < duration <= self._max_packet and duration != self._packet:
             self._packet = duration
-            self._update_target()
+            self._packet_changed()
+
+    def _packet_changed(self) -> None:
+        """Recompute what depends on the packet duration."""
+        step = max(self._tick, self._packet) / self._rate
+        # The drift band of _correction: [-step / 2, step] of excess delay.
+        self._step, self._half_step = step, -step / 2
+        self._update_target()
 
     def _observe_transit(self, ext_ts: int, now: float, marker: bool) -> float:
         """Update the jitter estimates with one arrival; return its nominal arrival."""
         transit = now - ext_ts / self._rate
-        if self._previous_transit is not None:
-            step = abs(transit - self._previous_transit)
+        previous = self._previous_transit
+        self._previous_transit = transit
+        if previous is not None:
+            step = transit - previous
+            if step < 0.0:
+                step = -step
             if step <= self._max_delay:  # a timestamp jump is no jitter (RFC 3550 A.8)
                 self._jitter += (step - self._jitter) / 16.0
-        self._previous_transit = transit
         floor = self._floor
-        while len(floor) > 1 and floor[0][0] < now - _FLOOR_WINDOW:
-            floor.popleft()
+        if len(floor) > 1:
+            horizon = now - _FLOOR_WINDOW
+            while len(floor) > 1 and floor[0][0] < horizon:
+                floor.popleft()
         if floor and transit - floor[0][1] > self._max_delay:
             # Beyond absorbing: a delay spike, or the sender's timeline moved.
             self._outliers += 1
@@ -392,19 +441,36 @@ class JitterBuffer:
             floor.pop()
         floor.append((now, transit))
         spread = transit - floor[0][1]
-        self._add_spread(now, spread)
-        return now - spread
-
-    def _add_spread(self, now: float, spread: float) -> None:
+        # The spread joins the window of spreads (kept sorted for the percentile).
         times, values, ordered = self._spread_times, self._spread_values, self._sorted_spreads
         times.append(now)
         values.append(spread)
         bisect.insort(ordered, spread)
         oldest = now - _SPREAD_WINDOW
-        while times and (len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest):
-            times.popleft()
-            del ordered[bisect.bisect_left(ordered, values.popleft())]
-        self._update_target()
+        if len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest:
+            while times and (len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest):
+                times.popleft()
+                del ordered[bisect.bisect_left(ordered, values.popleft())]
+        if self._bias is not None:  # else JitterSize.MAX: the target ignores the spreads
+            count = len(ordered)
+            percentile = ordered[self._ranks[count]] if count else 0.0
+            if percentile != self._percentile:
+                self._update_target()
+        return now - spread
+
+    def _percentile_ranks(self) -> list[int]:
+        """The index of the covered percentile in a sorted window, by window size."""
+        bias = self._bias
+        if bias is None:
+            return []
+        ranks = _RANKS.get(bias.quantile)
+        if ranks is None:
+            quantile = bias.quantile
+            ranks = _RANKS[quantile] = [
+                min(count - 1, max(0, math.ceil(quantile * count) - 1))
+                for count in range(_MAX_SPREAD_SAMPLES + 1)
+            ]
+        return ranks
 
     def _update_target(self) -> None:
         bias = self._bias
@@ -414,9 +480,8 @@ class JitterBuffer:
             percentile = 0.0
             ordered = self._sorted_spreads
             if bias.factor and ordered:
-                count = len(ordered)
-                index = min(count - 1, max(0, math.ceil(bias.quantile * count) - 1))
-                percentile = ordered[index]
+                percentile = ordered[self._ranks[len(ordered)]]
+            self._percentile = percentile
             target = bias.base_packets * self._packet / self._rate + bias.factor * percentile
         self._target = min(max(target, self._min_delay), self._max_delay)
 
@@ -439,13 +504,24 @@ class JitterBuffer:
 
     def pop(self, now: float) -> Playout:
         """What to play at this tick (see the module docstring)."""
-        if not self._playing:
-            if self._order and now >= self._packets[self._order[0]].nominal + self._target:
-                self._playing = True
-                self._next_ts = self._packets[self._order[0]].ts
-                return self._play(now, anchor=True)
-            return EMPTY
-        return self._pop_playing(now, correct=True)
+        if self._playing:
+            order = self._order
+            if order and self._packets[order[0]].ts == self._next_ts:
+                # The usual case: the packet at the position is buffered; play
+                # it unless the delay has drifted out of its band.
+                delay = self._delay
+                if delay is None:
+                    return self._play(now)
+                excess = delay - self._target
+                if self._half_step <= excess <= self._step:
+                    self._pending = None
+                    return self._play(now)
+            return self._pop_playing(now, correct=True)
+        if self._order and now >= self._packets[self._order[0]].nominal + self._target:
+            self._playing = True
+            self._next_ts = self._packets[self._order[0]].ts
+            return self._play(now, anchor=True)
+        return EMPTY
 
     def _pop_playing(self, now: float, *, correct: bool) -> Playout:
         while self._order:
@@ -508,7 +584,7 @@ class JitterBuffer:
         """
         if self._delay is None:
             return 0
-        step = max(self._tick, self._packet) / self._rate
+        step = self._step
         excess = self._delay - self._target
         # The band is asymmetric ([-step/2, +step], wider than one correction) so
         # the delay never oscillates, and it errs on the side of fewer underruns.
@@ -545,31 +621,47 @@ class JitterBuffer:
         return missing
 
     def _play(self, now: float, *, anchor: bool = False) -> Frame:
-        head = self._remove_head()
-        duration = self._duration_of(head)
+        packets = self._packets
+        head = packets.pop(self._order.pop(0))
+        seq, ts = head.seq, head.ts
+        # Its duration: up to its buffered successor, else the learned one.
+        duration = self._packet
+        following = packets.get(seq + 1)
+        if following is not None and not following.marker:
+            span = following.ts - ts
+            if 0 < span <= self._max_packet:
+                duration = span
         self._pass(head, duration)
         self._counts.played += 1
-        self._last_out_ts = head.ts
+        self._last_out_ts = ts
         delay = now - head.nominal
-        if self._delay is None or anchor:
+        previous = self._delay
+        if previous is None or anchor:
             self._delay = delay
         else:
-            self._delay += _DELAY_SMOOTHING * (delay - self._delay)
-        return Frame(head.payload, head.ts, head.seq, duration, head.marker)
+            self._delay = previous + _DELAY_SMOOTHING * (delay - previous)
+        return Frame(head.payload, ts, seq, duration, head.marker)
 
     def _pass(self, packet: _Packet, duration: int) -> None:
         """Move the playout position past ``packet`` (played or dropped)."""
-        if self._last_seq is not None and packet.seq > self._last_seq + 1:
-            self._counts.lost += packet.seq - self._last_seq - 1
-        if self._last_seq is None or packet.seq > self._last_seq:
-            self._last_seq = packet.seq
-        self._next_ts = max(self._next_ts, packet.ts + duration)
+        seq = packet.seq
+        last = self._last_seq
+        if last is None or seq > last:
+            if last is not None and seq > last + 1:
+                self._counts.lost += seq - last - 1
+            self._last_seq = seq
+        end = packet.ts + duration
+        self._next_ts = max(self._next_ts, end)
         self._covered = 0
         self._hole_chunks = 0
-        self._recent.append(packet.seq)
-        self._recent_set.add(packet.seq)
-        if len(self._recent) > _RECENT_SEQS:
-            self._recent_set.discard(self._recent.popleft())
+        self._recent.append(seq)
+
+    def _recently_passed(self, seq: int) -> bool:
+        """Whether ``seq`` is one of the last sequence numbers passed."""
+        recent = self._recent
+        if not recent or not recent[0] <= seq <= recent[-1]:
+            return False
+        return recent[bisect.bisect_left(recent, seq)] == seq
 
     def _remove_head(self) -> _Packet:
         return self._packets.pop(self._order.pop(0))

@@ -282,8 +282,11 @@ class MediaStream:
         self, data: bytes, addr: Address, now: float, *, rtcp: bool = False
     ) -> None:
         """Take one RTP or RTCP datagram; never raises."""
-        self.rtp.receive_datagram(data, addr, now, rtcp=rtcp, wall_time=self._wall(now))
-        self._drain(now)
+        rtp = self.rtp
+        rtp.receive_datagram(data, addr, now, rtcp=rtcp,
+                             wall_time=now + self.settings.wall_clock_offset)  # fmt: skip
+        if rtp.has_events:
+            self._drain(now)
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         """RTP and RTCP to send (RTCP: see :func:`sansip.rtp.is_rtcp`)."""

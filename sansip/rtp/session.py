@@ -193,6 +193,11 @@ class RtpSession:
         """The next event for the layer above, or None."""
         return self._events.popleft() if self._events else None
 
+    @property
+    def has_events(self) -> bool:
+        """Whether :meth:`next_event` has something to return."""
+        return bool(self._events)
+
     def get_timer(self) -> float | None:
         """The next deadline: RTCP report, DTMF packet, DTMF end or media timeout."""
         if self.closed:

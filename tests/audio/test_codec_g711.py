@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from sansip.audio.codecs import create_decoder, create_encoder
 from sansip.audio.codecs.g711 import ALAW_DECODE, ULAW_DECODE
+from sansip.errors import LocalProtocolError
 from tests.audio.codec_reference import reference_decode, reference_encode, reference_signals
 from tests.conftest import examples
 
@@ -77,3 +78,46 @@ def test_any_payload_decodes(name: str, payload: bytes) -> None:
     assert decoded.dtype == np.int16
     assert len(decoded) == (len(payload) or decoder.frame_samples)
     assert decoder.bad_payloads == (0 if payload else 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_strided_and_foreign_frames_encode_like_contiguous_ones(name: str) -> None:
+    encoder = create_encoder(name)
+    strided = EVERY_SAMPLE[::7]
+    assert not strided.flags.c_contiguous
+    assert encoder.encode(strided) == reference_encode(name, strided.copy())
+    with pytest.raises(LocalProtocolError):
+        encoder.encode(EVERY_SAMPLE.astype(">i2"))
+    with pytest.raises(LocalProtocolError):
+        encoder.encode(EVERY_SAMPLE.astype(np.int32))
+
+
+def _faded_repetition(history: np.ndarray, start: int, faded: int, samples: int,
+                      fade: int) -> np.ndarray:  # fmt: skip
+    """Repeat-and-fade written out sample by sample."""
+    out = []
+    for i in range(samples):
+        gain = min(max(1.0 - (faded + i) / fade, 0.0), 1.0)
+        out.append(round(int(history[(start + i) % len(history)]) * gain))
+    return np.array(out, dtype=np.int16)
+
+
+@settings(max_examples=examples(50))
+@given(
+    frame=arrays(np.int16, st.integers(1, 200)),
+    losses=st.lists(st.integers(0, 500), min_size=1, max_size=6),
+)
+def test_losses_repeat_the_last_audio_fading_out(frame: np.ndarray, losses: list[int]) -> None:
+    decoder = create_decoder("PCMU")
+    decoded = decoder.decode(create_encoder("PCMU").encode(frame))
+    history = decoded[-160:]  # 20 ms of history at 8 kHz; a 60 ms fade
+    position = faded = 0
+    for samples in losses:
+        expected = _faded_repetition(history, position, faded, samples, 480)
+        if faded >= 480:
+            expected = np.zeros(samples, dtype=np.int16)
+        else:
+            position = (position + samples) % len(history)
+        np.testing.assert_array_equal(decoder.conceal(samples), expected)
+        faded += samples
+    assert decoder.concealed_frames == len(losses)

@@ -497,3 +497,35 @@ def test_output_timestamps_strictly_increase(arrivals: list[tuple[int, float]]) 
     stats = jb.stats()
     assert stats.received == len(arrivals) == accounted(stats)
     assert stats.played + stats.buffered <= len({index for index, _ in arrivals})
+
+
+def test_a_played_packet_sent_again_is_a_duplicate_within_the_misorder_window() -> None:
+    jb = JitterBuffer(RATE)
+    packets = stream(1100)
+    assert len(frames(run(jb, packets, 1110 * PTIME))) == 1100
+    now = 1110 * PTIME
+    for back in (1, 99):  # played, and within 100 of the highest sequence number
+        again = packets[1099 - back]
+        assert jb.push(again.seq, again.timestamp, b"", now) is Arrival.DUPLICATE
+    stray = packets[1099 - 101]
+    assert jb.push(stray.seq, stray.timestamp, b"", now) is Arrival.REJECTED
+    stats = jb.stats()
+    assert (stats.duplicates, stats.late, stats.rejected) == (2, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"), [(JitterSize.NONE, 0.0), (JitterSize.NORMAL, 0.030)]
+)  # fmt: skip
+def test_the_target_follows_the_percentile_of_the_transit_spread(
+    size: JitterSize, expected: float
+) -> None:
+    packets = stream(200, delay=0.005)
+    for i, packet in enumerate(packets):
+        if i % 10 == 3:  # one packet in ten is 10 ms later than the rest
+            packet.arrival += 0.010
+    jb = JitterBuffer(RATE, jittersize=size)
+    run(jb, packets, 4.0)
+    # NONE: the median spread (0), no base; NORMAL: one packet (20 ms) + the 95th (10 ms)
+    assert jb.target_delay == pytest.approx(expected, abs=1e-9)
+    jb.jittersize = JitterSize.EXTRA_SMALL  # half a packet + the 80th percentile (0)
+    assert jb.target_delay == pytest.approx(0.010, abs=1e-9)

@@ -433,3 +433,15 @@ def test_a_lone_rtcp_bye_is_taken_not_rejected() -> None:
                        rtcp=True)  # fmt: skip
     assert s.rejected == 0
     assert ByeReceived((0x1234,), "bye") in drain(s)
+
+
+def test_has_events_tells_whether_next_event_has_one() -> None:
+    s = session()
+    pending = [s.has_events, s.next_event() is None]
+    peer = RtpPacket(0, 100, 1000, 0x1234, b"\x00" * 160)
+    s.receive_datagram(peer.encode(), B_ADDR, 0.0)
+    pending.append(s.has_events)  # latched, a new source and the packet
+    events = drain(s)
+    pending.append(s.has_events)
+    assert events
+    assert pending == [False, True, True, False]

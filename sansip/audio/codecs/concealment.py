@@ -26,14 +26,20 @@ class RepeatFadeConcealer:
     def __init__(self, sample_rate: int, *, fade_ms: int = 60, history_ms: int = 20) -> None:
         self._history_len = max(1, sample_rate * history_ms // 1000)
         self._fade_len = max(1, sample_rate * fade_ms // 1000)
+        # The gain of each sample of the fade, 1 down towards 0.
+        self._fade = 1.0 - np.arange(self._fade_len) / self._fade_len
         self._history: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
         self._position = 0  # where repetition continues inside the history
         self._faded = 0  # samples concealed since the last good frame
 
     def remember(self, frame: NDArray[np.int16]) -> None:
-        """Record a good frame (resets the fade)."""
+        """Record a good frame (resets the fade).
+
+        A frame at least as long as the history is kept by reference, not
+        copied: frames are not modified once decoded.
+        """
         if len(frame) >= self._history_len:
-            self._history = frame[-self._history_len :].copy()
+            self._history = frame[-self._history_len :]
         else:
             joined = np.concatenate((self._history, frame))
             self._history = joined[-self._history_len :]
@@ -47,13 +53,20 @@ class RepeatFadeConcealer:
         if len(self._history) == 0 or self._faded >= self._fade_len:
             self._faded += samples
             return np.zeros(samples, dtype=np.int16)
-        period = len(self._history)
-        index = (self._position + np.arange(samples)) % period
-        self._position = (self._position + samples) % period
-        elapsed = self._faded + np.arange(samples)
-        gain = np.clip(1.0 - elapsed / self._fade_len, 0.0, 1.0)
-        self._faded += samples
-        return np.round(self._history[index] * gain).astype(np.int16)
+        history = self._history
+        period = len(history)
+        position = self._position
+        if position:
+            history = np.concatenate((history[position:], history[:position]))
+        # The history over and over (one frame of lost audio: the history once).
+        repeated = history if samples == period else np.resize(history, samples)
+        self._position = (position + samples) % period
+        faded = self._faded
+        gain = self._fade[faded : faded + samples]
+        if len(gain) < samples:  # fully faded within this frame: zeros after
+            gain = np.concatenate((gain, np.zeros(samples - len(gain))))
+        self._faded = faded + samples
+        return np.rint(repeated * gain).astype(np.int16)
 
     def reset(self) -> None:
         """Forget the remembered audio."""

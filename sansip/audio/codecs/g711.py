@@ -4,10 +4,14 @@ Decoding maps each byte through a 256-entry table of the G.711 reconstruction
 levels.  Encoding maps each int16 sample through a 65536-entry table built
 once: a sample takes the code whose reconstruction level is nearest, the
 decision points being the midpoints between adjacent levels, measured on the
-14-bit (μ-law) or 13-bit-in-14 (A-law) magnitude scale.
+14-bit (μ-law) or 13-bit-in-14 (A-law) magnitude scale.  The encoder looks
+samples up by their 16 bits read as unsigned (a view of the frame, no
+copy), in the same table rotated by half its length.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +69,12 @@ ULAW_ENCODE: NDArray[np.uint8] = _encode_table(ULAW_DECODE, 0xFF)
 ALAW_ENCODE: NDArray[np.uint8] = _encode_table(ALAW_DECODE, 0xD5)
 
 _TABLES = {"PCMU": (ULAW_ENCODE, ULAW_DECODE), "PCMA": (ALAW_ENCODE, ALAW_DECODE)}
+#: The encode tables indexed by a sample's bits as uint16 (``sample & 0xFFFF``).
+_BY_BITS = {name: np.roll(encode, -32768) for name, (encode, _) in _TABLES.items()}
+_INT16: Final = np.dtype(np.int16)
+_UINT16: Final = np.dtype(np.uint16)
+_UINT8: Final = np.dtype(np.uint8)
+_frombuffer = np.frombuffer
 
 
 class G711Encoder(Encoder):
@@ -73,14 +83,16 @@ class G711Encoder(Encoder):
     def __init__(self, name: str, *, ptime: int = 20) -> None:
         self.name = name.upper()
         self._table = _TABLES[self.name][0]
+        self._by_bits = _BY_BITS[self.name]
         self.sample_rate = self.clock_rate = 8000
         self.channels = 1
         self.ptime = check_ptime(ptime)
 
     def encode(self, pcm: NDArray[np.int16]) -> bytes:
         """One code byte per sample."""
-        frame = as_pcm_frame(pcm).astype(np.int32) + 32768
-        return self._table[frame].tobytes()
+        if type(pcm) is not np.ndarray or pcm.dtype is not _INT16 or pcm.ndim != 1:
+            pcm = as_pcm_frame(pcm)
+        return self._by_bits.take(pcm.view(_UINT16)).tobytes()
 
     def reset(self) -> None:
         """G.711 has no state."""
@@ -97,7 +109,15 @@ class G711Decoder(ConcealingDecoder):
         self.ptime = check_ptime(ptime)
         super().__init__()
 
+    def decode(self, payload: bytes) -> NDArray[np.int16]:
+        """The 16-bit samples of one payload (an empty one is concealed)."""
+        if not payload:
+            return super().decode(payload)
+        frame: NDArray[np.int16] = self._table.take(_frombuffer(payload, _UINT8))
+        self._concealer.remember(frame)
+        return frame
+
     def _decode_payload(self, payload: bytes) -> NDArray[np.int16] | None:
         if not payload:
             return None
-        return self._table[np.frombuffer(payload, dtype=np.uint8)]
+        return self._table.take(_frombuffer(payload, _UINT8))
