@@ -92,10 +92,11 @@ def volume_gain(percent: int) -> float:
 
 def apply_volume(frame: AudioFrame, percent: int) -> AudioFrame:
     """``frame`` scaled by the gain of ``percent``, saturated to int16 (a new array)."""
-    gain = volume_gain(percent)
+    volume_gain(percent)  # checks the value
     if percent == UNCHANGED_VOLUME:
         return np.array(frame, dtype=np.int16, copy=True)
-    scaled = np.rint(np.asarray(frame, dtype=np.float64) * gain)
+    # percent / 50 applied as a ratio, so halves round the same way everywhere
+    scaled = np.rint(np.asarray(frame, dtype=np.float64) * percent / UNCHANGED_VOLUME)
     out: AudioFrame = np.clip(scaled, -32768, 32767).astype(np.int16)
     return out
 
