@@ -23,7 +23,7 @@ codec is applied with :meth:`update`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol, TypeAlias
 
 import numpy as np
@@ -202,11 +202,14 @@ class MediaStream:
             packet_duration=media.ptime / 1000,
             jittersize=self.settings.jittersize,
         )
-        # Audio processing at the codec's rate; Opus conceals on its own.
+        # Audio processing at the codec's rate.  Opus conceals on its own, so
+        # the pitch concealer (and its look-ahead delay) stays out of its way.
+        self._own_plc = isinstance(self._decoder, OpusDecoder)
         pipeline = self.settings.pipeline
+        if pipeline is not None and self._own_plc and pipeline.plc:
+            pipeline = replace(pipeline, plc=False)
         self._pipeline = None if pipeline is None else AudioPipeline(
             codec_rate, self._frame, pipeline)  # fmt: skip
-        self._own_plc = isinstance(self._decoder, OpusDecoder)
         self._cn_pt = media.cn_pt
         self._comfort = ComfortNoiseGenerator(codec_rate, self._frame)
         self._peer_silent = False  # the peer's last packet was comfort noise
@@ -477,7 +480,8 @@ class MediaStream:
             pcm = self._decoder.decode(item.payload)
             return pcm if pipeline is None else pipeline.received(pcm)
         if self._peer_silent:  # the peer suppresses silence: play its comfort noise
-            return self._comfort.generate(self._frame)
+            noise = self._comfort.generate(self._frame)
+            return noise if pipeline is None else pipeline.received(noise)
         if isinstance(item, Missing):
             self._concealed += 1
             samples = max(1, round(item.duration * self._rate_ratio))

@@ -137,3 +137,19 @@ def test_volumeout_scales_what_is_played() -> None:
         sim.run_for(2.0)
         levels[volume] = rms_dbfs(heard.samples()[-RATE:])
     assert levels[25] < levels[50] - 10
+
+
+def test_opus_keeps_its_own_concealment() -> None:
+    """Opus conceals with its decoder (and FEC): the pitch concealer, with its
+    look-ahead delay, is not put in front of it."""
+    prefs = codec_preferences(codec="opus")
+    settings = MediaSettings(pipeline=PipelineSettings(plc=True))
+    a = CallMedia(ALICE[0], ALICE[1], prefs, rng=random.Random(1), source=ToneSource(500.0, RATE),
+                  sink=CollectSink(max_frames=10), sample_rate=RATE, settings=settings)  # fmt: skip
+    b = CallMedia(BOB[0], BOB[1], prefs, rng=random.Random(2), source=ToneSource(900.0, RATE),
+                  sink=CollectSink(max_frames=10), sample_rate=RATE, settings=settings)  # fmt: skip
+    a.receive_answer(b.answer(a.offer(), 0.0), 0.0)
+    for media in (a, b):
+        stream = media.stream
+        assert stream is not None and stream.codec == "opus"
+        assert stream._pipeline is not None and stream._pipeline.concealer is None
