@@ -218,7 +218,44 @@ class _Overlay:
             callback()
 
 
-class MixedSource:
+class _FileOverlay:
+    """Playing files over a stream of frames (shared by the two directions)."""
+
+    def __init__(self) -> None:
+        self._overlay = _Overlay()
+
+    @property
+    def playing(self) -> bool:
+        """True while a file plays."""
+        return self._overlay.source is not None
+
+    @property
+    def completed(self) -> int:
+        """How many played sources reached their end (not counting stopped ones)."""
+        return self._overlay.completed
+
+    def play(
+        self,
+        source: FrameSource,
+        *,
+        replace: bool = False,
+        gain: float = 1.0,
+        on_finished: Callable[[], None] | None = None,
+    ) -> None:
+        """Start playing ``source`` (a :class:`FilePlayer`, a tone...) over the frames.
+
+        A file already playing is stopped first.  ``gain`` scales the file
+        (0 to 64); ``on_finished`` is called once when the source ends by
+        itself (its ``finished`` turns True), not when stopped.
+        """
+        self._overlay.start(source, replace=replace, gain=gain, on_finished=on_finished)
+
+    def stop(self) -> None:
+        """Stop the file (closing it); the frames pass unchanged again."""
+        self._overlay.stop()
+
+
+class MixedSource(_FileOverlay):
     """What is sent to the peer: the ``primary`` source (microphone) with files played into it.
 
     While a file plays, each frame is the primary's frame plus the file's
@@ -228,38 +265,8 @@ class MixedSource:
     """
 
     def __init__(self, primary: FrameSource) -> None:
+        super().__init__()
         self.primary = primary
-        self._overlay = _Overlay()
-
-    @property
-    def playing(self) -> bool:
-        """True while a file plays."""
-        return self._overlay.source is not None
-
-    @property
-    def completed(self) -> int:
-        """How many played sources reached their end (not counting stopped ones)."""
-        return self._overlay.completed
-
-    def play(
-        self,
-        source: FrameSource,
-        *,
-        replace: bool = False,
-        gain: float = 1.0,
-        on_finished: Callable[[], None] | None = None,
-    ) -> None:
-        """Start playing ``source`` (a :class:`FilePlayer`, a tone...) into what is sent.
-
-        A file already playing is stopped first.  ``gain`` scales the file
-        (0 to 64); ``on_finished`` is called once when the source ends by
-        itself (its ``finished`` turns True), not when stopped.
-        """
-        self._overlay.start(source, replace=replace, gain=gain, on_finished=on_finished)
-
-    def stop(self) -> None:
-        """Stop the file (closing it); the primary alone is sent again."""
-        self._overlay.stop()
 
     def read(self, now: float | None = None) -> AudioFrame:
         """The primary's next frame, with the file mixed in or instead while it plays."""
@@ -267,7 +274,7 @@ class MixedSource:
         return self._overlay.apply(base, now)
 
 
-class LocalPlayback:
+class LocalPlayback(_FileOverlay):
     """What goes to the loudspeaker: frames written to ``sink`` with files played into them.
 
     Each frame written is passed on to ``sink`` with the playing file's next
@@ -276,33 +283,8 @@ class LocalPlayback:
     """
 
     def __init__(self, sink: FrameSink) -> None:
+        super().__init__()
         self.sink = sink
-        self._overlay = _Overlay()
-
-    @property
-    def playing(self) -> bool:
-        """True while a file plays."""
-        return self._overlay.source is not None
-
-    @property
-    def completed(self) -> int:
-        """How many played sources reached their end (not counting stopped ones)."""
-        return self._overlay.completed
-
-    def play(
-        self,
-        source: FrameSource,
-        *,
-        replace: bool = False,
-        gain: float = 1.0,
-        on_finished: Callable[[], None] | None = None,
-    ) -> None:
-        """Start playing ``source`` into what is heard (see :meth:`MixedSource.play`)."""
-        self._overlay.start(source, replace=replace, gain=gain, on_finished=on_finished)
-
-    def stop(self) -> None:
-        """Stop the file (closing it); what is written passes unchanged again."""
-        self._overlay.stop()
 
     def write(self, frame: AudioFrame) -> None:
         """Pass ``frame`` on to the sink, with the file mixed in while it plays."""
