@@ -21,7 +21,7 @@ import trio
 from sansip.io._pump import _Pump
 from sansip.transport.types import Address
 
-__all__ = ["TrioDriver"]
+__all__ = ["HiddenNursery", "TrioDriver"]
 
 #: The machine type a driver runs.
 M = TypeVar("M")
@@ -29,7 +29,57 @@ M = TypeVar("M")
 P = TypeVar("P", bound="_Pump[Any]")
 
 
-class TrioDriver(ABC, Generic[M, P]):
+class HiddenNursery(ABC):
+    """``async with`` support: :meth:`run` in a nursery of its own, closed
+    and awaited on leaving (the trio drivers and media ports share it)."""
+
+    _stack: AsyncExitStack | None = None
+
+    @abstractmethod
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Report readiness through ``task_status``, then serve until closed."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Ask the tasks to stop; returns at once."""
+
+    async def _enter(self) -> None:
+        """Open a nursery, start :meth:`run` in it and wait until it is bound."""
+        async with AsyncExitStack() as stack:
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            await nursery.start(self.run)
+            self._stack = stack.pop_all()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """Close, and wait for the tasks to finish.  An exception from the
+        body is re-raised as it is (not wrapped in an ``ExceptionGroup`` by
+        the hidden nursery); ``Cancelled`` is handed to the nursery so trio
+        can route it to its cancel scope."""
+        return await self._exit(exc_type, exc, tb)
+
+    async def _exit(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """Close, and wait for the driver's tasks; re-raise an exception from
+        the body as it is (``Cancelled`` goes to the nursery)."""
+        self.close()
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        if exc is None or isinstance(exc, trio.Cancelled):
+            return bool(await stack.__aexit__(exc_type, exc, tb))
+        await stack.__aexit__(None, None, None)
+        return False
+
+
+class TrioDriver(HiddenNursery, Generic[M, P]):
     """One machine and its pump, run by trio tasks (see the subclasses)."""
 
     def __init__(
@@ -65,29 +115,6 @@ class TrioDriver(ABC, Generic[M, P]):
     @abstractmethod
     def close(self) -> None:
         """Ask the driver's tasks to stop; returns at once."""
-
-    async def _enter(self) -> None:
-        """Open a nursery, start :meth:`run` in it and wait until it is bound."""
-        async with AsyncExitStack() as stack:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            await nursery.start(self.run)
-            self._stack = stack.pop_all()
-
-    async def _exit(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        """Close, and wait for the driver's tasks; re-raise an exception from
-        the body as it is (``Cancelled`` goes to the nursery)."""
-        self.close()
-        stack, self._stack = self._stack, None
-        assert stack is not None
-        if exc is None or isinstance(exc, trio.Cancelled):
-            return bool(await stack.__aexit__(exc_type, exc, tb))
-        await stack.__aexit__(None, None, None)
-        return False
 
     async def _bind(self, socktype: int) -> trio.socket.SocketType:
         """A socket bound to ``local`` (a stream one listens); keeps the bound address."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from types import TracebackType
 
 import trio
 
@@ -61,20 +60,6 @@ class TrioDatagramDriver(TrioDriver[DatagramMachine, DatagramPump]):
         """Open a nursery, start :meth:`run` in it and wait until bound."""
         await self._enter()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        """Close, and wait for the driver's task to finish.
-
-        An exception from the body is re-raised as it is (not wrapped in an
-        ``ExceptionGroup`` by the hidden nursery); ``Cancelled`` is handed to
-        the nursery so trio can route it to its cancel scope.
-        """
-        return await self._exit(exc_type, exc, tb)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED

@@ -24,14 +24,12 @@ from __future__ import annotations
 import logging
 import math
 import socket
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from contextlib import AsyncExitStack
-from types import TracebackType
 from typing import Final
 
 import trio
 
+from sansip.io._trio_base import HiddenNursery
 from sansip.io.threading_media import TickGrid, bind_rtp_pair, send_stream_output
 from sansip.media import FRAME_DURATION, MediaStream
 
@@ -44,43 +42,7 @@ _READ_BATCH: Final = 64
 _MAX_DATAGRAM: Final = 65535
 
 
-class _HiddenNursery(ABC):
-    """``async with`` support: :meth:`run` in a nursery of its own."""
-
-    _stack: AsyncExitStack | None = None
-
-    @abstractmethod
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Report readiness through ``task_status``, then serve until closed."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Ask the tasks to stop; returns at once."""
-
-    async def _enter(self) -> None:
-        async with AsyncExitStack() as stack:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            await nursery.start(self.run)
-            self._stack = stack.pop_all()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        """Close and wait for the tasks; an exception from the body is
-        re-raised as it is (``Cancelled`` goes to the nursery)."""
-        self.close()
-        stack, self._stack = self._stack, None
-        assert stack is not None
-        if exc is None or isinstance(exc, trio.Cancelled):
-            return bool(await stack.__aexit__(exc_type, exc, tb))
-        await stack.__aexit__(None, None, None)
-        return False
-
-
-class TrioMediaPort(_HiddenNursery):
+class TrioMediaPort(HiddenNursery):
     """The sockets of one call's audio and the stream they feed.
 
     ``stream`` may be set later (the stream exists once SDP is negotiated);
@@ -231,7 +193,7 @@ class TrioMediaPort(_HiddenNursery):
                     self.on_activity()
 
 
-class TrioMediaClock(_HiddenNursery):
+class TrioMediaClock(HiddenNursery):
     """Ticks every attached :class:`TrioMediaPort` once per frame; run it
     with ``async with`` or ``await nursery.start(clock.run)``."""
 

@@ -27,7 +27,6 @@ import logging
 import math
 import ssl
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Final
 
 import trio
@@ -108,16 +107,6 @@ class TrioStreamDriver(TrioDriver[StreamMachine, StreamPump]):
         """Open a nursery, start :meth:`run` in it and wait until listening."""
         await self._enter()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        """Close and wait for the driver's tasks; an exception from the body
-        is re-raised as it is (``Cancelled`` goes to the nursery)."""
-        return await self._exit(exc_type, exc, tb)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
