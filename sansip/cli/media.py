@@ -177,7 +177,7 @@ class CallAudio:
                                           max_duration=3600)  # fmt: skip
             sink = self.recorder
         else:
-            sink = echo or NullSink()
+            sink = echo if echo is not None else NullSink()  # (an empty EchoLoop is falsy)
         if opts.devices:
             pass  # both ends are the sound card
         elif echo is not None:
