@@ -71,3 +71,12 @@ def test_no_media_keeps_to_signalling(tmp_path: Path) -> None:
     caller, answerer = _call_against(tmp_path, ["--no-media"], ["--no-media"])
     for record in (caller, answerer):
         assert record["status"] == 200 and "rtp" not in record and "codec" not in record
+
+
+def test_mediatimeout_ends_a_call_that_carries_no_rtp(tmp_path: Path) -> None:
+    # The caller sends no RTP (--no-media): the answerer gives up after 1 s.
+    caller, answerer = _call_against(tmp_path, ["-p", "mediatimeout=1"],
+                                     ["--no-media", "--duration", "8"])  # fmt: skip
+    assert answerer["media_timeout"] is True
+    assert caller["reason"] == "bye received"
+    assert isinstance(caller["duration"], int) and caller["duration"] < 3000

@@ -276,6 +276,7 @@ async def _answer(args: argparse.Namespace) -> int:
             sdp = make_sdp(local, 1)
         else:
             media.audio[call] = audio
+            audio.on_timeout = partial(_hangup_and_pump, ua, call, loop, pump)
             audio.ringtone(True)
             answer = audio.answer(call.invite.body, loop.time())
             if isinstance(answer, RemoteProtocolError):
@@ -424,6 +425,7 @@ async def _call(args: argparse.Namespace) -> int:
     call = ua.call(target, loop.time(), sdp=sdp, targets=targets)
     if audio is not None:
         media.audio[call] = audio
+        audio.on_timeout = partial(_hangup_and_pump, ua, call, loop, pump)
     pump()
     try:
         await asyncio.wait_for(finished.wait(), args.timeout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
 from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
 from sansip.media import CallMedia, MediaSettings
-from sansip.rtp import DtmfReceived
+from sansip.rtp import DtmfReceived, MediaTimedOut
 from sansip.sdp import NegotiationFailed, codec_preferences
 
 __all__ = ["PIPELINE_RATE", "CallAudio", "MediaOptions", "add_media_options"]
@@ -120,6 +121,9 @@ class CallAudio:
         self.clock = clock
         self.port = AsyncioMediaPort(host)
         self.dtmf_received = ""
+        self.media_timed_out = False
+        #: Called once when ``mediatimeout`` expires (the command hangs up).
+        self.on_timeout: Callable[[], None] | None = None
         self.holds = 0  # hold re-INVITEs that went through
         self.resumes = 0
         self._rng = rng
@@ -368,6 +372,11 @@ class CallAudio:
         while stream is not None and (event := stream.next_event()) is not None:
             if isinstance(event, DtmfReceived):
                 self.dtmf_received += event.digit
+            elif isinstance(event, MediaTimedOut) and not self.media_timed_out:
+                # ``mediatimeout``: no RTP for that long ends the call.
+                self.media_timed_out = True
+                if self.on_timeout is not None:
+                    self.on_timeout()
 
     # -- the end -----------------------------------------------------------------------
     def close(self, now: float) -> None:
@@ -399,6 +408,7 @@ class CallAudio:
             "dtmf_received": self.dtmf_received,
             "holds": self.holds,
             "resumes": self.resumes,
+            "media_timeout": self.media_timed_out,
             "rtp": {
                 "sent": rtp.packets_sent,
                 "received": rtp.packets_received,
