@@ -3,8 +3,8 @@ frame costs next to ffmpeg.
 
 1. Concurrent calls.  N call pairs run in this process: each pair is two CallMedia
    (offer/answer done in memory) with their own RTP/RTCP sockets on 127.0.0.1, both
-   sending a PCMU tone and playing what they receive, all ticked by one
-   AsyncioMediaClock (20 ms), the process pinned to one core.  A pair counts as one
+   sending a PCMU tone and playing what they receive, all run by one media engine on
+   the asyncio driver (one 20 ms clock), the process pinned to one core.  A pair counts as one
    call (one sansip leg against its peer leg); it carries 2 streams.  For each N the
    run lasts ``--duration`` seconds after a warm-up, and a frame is bad when
 
@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT))
 from sansip.audio.codecs import available_codecs, create_decoder, create_encoder  # noqa: E402
 from sansip.audio.frames import NullSink  # noqa: E402
 from sansip.audio.tones import ToneSource  # noqa: E402
-from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort  # noqa: E402
+from sansip.io.asyncio import AsyncioDatagramDriver  # noqa: E402
 from sansip.media import FRAME_DURATION, CallMedia, MediaStatistics  # noqa: E402
 from sansip.sdp import codec_preferences  # noqa: E402
 
@@ -107,43 +107,35 @@ class _Recorder:
         self.started = 0.0
 
 
-class _TimedPort(AsyncioMediaPort):
-    """A media port that records how late each of its ticks starts."""
+class _TimedTone(ToneSource):
+    """A stream's tone: each read is one stream tick of slot ``now``; the first
+    read of a slot marks when the slot's work started."""
 
-    def __init__(self, host: str, recorder: _Recorder, clock: Callable[[], float]) -> None:
-        super().__init__(host)
-        self._rec = recorder
-        self._clock = clock
-
-    def tick(self, now: float) -> None:
-        rec = self._rec
-        if rec.t0 <= now < rec.t1:
-            rec.lateness.append(self._clock() - now)
-        super().tick(now)
-
-
-class _SlotStart(AsyncioMediaPort):
-    """First in the clock's list: one call per slot, before any stream."""
-
-    def __init__(self, recorder: _Recorder, clock: Callable[[], float], frame: float) -> None:
-        super().__init__(HOST)
+    def __init__(self, hz: float, rate: int, recorder: _Recorder,
+                 clock: Callable[[], float], frame: float) -> None:  # fmt: skip
+        super().__init__(hz, rate)
         self._rec, self._clock, self._frame = recorder, clock, frame
 
-    def tick(self, now: float) -> None:
+    def read(self, now: float | None = None) -> Any:
         rec = self._rec
-        rec.started = self._clock()
-        if rec.t0 <= now < rec.t1:
-            rec.slot_start.append(rec.started - now)
-            if rec.last_due is not None and now - rec.last_due > 1.5 * self._frame:
-                rec.skipped += round((now - rec.last_due) / self._frame) - 1
-        rec.last_due = now
+        started = self._clock()
+        if now is not None:
+            if now != rec.last_due:  # the first stream of this slot
+                rec.started = started
+                if rec.t0 <= now < rec.t1:
+                    rec.slot_start.append(started - now)
+                    if rec.last_due is not None and now - rec.last_due > 1.5 * self._frame:
+                        rec.skipped += round((now - rec.last_due) / self._frame) - 1
+                rec.last_due = now
+            if rec.t0 <= now < rec.t1:
+                rec.lateness.append(started - now)
+        return super().read(now)
 
 
-class _SlotEnd(AsyncioMediaPort):
-    """Last in the clock's list: when the slot's work ended."""
+class _SlotEnd:
+    """Ticked after every stream of a slot: when the slot's work ended."""
 
     def __init__(self, recorder: _Recorder, clock: Callable[[], float]) -> None:
-        super().__init__(HOST)
         self._rec, self._clock = recorder, clock
 
     def tick(self, now: float) -> None:
@@ -247,28 +239,25 @@ async def _run_calls(pairs: int, duration: float, warmup: float) -> Step:
     loop = asyncio.get_running_loop()
     rec = _Recorder()
     step = Step(pairs, 2 * pairs)
-    clock = AsyncioMediaClock()
-    ports: list[_TimedPort] = []
+    driver = AsyncioDatagramDriver(None, None)  # media only: one engine, one clock
+    await driver.start()
+    engine = driver.media
+    frame = engine.grid.frame
     media: list[CallMedia] = []
     prefs = codec_preferences(codec="PCMU")
     try:
-        for _ in range(2 * pairs):
-            port = _TimedPort(HOST, rec, loop.time)
-            await port.open()
-            ports.append(port)
+        ports = [driver.open_media(HOST) for _ in range(2 * pairs)]
         for i in range(2 * pairs):
-            tone = 300.0 + 50.0 * (i % 40)
-            media.append(CallMedia(HOST, ports[i].port, prefs, rng=random.Random(i),
-                                   source=ToneSource(tone, 8000), sink=NullSink()))  # fmt: skip
+            tone = _TimedTone(300.0 + 50.0 * (i % 40), 8000, rec, loop.time, frame)
+            media.append(CallMedia(HOST, ports[i].rtp_port, prefs, rng=random.Random(i),
+                                   source=tone, sink=NullSink()))  # fmt: skip
         now = loop.time()
         for i in range(0, 2 * pairs, 2):
             media[i].receive_answer(media[i + 1].answer(media[i].offer(), now), now)
         for port, m in zip(ports, media, strict=True):
-            port.stream = m.stream
-        clock.add(_SlotStart(rec, loop.time, clock.frame))
-        for port in ports:
-            clock.add(port)
-        clock.add(_SlotEnd(rec, loop.time))
+            assert m.stream is not None
+            driver.start_media(port, m.stream)
+        engine.add_ticker(_SlotEnd(rec, loop.time), loop.time())
         start = loop.time()
         await asyncio.sleep(warmup * 0.7)
         # Per-stream baselines, a few streams per loop turn so the clock keeps ticking.
@@ -285,20 +274,16 @@ async def _run_calls(pairs: int, duration: float, warmup: float) -> Step:
         errors0, cpu0, sys0 = _udp_rcvbuf_errors(), _cpu_seconds(), _sys_seconds()
         core = next(iter(os.sched_getaffinity(0)))
         busy0, switches0 = _core_busy(core), _involuntary_switches()
-        late0, restarts0 = clock.late_ticks, clock.restarts
+        late0, restarts0 = engine.late_ticks, engine.restarts
         await asyncio.sleep(duration)
         cpu1, errors1, sys1 = _cpu_seconds(), _udp_rcvbuf_errors(), _sys_seconds()
         busy1, switches1 = _core_busy(core), _involuntary_switches()
-        step.clock_late_ticks = clock.late_ticks - late0
-        step.clock_restarts = clock.restarts - restarts0
+        step.clock_late_ticks = engine.late_ticks - late0
+        step.clock_restarts = engine.restarts - restarts0
         await asyncio.sleep(0.1)  # let the last slot of the window finish
-        for attached in list(clock.ports):
-            clock.remove(attached)
         after = [_counters(m.stream.statistics(loop.time())) for m in media if m.stream]
     finally:
-        for port in ports:
-            port.stream = None
-            port.close()
+        await driver.close()
         await asyncio.sleep(0.05)
     totals = [sum(a[k] - b[k] for a, b in zip(after, before, strict=True)) for k in range(7)]
     (step.played, step.concealed, step.packets_lost, step.packets_received,
@@ -307,7 +292,7 @@ async def _run_calls(pairs: int, duration: float, warmup: float) -> Step:
     step.slots = len(rec.slot_start)
     step.skipped_slots = rec.skipped
     step.stream_ticks = len(rec.lateness)
-    late = int(np.count_nonzero(np.frombuffer(rec.lateness, dtype=np.float64) > clock.frame))
+    late = int(np.count_nonzero(np.frombuffer(rec.lateness, dtype=np.float64) > frame))
     step.late_frames = late + rec.skipped * step.streams
     step.lateness_ms = _percentiles(rec.lateness)
     step.tick_busy_ms = _percentiles(rec.slot_busy)
@@ -324,7 +309,7 @@ async def _run_calls(pairs: int, duration: float, warmup: float) -> Step:
     step.late_share = step.late_frames / frames
     step.drop_share = step.dropped_frames / max(1, step.played + step.concealed)
     step.bad_share = step.late_share + step.drop_share
-    expected = step.streams * duration / clock.frame
+    expected = step.streams * duration / frame
     if step.stream_ticks + rec.skipped * step.streams < 0.9 * expected:
         step.note = f"only {step.stream_ticks} of ~{expected:.0f} stream ticks ran"
     step.passed = step.bad_share < BAD_LIMIT and not step.note
@@ -405,7 +390,8 @@ _CATEGORIES = (
     ("jitter buffer", ("sansip/audio/jitter.py",)),
     ("tone source, sink", ("sansip/audio/tones.py", "sansip/audio/frames.py")),
     ("MediaStream (tick, drain)", ("sansip/media/",)),
-    ("media port + clock (driver)", ("sansip/io/asyncio_media.py",)),
+    ("driver + pump", ("sansip/io/asyncio.py", "sansip/io/pump.py")),
+    ("media engine", ("sansip/media/engine.py",)),
     ("bench instrumentation", ("bench/bench_media.py",)),
     ("asyncio loop + transports", ("asyncio/", "selectors.py")),
     ("numpy (Python side)", ("numpy/",)),

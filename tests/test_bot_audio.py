@@ -15,7 +15,7 @@ from sansip.audio.analysis import dominant_frequency
 from sansip.audio.frames import CollectSink
 from sansip.audio.queues import AsyncFrameQueue, OutboundFrameQueue
 from sansip.audio.tones import ToneSource
-from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
+from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.media import CallMedia
 from sansip.sdp import codec_preferences
 
@@ -23,9 +23,10 @@ RATE = 16000
 
 
 async def _conversation() -> tuple[float, float]:
-    clock = AsyncioMediaClock()
-    ports = [AsyncioMediaPort("127.0.0.1"), AsyncioMediaPort("127.0.0.1")]
-    numbers = [await port.open() for port in ports]
+    driver = AsyncioDatagramDriver(None, None)  # media only
+    await driver.start()
+    ports = [driver.open_media("127.0.0.1"), driver.open_media("127.0.0.1")]
+    numbers = [port.rtp_port for port in ports]
     inbound = AsyncFrameQueue(max_frames=500)
     outbound = OutboundFrameQueue(RATE, max_frames=500)
     heard_by_peer = CollectSink(max_frames=500)
@@ -38,8 +39,8 @@ async def _conversation() -> tuple[float, float]:
     loop = asyncio.get_running_loop()
     bot.receive_answer(peer.answer(bot.offer(), loop.time()), loop.time())
     for port, media in zip(ports, (bot, peer), strict=True):
-        port.stream = media.stream
-        clock.add(port)
+        assert media.stream is not None
+        driver.start_media(port, media.stream)
     # The bot listens for a second, then answers with a tone an octave up.
     listened: list[np.ndarray] = []
     async for frame in inbound:
@@ -52,8 +53,8 @@ async def _conversation() -> tuple[float, float]:
     outbound.put_nowait((8000 * np.sin(2 * np.pi * 2 * pitch * t)).astype(np.int16))
     await asyncio.sleep(1.0)
     for port in ports:
-        clock.remove(port)
-        port.close()
+        driver.close_media(port)
+    await driver.close()
     return pitch, dominant_frequency(heard_by_peer.samples()[-RATE // 2 :], RATE)
 
 

@@ -12,16 +12,17 @@ import pytest
 
 from sansip.audio.analysis import tone_present
 from sansip.cli.media import CallAudio, MediaOptions
-from sansip.io.asyncio_media import AsyncioMediaClock
+from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.audio_backends import LoopbackBackend
 from sansip.io.audio_devices import PlaybackDevice
 
 
 async def _ringback(playing: str) -> tuple[int, int, bool]:
-    clock = AsyncioMediaClock()
+    driver = AsyncioDatagramDriver(None, None)  # media only
+    await driver.start()
     options = MediaOptions(devices=True, params=(("playing", playing),))
     card = LoopbackBackend()
-    audio = CallAudio(options, "127.0.0.1", clock, random.Random(1), backend=card)
+    audio = CallAudio(options, "127.0.0.1", driver, random.Random(1), backend=card)
     await audio.open()
     speaker = audio._speaker
     assert isinstance(speaker, PlaybackDevice)
@@ -33,6 +34,7 @@ async def _ringback(playing: str) -> tuple[int, int, bool]:
     await asyncio.sleep(0.3)
     after = speaker.ring.samples_in
     audio.close(asyncio.get_running_loop().time())
+    await driver.close()
     us_ringback = len(heard) > 0 and tone_present(heard, 16000, 440.0)
     return written, after - written, us_ringback
 

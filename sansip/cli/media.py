@@ -2,11 +2,11 @@
 played and recorded, DTMF, hold and resume, and the statistics printed.
 
 :class:`CallAudio` ties a call of the UA core to a
-:class:`~sansip.media.CallMedia` and an
-:class:`~sansip.io.asyncio_media.AsyncioMediaPort` ticked by the shared
-:class:`~sansip.io.asyncio_media.AsyncioMediaClock`; the commands
-(``call``, ``answer``, ``demo``) feed it the UA's events through
-:meth:`CallAudio.handle`.
+:class:`~sansip.media.CallMedia` and a
+:class:`~sansip.media.engine.MediaPort` of the driver's media engine;
+the commands (``call``, ``answer``, ``demo``) feed it the UA's events
+through :meth:`CallAudio.handle` and the engine's through
+:meth:`CallAudio.media_event`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from sansip.dialog.call import (
 )
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError, RemoteProtocolError
-from sansip.io.asyncio_media import AsyncioMediaClock, AsyncioMediaPort
+from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
 from sansip.media import CallMedia, MediaSettings
+from sansip.media.engine import MediaEngineEvent, MediaPort, StreamFailed, StreamReported
 from sansip.rtp import DtmfReceived, MediaTimedOut
 from sansip.sdp import NegotiationFailed, codec_preferences
 
@@ -110,7 +111,7 @@ class CallAudio:
         self,
         options: MediaOptions,
         host: str,
-        clock: AsyncioMediaClock,
+        driver: AsyncioDatagramDriver,
         rng: random.Random,
         index: int = 1,
         *,
@@ -118,8 +119,10 @@ class CallAudio:
         backend: AudioBackend | None = None,
     ) -> None:
         self.options = options
-        self.clock = clock
-        self.port = AsyncioMediaPort(host)
+        self.host = host
+        self.driver = driver
+        self.port: MediaPort | None = None
+        self._started_media = False
         self.dtmf_received = ""
         self.media_timed_out = False
         #: Called once when ``mediatimeout`` expires (the command hangs up).
@@ -143,7 +146,7 @@ class CallAudio:
 
     async def open(self) -> None:
         """Bind the RTP/RTCP ports and build the offer/answer side."""
-        await self.port.open()
+        self.port = self.driver.open_media(self.host)
         opts = self.options
         codecs = codec_preferences(
             codec=opts.param("codec"), prefcodec=opts.param("prefcodec"),
@@ -194,10 +197,9 @@ class CallAudio:
             source = FilePlayer(opts.play, PIPELINE_RATE, loop=True)
         else:
             source = SilenceSource(PIPELINE_RATE)
-        self.media = CallMedia(self.port.host, self.port.port, codecs, rng=self._rng,
+        self.media = CallMedia(self.host, self.port.rtp_port, codecs, rng=self._rng,
                                source=source, sink=sink, settings=settings,
                                sample_rate=PIPELINE_RATE)  # fmt: skip
-        self.port.on_activity = self._collect
 
     def _numbered(self, path: str) -> str:
         if self._index <= 1:
@@ -231,7 +233,7 @@ class CallAudio:
         if isinstance(error, NegotiationFailed):
             return error.warning
         reason = error.reason.replace('"', "'")
-        return f'399 {self.port.host} "{reason}"'
+        return f'399 {self.host} "{reason}"'
 
     def connected(self, call: Call, now: float) -> bool:
         """The call is up: for an outgoing call, take the answer in the 2xx.
@@ -250,16 +252,15 @@ class CallAudio:
     def _started(self) -> None:
         assert self.media is not None
         self.ringback(False)
-        if self.media.stream is not None and self.port.stream is None:
+        if self.media.stream is not None and not self._started_media and self.port is not None:
             if self.options.record_call:
                 self.call_recorder = CallRecorder(
                     self._numbered(self.options.record_call), PIPELINE_RATE,
                     mode="stereo" if self.options.record_stereo else "mixed", max_duration=3600,
                 )  # fmt: skip
                 self.media.stream.recorder = self.call_recorder
-            self.port.stream = self.media.stream
-            self.clock.add(self.port)
-            self.port.flush()
+            self._started_media = True
+            self.driver.start_media(self.port, self.media.stream)
 
     # -- local tones (with --devices) ----------------------------------------------------
     def ringback(self, on: bool) -> None:
@@ -270,13 +271,14 @@ class CallAudio:
             on
             and self._ringback is None
             and self._speaker is not None
-            and (self.options.param("playing", "2") == "2" and self.port.stream is None)
+            and (self.options.param("playing", "2") == "2" and not self._started_media)
         ):
             tone = Ringback(PIPELINE_RATE, file=self.options.param("ringback") or None)
             self._ringback = _LocalTone(tone, self._speaker)
-            self.clock.add(self._ringback)
+            self.driver.media.add_ticker(self._ringback, self.driver.now())
+            self.driver.wake()
         elif not on and self._ringback is not None:
-            self.clock.remove(self._ringback)
+            self.driver.media.remove_ticker(self._ringback)
             self._ringback = None
 
     def ringtone(self, on: bool) -> None:
@@ -361,18 +363,20 @@ class CallAudio:
     def send_dtmf(self, digits: str, now: float) -> bool:
         """Send RFC 4733 digits; False when the peer did not accept them."""
         stream = self.media.stream if self.media else None
-        if stream is None or not stream.dtmf_supported:
+        if stream is None or not stream.dtmf_supported or self.port is None:
             return False
-        stream.send_dtmf(digits, now)
-        self.port.flush()
+        self.driver.media_command(self.port, lambda s: s.send_dtmf(digits, now))
         return True
 
-    def _collect(self) -> None:
-        stream = self.port.stream
-        while stream is not None and (event := stream.next_event()) is not None:
-            if isinstance(event, DtmfReceived):
-                self.dtmf_received += event.digit
-            elif isinstance(event, MediaTimedOut) and not self.media_timed_out:
+    def media_event(self, event: MediaEngineEvent) -> None:
+        """An event of this call's media port (DTMF, media timeout, failure)."""
+        if isinstance(event, StreamFailed):
+            self.failure = f"media stream failed: {event.reason}"
+        elif isinstance(event, StreamReported):
+            inner = event.event
+            if isinstance(inner, DtmfReceived):
+                self.dtmf_received += inner.digit
+            elif isinstance(inner, MediaTimedOut) and not self.media_timed_out:
                 # ``mediatimeout``: no RTP for that long ends the call.
                 self.media_timed_out = True
                 if self.on_timeout is not None:
@@ -381,13 +385,10 @@ class CallAudio:
     # -- the end -----------------------------------------------------------------------
     def close(self, now: float) -> None:
         """Final RTCP BYE, stop ticking, close sockets and the recording."""
-        self._collect()
         self.ringback(False)
         self.ringtone(False)
-        if self.media is not None:
-            self.media.close(now)
-        self.clock.remove(self.port)
-        self.port.close()
+        if self.port is not None:
+            self.driver.close_media(self.port)  # the stream's final RTCP BYE too
         if self.recorder is not None:
             self.recorder.close()
         if self.call_recorder is not None:

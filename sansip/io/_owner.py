@@ -23,10 +23,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from sansip.io._pump import _Pump
-from sansip.transport.types import Address, Datagram
+from sansip.transport.types import Address
 
 __all__ = ["OwnerThreadDriver"]
 
@@ -36,7 +35,22 @@ T = TypeVar("T")
 #: The machine type a driver runs.
 M = TypeVar("M")
 #: The pump type that feeds it.
-P = TypeVar("P", bound="_Pump[Any]")
+P = TypeVar("P", bound="Pumped")
+
+
+class Pumped(Protocol):
+    """What the owner loop needs of a pump: its deadline and fault counter."""
+
+    faults: int
+
+    def deadline(self) -> float | None:
+        """When the pump next needs firing."""
+
+    def fire(self, deadline: float) -> Any:
+        """The deadline passed: fire what is due."""
+
+    def flush(self) -> Any:
+        """Output what the machines queued."""
 
 
 class OwnerThreadDriver(ABC, Generic[M, P]):
@@ -80,7 +94,7 @@ class OwnerThreadDriver(ABC, Generic[M, P]):
         the machine was fed.  Keys with data ``"wake"`` go to :meth:`_drain_wake`."""
 
     @abstractmethod
-    def _step(self, step: Callable[[], list[Datagram]]) -> None:
+    def _step(self, step: Callable[[], Any]) -> None:
         """Run one pump step and deal with its output."""
 
     def _bind(self, socktype: int) -> socket.socket:
@@ -102,16 +116,18 @@ class OwnerThreadDriver(ABC, Generic[M, P]):
         sock.setblocking(False)
         return sock
 
-    def _launch(self, sock: socket.socket, kind: str) -> Address:
-        """Take the bound socket (selected with data ``"sock"``), start both
-        threads; return the bound address."""
-        self._sock = sock
-        self.local = (str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+    def _launch(self, sock: socket.socket | None, kind: str) -> Address:
+        """Take the bound socket, if any (selected with data ``"sock"``),
+        start both threads; return the bound address."""
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(sock, selectors.EVENT_READ, "sock")
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+        if sock is not None:
+            self._sock = sock
+            self.local = (str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+            self._selector.register(sock, selectors.EVENT_READ, "sock")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         name = f"sansip-{kind}-{self.local[1]}"
         self._owner = threading.Thread(target=self._run, name=name, daemon=True)

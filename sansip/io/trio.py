@@ -1,10 +1,15 @@
-"""trio driver for datagram machines (UDP over IPv4 or IPv6).
+"""trio driver: SIP over UDP and the media of every call in trio tasks.
 
-Two shapes, both structured:
+The :class:`~sansip.io.pump.Pump` holds the sockets and the machines (a SIP
+datagram machine and the :class:`~sansip.media.engine.MediaEngine`); this
+module gives each socket a task that waits until it is readable
+(``trio.lowlevel.wait_readable``) and calls the pump, and one timer task
+that sleeps until the pump's deadline.  Sending never waits (non-blocking
+sockets), so commands need no ``await``.  Two shapes, both structured:
 
 >>> # async with TrioDatagramDriver(machine, ("127.0.0.1", 5060)) as driver:
 >>> #     ...  # driver.local is bound; command the machine, then driver.wake()
->>> # (leaving the block closes the driver and waits for its task)
+>>> # (leaving the block closes the driver and waits for its tasks)
 >>>
 >>> # async with trio.open_nursery() as nursery:       # your own nursery
 >>> #     local = await nursery.start(driver.run)
@@ -14,47 +19,55 @@ Two shapes, both structured:
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Callable
+from typing import TypeVar
 
 import trio
 
-from sansip.io._pump import DatagramMachine, DatagramPump
-from sansip.io._trio_base import TrioDriver
-from sansip.transport.types import Address, Datagram
+from sansip.io._pump import DatagramMachine
+from sansip.io._trio_base import HiddenNursery
+from sansip.io.pump import SIP_SOCKET, MediaCommands, Pump
+from sansip.media.engine import MediaEngine
+from sansip.transport.types import Address
 
 __all__ = ["TrioDatagramDriver"]
 
-_MAX_DATAGRAM = 65535
+T = TypeVar("T")
 
 
-class TrioDatagramDriver(TrioDriver[DatagramMachine, DatagramPump]):
-    """Runs one datagram machine on one UDP socket in one trio task.
+class TrioDatagramDriver(HiddenNursery, MediaCommands):
+    """Runs a datagram machine on one UDP socket (``local``; None: no SIP
+    socket) and the media engine in trio tasks.
 
-    The task receives with a deadline (``trio.move_on_at``) taken from the
-    machine's timer on trio's clock (``trio.current_time``), feeds datagrams
-    and fires timers through :class:`~sansip.io._pump.DatagramPump`, and sends
-    what comes out.  After calling a command on the machine from another
-    task, call :meth:`wake` so its output goes out and its timer is re-armed.
-    ``on_activity`` is called in the driver's task after every input, for the
-    owner to drain the machine's events; an exception it raises propagates
-    to the nursery, as trio would have it.
+    After commanding the machine from another task, call :meth:`wake` so
+    its output goes out and the timer is re-armed.  ``on_activity`` is
+    called in the driver's tasks after the machine took input or fired a
+    timer, or when the media engine has events; an exception it raises
+    propagates to the nursery, as trio would have it.
     """
 
     def __init__(
         self,
         machine: DatagramMachine | None,
-        local: Address,
+        local: Address | None,
         *,
         on_activity: Callable[[], None] | None = None,
+        media: MediaEngine | None = None,
     ) -> None:
-        super().__init__(machine, local, on_activity=on_activity)
-        self._sock: trio.socket.SocketType | None = None
-        self._run_scope: trio.CancelScope | None = None
-        self._recv_scope: trio.CancelScope | None = None
-        self._wake_pending = False
-
-    def _new_pump(self, machine: DatagramMachine, clock: Callable[[], float]) -> DatagramPump:
-        return DatagramPump(machine, clock)
+        self.machine = machine
+        self.local: Address = local or ("", 0)
+        self._sip = local is not None
+        self.on_activity = on_activity
+        self._media = media
+        self._pump: Pump | None = None
+        self._nursery: trio.Nursery | None = None
+        self._unwatched: list[tuple[int, socket.socket]] = []
+        self._rearmed = trio.Event()
+        self._armed: float | None = None
+        self._scope: trio.CancelScope | None = None
+        self._closed = False
+        self._stopped = trio.Event()
 
     async def __aenter__(self) -> TrioDatagramDriver:
         """Open a nursery, start :meth:`run` in it and wait until bound."""
@@ -64,88 +77,120 @@ class TrioDatagramDriver(TrioDriver[DatagramMachine, DatagramPump]):
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Bind the socket, report the bound address through ``task_status``
-        (``await nursery.start(driver.run)`` returns it), then pump until
-        :meth:`close` (or cancellation)."""
-        assert self._run_scope is None, "run() once"
+        """Bind the SIP socket, report the bound address through
+        ``task_status`` (``await nursery.start(driver.run)`` returns it),
+        then pump until :meth:`close` (or cancellation)."""
+        assert self._pump is None, "run() once"
+        await trio.lowlevel.checkpoint()
+        pump = self._pump = Pump(trio.current_time, self._watch, self._unwatch, media=self._media)
         try:
-            with await self._bind(trio.socket.SOCK_DGRAM) as sock:
-                self._sock = sock
-                self._pump_machine()
-                with trio.CancelScope() as self._run_scope:
-                    if self._closed:
-                        self._run_scope.cancel()
+            if self.machine is not None:
+                pump.attach(self.machine)
+            if self.local is not None:
+                self.local = pump.bind_sip(self.local)
+            with trio.CancelScope() as self._scope:
+                if self._closed:
+                    self._scope.cancel()
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    for key, sock in self._unwatched:
+                        nursery.start_soon(self._reader, key, sock)
+                    self._unwatched.clear()
+                    nursery.start_soon(self._timer)
                     task_status.started(self.local)
-                    await self._send(self._pump.flush() if self._pump else [])
-                    await self._loop(sock)
+                    self.wake()
         finally:
-            self._sock = None
+            self._nursery = None
             self._closed = True
+            pump.close()
             self._stopped.set()
-
-    async def _loop(self, sock: trio.socket.SocketType) -> None:
-        while True:
-            got: tuple[bytes, Address] | None = None
-            deadline = self._deadline()
-            with trio.move_on_at(math.inf if deadline is None else deadline) as scope:
-                self._recv_scope = scope
-                try:
-                    data, addr = await sock.recvfrom(_MAX_DATAGRAM)
-                    got = (data, (str(addr[0]), int(addr[1])))
-                except OSError:  # e.g. an ICMP error reported on Windows
-                    self.errors += 1
-            self._recv_scope = None
-            active = False
-            if got is not None and self._pump is not None:
-                await self._send(self._pump.feed(*got))
-                active = True
-            deadline = self._deadline()
-            if deadline is not None and trio.current_time() >= deadline:
-                await self._send(self.pump.fire(deadline))
-                active = True
-            if active:
-                self._activity()
-            if self._wake_pending:
-                self._wake_pending = False
-                await self._send(self.pump.flush() if self._pump else [])
 
     def attach(
         self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
     ) -> None:
         """Run ``machine`` on the bound socket (for a machine that must know
         its address first: construct with ``None``, start, then ``attach``)."""
-        assert self._sock is not None, "start the driver first"
-        self._attach(machine, on_activity)
+        self.machine = machine
+        self.pump.attach(machine)
+        if on_activity is not None:
+            self.on_activity = on_activity
+        self.wake()
+
+    @property
+    def pump(self) -> Pump:
+        """The sockets, machines and counters (received, sent, faults, errors)."""
+        assert self._pump is not None, "start the driver first"
+        return self._pump
+
+    @property
+    def errors(self) -> int:
+        """Datagrams the kernel refused or reported errors for."""
+        return self.pump.errors
 
     def wake(self) -> None:
-        """Have the driver's task send what the machine has queued and re-arm
-        its timer (interrupts the current receive; cheap to call often)."""
-        self._wake_pending = True
-        if self._recv_scope is not None:
-            self._recv_scope.cancel()
+        """Send what the machines have queued and re-arm the timer."""
+        if not self._closed:
+            self.pump.flush()
+            self._arm()
+
+    def _on_owner(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        finally:
+            self._arm()
 
     def close(self) -> None:
-        """Ask the driver's task to stop and close the socket.  Idempotent;
+        """Ask the driver's tasks to stop and close the sockets.  Idempotent;
         returns at once (see :meth:`aclose` to also wait)."""
         self._closed = True
-        if self._run_scope is not None:
-            self._run_scope.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def aclose(self) -> None:
-        """Close and wait until the driver's task has let go of the socket."""
+        """Close and wait until the driver's tasks have let go of the sockets."""
         self.close()
-        if self._run_scope is not None:
+        if self._pump is not None:
             await self._stopped.wait()
 
-    def _deadline(self) -> float | None:
-        return None if self._pump is None else self._pump.deadline()
+    # -- tasks ---------------------------------------------------------------------
+    def _watch(self, key: int, sock: socket.socket) -> None:
+        if self._nursery is None:
+            self._unwatched.append((key, sock))
+        else:
+            self._nursery.start_soon(self._reader, key, sock)
 
-    async def _send(self, datagrams: list[Datagram]) -> None:
-        sock = self._sock
-        if sock is None:
-            return
-        for data, addr in datagrams:
+    def _unwatch(self, key: int, sock: socket.socket) -> None:
+        trio.lowlevel.notify_closing(sock)
+
+    async def _reader(self, key: int, sock: socket.socket) -> None:
+        pump = self.pump
+        while not self._closed:
             try:
-                await sock.sendto(data, addr)
-            except OSError:
-                self.errors += 1
+                await trio.lowlevel.wait_readable(sock)
+            except (trio.ClosedResourceError, OSError):  # closed under us
+                return
+            if pump.readable(key) and key == SIP_SOCKET:
+                self._arm()
+                self._activity()
+
+    async def _timer(self) -> None:
+        while True:
+            self._rearmed = trio.Event()
+            at = self._armed
+            with trio.move_on_at(math.inf if at is None else at):
+                await self._rearmed.wait()
+                continue
+            self._armed = None
+            self.pump.fire(at if at is not None else trio.current_time())
+            self._arm()
+            self._activity()
+
+    def _arm(self) -> None:
+        at = None if self._closed else self.pump.deadline()
+        if at != self._armed:
+            self._armed = at
+            self._rearmed.set()
+
+    def _activity(self) -> None:
+        if self.pump.take_activity() and self.on_activity is not None:
+            self.on_activity()

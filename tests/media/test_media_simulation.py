@@ -12,6 +12,7 @@ from sansip.audio.analysis import dominant_frequency
 from sansip.audio.frames import CollectSink
 from sansip.audio.tones import ToneSource
 from sansip.media import CallMedia
+from sansip.media.engine import StreamReported
 from sansip.rtp import DtmfReceived
 from sansip.sdp import codec_preferences
 from sansip.testing import SimNetwork, Simulation, VirtualClock
@@ -21,8 +22,8 @@ RATE = 16000
 ALICE, BOB = ("127.0.0.1", 40000), ("127.0.0.2", 42000)
 
 
-def _call(codec: str = "PCMU", **net: float) -> tuple[Simulation, CallMedia, CallMedia,
-                                                    CollectSink, CollectSink]:  # fmt: skip
+def _call(codec: str = "PCMU", hosts: list[MediaHost] | None = None,
+          **net: float) -> tuple[Simulation, CallMedia, CallMedia, CollectSink, CollectSink]:
     sim = Simulation(VirtualClock(), SimNetwork(seed=int(net.pop("seed", 3)), **net))  # type: ignore[arg-type]
     heard_a, heard_b = CollectSink(max_frames=10_000), CollectSink(max_frames=10_000)
     alice = CallMedia(ALICE[0], ALICE[1], codec_preferences(codec=codec), rng=random.Random(1),
@@ -34,6 +35,8 @@ def _call(codec: str = "PCMU", **net: float) -> tuple[Simulation, CallMedia, Cal
         host = MediaHost(media, address)
         host.attach(sim)
         host.start(0.0)
+        if hosts is not None:
+            hosts.append(host)
     return sim, alice, bob, heard_a, heard_b
 
 
@@ -64,12 +67,14 @@ def test_without_jitter_the_buffer_stays_small_and_nothing_is_concealed() -> Non
 
 
 def test_dtmf_survives_loss_thanks_to_the_redundant_end_packets() -> None:
-    sim, alice, bob, _, _ = _call("PCMU", delay=0.02, jitter=0.01, loss=0.1, seed=5)
+    hosts: list[MediaHost] = []
+    sim, alice, _bob, _, _ = _call("PCMU", hosts, delay=0.02, jitter=0.01, loss=0.1, seed=5)
     sim.run_for(0.5)
     alice.stream.send_dtmf("159#", sim.now)  # type: ignore[union-attr]
     sim.run_for(3.0)
     digits = []
-    while (event := bob.stream.next_event()) is not None:  # type: ignore[union-attr]
-        if isinstance(event, DtmfReceived):
-            digits.append(event.digit)
+    # Stream events come out of the engine that runs the stream.
+    while (event := hosts[1].engine.next_event()) is not None:
+        if isinstance(event, StreamReported) and isinstance(event.event, DtmfReceived):
+            digits.append(event.event.digit)
     assert "".join(digits) == "159#"
