@@ -41,11 +41,13 @@ from sansip.dialog.call import (
     IncomingCall,
     OfferReceived,
 )
-from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.register import RegisterEvent
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.errors import RemoteProtocolError, SansipError
 from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import ParseError, SipURI, parse_uri
+from sansip.transaction.drops import MessageDropped
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 
 __all__ = ["add_commands", "run_answer", "run_call"]
@@ -318,6 +320,8 @@ async def _answer(args: argparse.Namespace) -> int:
                     _print(record, args.json)
                     if args.count and ended >= args.count:
                         session.done.set()
+            elif isinstance(event, RegisterEvent | MessageDropped):
+                pass  # the registration is followed by its state; drops are counted
             else:
                 media.handle(ua, event, now)
         if session.driver is not None:
@@ -329,8 +333,6 @@ async def _answer(args: argparse.Namespace) -> int:
         driver.wake()
         while registration.state.value in ("unregistered", "registering"):
             await asyncio.sleep(0.02)
-            while ua.next_registration_event() is not None:
-                pass
         if registration.state.value != "registered":
             print(f"sansip answer: registration {registration.state.value}", file=sys.stderr)
             await driver.close()
@@ -402,6 +404,8 @@ async def _call(args: argparse.Namespace) -> int:
     def pump() -> None:
         nonlocal media_ok
         while (event := ua.next_event()) is not None:
+            if isinstance(event, RegisterEvent | MessageDropped):
+                continue  # the registration is followed by its state; drops are counted
             if not isinstance(event, CallStateChanged):
                 media.handle(ua, event, loop.time())
                 continue

@@ -33,13 +33,19 @@ from sansip.audio.frames import CollectSink
 from sansip.cli.media import PIPELINE_RATE, CallAudio, MediaOptions
 from sansip.cli.registrar import RunningRegistrar, start_registrar
 from sansip.dialog.call import Call, CallState, CallStateChanged, IncomingCall
-from sansip.dialog.endpoint import EndpointConfig
-from sansip.dialog.register import Registered, RegistrationFailed
+from sansip.dialog.register import (
+    Registered,
+    RegistrationFailed,
+    RegistrationStateChanged,
+    Unregistered,
+)
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import SipURI
 from sansip.server import ServerConfig
+from sansip.transaction.drops import MessageDropped
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["main"]
@@ -139,24 +145,24 @@ class Phone:
         ua = self.ua
         assert ua is not None and self.driver is not None
         loop = asyncio.get_running_loop()
-        while (item := ua.next_registration_event()) is not None:
-            event = item[1]
+        while (event := ua.next_event()) is not None:
             if isinstance(event, Registered):
                 self.registered.set()
             elif isinstance(event, RegistrationFailed):
                 self.registration_failed = f"{event.status} {event.reason}"
-        while (call_event := ua.next_event()) is not None:
-            if isinstance(call_event, IncomingCall):
-                self.call = call_event.call
+            elif isinstance(event, RegistrationStateChanged | Unregistered | MessageDropped):
+                pass  # the state of the registration; drops are counted
+            elif isinstance(event, IncomingCall):
+                self.call = event.call
                 if self.on_incoming is not None:
-                    self.on_incoming(call_event.call)
-            elif isinstance(call_event, CallStateChanged):
-                if call_event.new is CallState.CONNECTED and self.audio is not None:
-                    self.audio.connected(call_event.call, loop.time())
-                elif call_event.new is CallState.DISCONNECTED and self.audio is not None:
+                    self.on_incoming(event.call)
+            elif isinstance(event, CallStateChanged):
+                if event.new is CallState.CONNECTED and self.audio is not None:
+                    self.audio.connected(event.call, loop.time())
+                elif event.new is CallState.DISCONNECTED and self.audio is not None:
                     self.audio.close(loop.time())
             elif self.audio is not None:
-                self.audio.handle(ua, call_event, loop.time())
+                self.audio.handle(ua, event, loop.time())
         self.driver.wake()
 
     def last(self, seconds: float) -> NDArray[np.int16]:

@@ -9,6 +9,7 @@ import json
 import random
 import secrets
 import sys
+from typing import assert_never
 
 from sansip import __version__
 from sansip.cli.options import (
@@ -19,16 +20,27 @@ from sansip.cli.options import (
 )
 from sansip.cli.resolve import Resolved, TargetError, resolve_hostport
 from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
-from sansip.dialog.endpoint import EndpointConfig
+from sansip.dialog.call import (
+    CallStateChanged,
+    EarlyMediaReceived,
+    IncomingCall,
+    ModificationFailed,
+    OfferReceived,
+    RequestCompleted,
+    SessionUpdated,
+)
 from sansip.dialog.register import (
     RegisterClient,
     Registered,
     RegisterEvent,
     RegistrationFailed,
+    RegistrationStateChanged,
     Unregistered,
 )
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import SipURI
+from sansip.transaction.drops import MessageDropped
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 
 __all__ = ["add_command", "run_register"]
@@ -130,15 +142,24 @@ async def _register(args: argparse.Namespace) -> int:
     unregistered = asyncio.Event()
 
     def pump() -> None:
-        while (item := ua.next_registration_event()) is not None:
-            event = item[1]
-            _report(event, args.json)
-            if isinstance(event, Registered | RegistrationFailed) and not outcome.done():
-                outcome.set_result(event)
-            if isinstance(event, Unregistered):
-                unregistered.set()
-        while ua.next_event() is not None:
-            pass
+        while (event := ua.next_event()) is not None:
+            match event:
+                case Registered() | RegistrationFailed():
+                    _report(event, args.json)
+                    if not outcome.done():
+                        outcome.set_result(event)
+                case Unregistered():
+                    _report(event, args.json)
+                    unregistered.set()
+                case RegistrationStateChanged() | MessageDropped():
+                    pass
+                case (
+                    IncomingCall() | CallStateChanged() | RequestCompleted() | EarlyMediaReceived()
+                    | OfferReceived() | SessionUpdated() | ModificationFailed()
+                ):  # fmt: skip
+                    pass  # this command makes and takes no calls
+                case _:
+                    assert_never(event)
         driver.wake()
 
     driver.attach(ua, pump)

@@ -35,7 +35,6 @@ from pathlib import Path
 
 from sansip import __version__
 from sansip.cli.options import parse_hostport
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.asyncio_stream import AsyncioStreamDriver
 from sansip.server import (
@@ -50,6 +49,7 @@ from sansip.server import (
     ServerConfig,
     ServerEvent,
 )
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 
 __all__ = [

@@ -1,16 +1,17 @@
-"""Dialogs (RFC 3261 §12), sans-IO: the bookkeeping of the UA core.
+"""The UA core, sans-IO: dialogs (RFC 3261 §12), calls, registrations and
+the requests a user agent sends and answers.
 
 :class:`Dialog` keeps the state of one dialog and builds the requests sent
-within it; :func:`dialog_id_of` tells which dialog a message belongs to;
-:func:`new_tag` and :func:`new_call_id` draw identifiers from an injected
-random source.
+within it; :func:`dialog_id_of` tells which dialog a message belongs to.
+:class:`~sansip.dialog.ua.UserAgent` is the whole user agent: commands in,
+one stream of :data:`~sansip.dialog.events.UAEvent` out.
 """
 
 from __future__ import annotations
 
 from sansip.dialog.dialog import MAX_CSEQ, MAX_FORWARDS, TARGET_REFRESH_METHODS, Dialog, DialogState
 from sansip.dialog.errors import DialogGone, RequestOutOfOrder
-from sansip.dialog.ids import DialogId, RandomSource, dialog_id_of, new_call_id, new_tag
+from sansip.dialog.ids import DialogId, dialog_id_of
 
 __all__ = [
     "MAX_CSEQ",
@@ -20,9 +21,6 @@ __all__ = [
     "DialogGone",
     "DialogId",
     "DialogState",
-    "RandomSource",
     "RequestOutOfOrder",
     "dialog_id_of",
-    "new_call_id",
-    "new_tag",
 ]

@@ -6,6 +6,7 @@ The state strings are the ones of the phone API (``setup``, ``ringing``,
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeAlias
@@ -83,6 +84,8 @@ class Call:
         self.cancel_pending = False
         # The connection (stream mode) this call keeps open.
         self.pinned: Address | None = None
+        # An outgoing call being set up: the targets left to try (RFC 3263 §4.3).
+        self.alternatives: deque[Address] = deque()
         # Session modification (re-INVITE, RFC 3261 §14): ours in flight,
         # its SDP, and when to try again after a 491.
         self.reinvite: Request | None = None

@@ -27,8 +27,9 @@ Policy, chosen here and fixed so tests and simulations are exact:
   REGISTERs (nonce counts increase); a challenge to such an answer counts as
   fresh.  At most :data:`MAX_ROUNDS` challenges and 423s per attempt.
 
-Events are pulled with :meth:`~RegisterClient.next_event`.  A state change
-is reported (:class:`StateChanged`) before the event that explains it.
+Events are pulled with :meth:`~RegisterClient.next_event`; each names the
+client it came from (``registration``).  A state change is reported
+(:class:`RegistrationStateChanged`) before the event that explains it.
 """
 
 from __future__ import annotations
@@ -41,23 +42,23 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, TypeAlias
 
-from sansip.dialog.ids import RandomSource
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.message import headers as h
 from sansip.message.address import NameAddr
 from sansip.message.auth import Challenge
 from sansip.message.digest import DigestClient
+from sansip.message.ids import RandomSource
 from sansip.message.message import Request, Response
 from sansip.message.reasons import reason_phrase
 from sansip.message.uri import SipURI
 
 __all__ = ["AUTH_FAILED", "MAX_ROUNDS", "RegisterClient", "RegisterEvent", "Registered",
-           "RegistrationFailed", "RegistrationState", "StateChanged", "Unregistered",
+           "RegistrationFailed", "RegistrationState", "RegistrationStateChanged", "Unregistered",
            "refresh_delay"]  # fmt: skip
 
 #: Challenges and 423 responses answered within one registration attempt.
 MAX_ROUNDS: Final = 5
-#: Reason of the failures that wrong or missing credentials cause (SPEC.md §5.4).
+#: Reason of the failures that wrong or missing credentials cause.
 AUTH_FAILED: Final = "Authentication failed"
 _MAX_EXPIRES: Final = 2**32 - 1
 _CNONCE_BITS: Final = 64
@@ -66,7 +67,7 @@ _RETRY_AFTER_RE: Final = re.compile(r"[ \t]*([0-9]{1,10})")
 
 
 class RegistrationState(Enum):
-    """Where the binding stands; values are the SPEC.md state strings."""
+    """Where the binding stands; the values are the state strings of the phone API."""
 
     UNREGISTERED = "unregistered"
     REGISTERING = "registering"
@@ -76,18 +77,20 @@ class RegistrationState(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class StateChanged:
-    """The state moved from ``old`` to ``new``."""
+class RegistrationStateChanged:
+    """The state of ``registration`` moved from ``old`` to ``new``."""
 
+    registration: RegisterClient
     old: RegistrationState
     new: RegistrationState
 
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """A 2xx kept the binding for ``expires`` seconds; ``contacts`` are all the
-    bindings of the AOR the registrar listed."""
+    """A 2xx kept the binding of ``registration`` for ``expires`` seconds;
+    ``contacts`` are all the bindings of the AOR the registrar listed."""
 
+    registration: RegisterClient
     expires: int
     contacts: list[NameAddr]
     response: Response
@@ -95,10 +98,11 @@ class Registered:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationFailed:
-    """Registering failed with ``status``; a retry is due at ``retry_at``
-    (absolute time) or, when None, only when :meth:`RegisterClient.register`
-    is called again."""
+    """Registering ``registration`` failed with ``status``; a retry is due at
+    ``retry_at`` (absolute time) or, when None, only when
+    :meth:`RegisterClient.register` is called again."""
 
+    registration: RegisterClient
     status: int
     reason: str
     retry_at: float | None
@@ -106,13 +110,15 @@ class RegistrationFailed:
 
 @dataclass(frozen=True, slots=True)
 class Unregistered:
-    """The unregistration ended: ``status`` is its final status (2xx when the
-    registrar removed the binding, 408 after a timeout, ...)."""
+    """The unregistration of ``registration`` ended: ``status`` is its final
+    status (2xx when the registrar removed the binding, 408 after a
+    timeout, ...)."""
 
+    registration: RegisterClient
     status: int
 
 
-RegisterEvent: TypeAlias = StateChanged | Registered | RegistrationFailed | Unregistered
+RegisterEvent: TypeAlias = RegistrationStateChanged | Registered | RegistrationFailed | Unregistered
 
 
 def refresh_delay(granted: int) -> float:
@@ -298,7 +304,7 @@ class RegisterClient:
         old = self._state
         if new is not old:
             self._state = new
-            self._events.append(StateChanged(old, new))
+            self._events.append(RegistrationStateChanged(self, old, new))
 
     def _start_attempt(self) -> None:
         self._answered = set()
@@ -442,13 +448,13 @@ class RegisterClient:
         self._expires_at = now + granted
         self._timer_at = now + refresh_delay(granted)
         self._set_state(RegistrationState.REGISTERED)
-        self._events.append(Registered(granted, list(contacts), response))
+        self._events.append(Registered(self, granted, list(contacts), response))
 
     def _on_unregistered(self, status: int) -> None:
         self._failures = 0
         self._expires_at = self._timer_at = None
         self._set_state(RegistrationState.UNREGISTERED)
-        self._events.append(Unregistered(status))
+        self._events.append(Unregistered(self, status))
 
     def _backoff(self) -> float:
         """RFC 5626 §4.5: uniform in [W/2, W), W = min(max, base * 2**failures)."""
@@ -476,4 +482,4 @@ class RegisterClient:
             retry_at = now + (retry_after if retry_after is not None else self._backoff())
         self._timer_at = retry_at
         self._set_state(RegistrationState.FAILED)
-        self._events.append(RegistrationFailed(status, reason, retry_at))
+        self._events.append(RegistrationFailed(self, status, reason, retry_at))

@@ -2,7 +2,8 @@
 
 :class:`Registrations` sends what each :class:`RegisterClient` asks for
 through the endpoint's client transactions, routes their final responses
-and failures back, and merges their timers and events.
+and failures back, merges their timers and queues their events (each
+names its client) with the UA's other events.
 
 It also owns where the requests go.  A client may have several targets
 (the registrar's addresses from RFC 3263, in order): when a REGISTER times
@@ -19,14 +20,14 @@ at the first.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sansip.dialog.endpoint import Endpoint
-from sansip.dialog.register import RegisterClient, RegisterEvent, RegistrationState
+from sansip.dialog.events import UAEventQueue
+from sansip.dialog.register import RegisterClient, RegistrationState
 from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
+from sansip.transaction.endpoint import Endpoint
 from sansip.transport.types import Address
 
 __all__ = ["Registrations"]
@@ -63,11 +64,11 @@ def _fresh_copy(request: Request) -> Request:
 class Registrations:
     """Every REGISTER client of one UA, and where its requests go."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, events: UAEventQueue) -> None:
         self._endpoint = endpoint
         self._clients: dict[RegisterClient, _Targets] = {}
         self._keys: dict[TransactionKey, _Sent] = {}
-        self.events: deque[tuple[RegisterClient, RegisterEvent]] = deque()
+        self._events = events
 
     def add(
         self, client: RegisterClient, dest: Address, *, alternatives: Sequence[Address] = ()
@@ -96,7 +97,7 @@ class Registrations:
             for request in client.requests_to_send():
                 self._send(client, request, targets.addresses[targets.current], 1, now)
             while (event := client.next_event()) is not None:
-                self.events.append((client, event))
+                self._events.append(event)
 
     def _send(
         self, client: RegisterClient, request: Request, dest: Address, tried: int, now: float

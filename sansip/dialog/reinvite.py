@@ -1,5 +1,5 @@
-"""Session modification with re-INVITE (RFC 3261 §14), both sides, as a
-mixin of :class:`~sansip.dialog.ua.UserAgent`.
+"""Session modification with re-INVITE (RFC 3261 §14), both sides, for
+:class:`~sansip.dialog.ua.UserAgent`.
 
 Ours: :meth:`SessionModifications.reinvite` sends the new offer in the
 dialog; a 2xx is ACKed and ends in :class:`SessionUpdated`, a 491 (glare)
@@ -20,50 +20,36 @@ offer-less re-INVITE asks for our offer: ``accept_offer`` sends it in the
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable
 
 from sansip.dialog.call import (
     OUTGOING,
     Call,
-    CallEvent,
     CallState,
     ModificationFailed,
     OfferReceived,
     SessionUpdated,
 )
-from sansip.dialog.dialog import Dialog
-from sansip.dialog.endpoint import Endpoint, EndpointRandom
+from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.uac import Authenticator
-from sansip.dialog.uaconfig import UAConfig
 from sansip.errors import LocalProtocolError
-from sansip.message import NameAddr, Request, Response, make_response
-from sansip.transaction import TimerConfig, TransactionKey
-from sansip.transport.types import Address
+from sansip.message import Request, Response, make_response
+from sansip.transaction import TransactionKey
 
 __all__ = ["SessionModifications"]
 
 
 class SessionModifications:
-    """re-INVITE in and out (mixed into the UA core)."""
+    """re-INVITE in and out, for the calls of ``calls``; ``hangup`` ends a
+    call whose dialog failed (the UA's command)."""
 
-    config: UAConfig
-    endpoint: Endpoint
-    contact: NameAddr
-    _rng: EndpointRandom
-    _t: TimerConfig
-    _auth: Authenticator
-    _events: deque[CallEvent]
-    _by_key: dict[TransactionKey, Call]
-    _retransmitting: set[Call]
-
-    def _next_hop(self, dialog: Dialog) -> Address:
-        raise NotImplementedError
-
-    def _end(self, call: Call, now: float, reason: str) -> None:
-        raise NotImplementedError
-
-    def hangup(self, call: Call, now: float) -> None:
-        raise NotImplementedError
+    def __init__(
+        self, calls: CallTable, auth: Authenticator, hangup: Callable[[Call, float], None]
+    ) -> None:
+        self._calls = calls
+        self._auth = auth
+        self._hangup = hangup
+        self._glare_waits: set[Call] = set()  # re-INVITEs to retry after a 491
 
     # -- commands ------------------------------------------------------------
     def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
@@ -87,23 +73,20 @@ class SessionModifications:
             raise LocalProtocolError("no re-INVITE of this call is waiting for an answer")
         if not sdp:
             raise LocalProtocolError("the answer to a re-INVITE needs an SDP body")
+        calls, config = self._calls, self._calls.config
         response = make_response(
             request, 200, to_tag=request.to.tag, body=sdp,
-            headers=[("Contact", self.contact), ("Allow", ", ".join(self.config.allow)),
-                     ("User-Agent", self.config.user_agent), ("Content-Type", "application/sdp")],
+            headers=[("Contact", calls.contact), ("Allow", ", ".join(config.allow)),
+                     ("User-Agent", config.user_agent), ("Content-Type", "application/sdp")],
         )  # fmt: skip
-        self.endpoint.respond(key, response, now)
+        calls.endpoint.respond(key, response, now)
         call.offer_key = call.offer_request = None
-        # Retransmit the 2xx until the ACK (§13.3.1.4), as for the first INVITE.
-        call.invite_key, call.final = key, response
-        call.retransmit_interval = self._t.t1
-        call.retransmit_at = now + self._t.t1
-        call.retransmit_until = now + 64 * self._t.t1
-        self._retransmitting.add(call)
+        # Retransmit the 2xx until the ACK, as for the first INVITE.
+        calls.resend_2xx_until_ack(call, key, response, now)
         call.local_sdp = sdp
         if request.body:
             call.remote_sdp = request.body
-            self._events.append(SessionUpdated(call, sdp, request.body, True))
+            calls.events.append(SessionUpdated(call, sdp, request.body, True))
         else:
             call.answer_in_ack = True
 
@@ -117,18 +100,16 @@ class SessionModifications:
             raise LocalProtocolError("no re-INVITE of this call is waiting for an answer")
         if not 300 <= status <= 699:
             raise LocalProtocolError("a refusal needs a 3xx-6xx status")
-        headers: list[tuple[str, object]] = [("User-Agent", self.config.user_agent)]
+        headers: list[tuple[str, object]] = [("User-Agent", self._calls.config.user_agent)]
         if warning:
             headers.append(("Warning", warning))
-        self.endpoint.respond(
+        self._calls.endpoint.respond(
             key, make_response(request, status, to_tag=request.to.tag, headers=headers), now
         )
         call.offer_key = call.offer_request = None
 
     # -- what came in --------------------------------------------------------
-    def _on_reinvite_request(
-        self, call: Call, key: TransactionKey, request: Request, now: float
-    ) -> None:
+    def on_request(self, call: Call, key: TransactionKey, request: Request, now: float) -> None:
         """The peer re-INVITEd ``call`` (the dialog has accounted for it)."""
         if call.reinvite is not None:
             self._refuse(key, request, 491, now)  # glare: ours is in progress
@@ -138,21 +119,25 @@ class SessionModifications:
             or call.answer_in_ack
             or call.state is not CallState.CONNECTED
         ):
-            seconds = self._rng.getrandbits(16) % 11
+            seconds = self._calls.rng.getrandbits(16) % 11
             self._refuse(key, request, 500, now, [("Retry-After", str(seconds))])
             return
         call.offer_key, call.offer_request = key, request
-        self._events.append(OfferReceived(call, request.body))
+        self._calls.events.append(OfferReceived(call, request.body))
 
-    def _on_reinvite_response(
-        self, call: Call, key: TransactionKey, response: Response, now: float
-    ) -> None:
+    def on_response(self, call: Call, key: TransactionKey, response: Response, now: float) -> None:
         """A response to our re-INVITE of ``call``."""
+        self._on_response(call, key, response, now)
+        if call.reinvite_retry_at is not None:
+            self._glare_waits.add(call)
+
+    def _on_response(self, call: Call, key: TransactionKey, response: Response, now: float) -> None:
         status = response.status
         request = call.reinvite
         if status < 200 or request is None or call.dialog is None:
             return
-        self._by_key.pop(key, None)
+        calls = self._calls
+        calls.by_key.pop(key, None)
         call.reinvite = call.reinvite_key = None
         if status in (401, 407):
             retry = self._auth.retry(request, response)
@@ -163,46 +148,54 @@ class SessionModifications:
         if status < 300:
             self._auth.succeeded(request)
             call.dialog.update_from_response(response)
-            ack = call.dialog.create_ack(request.cseq.seq, headers=self.config.extra_headers)
-            self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
+            ack = call.dialog.create_ack(request.cseq.seq, headers=calls.config.extra_headers)
+            calls.endpoint.send_ack(ack, next_hop(call.dialog), now)
             call.ack = ack
             call.local_sdp, call.remote_sdp = call.reinvite_sdp, response.body
-            self._events.append(SessionUpdated(call, call.local_sdp, call.remote_sdp, False))
+            calls.events.append(SessionUpdated(call, call.local_sdp, call.remote_sdp, False))
             return
         if status == 491:
             # §14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s (10 ms steps).
-            steps = self._rng.getrandbits(16) % (191 if call.direction == OUTGOING else 201)
+            steps = calls.rng.getrandbits(16) % (191 if call.direction == OUTGOING else 201)
             offset = 2.1 if call.direction == OUTGOING else 0.0
             call.reinvite_retry_at = now + offset + steps / 100
             return
         if status in (408, 481):
             self._dialog_failed(call, now, status)
             return
-        self._events.append(ModificationFailed(call, status))
+        calls.events.append(ModificationFailed(call, status))
 
-    def _on_reinvite_failure(self, call: Call, now: float) -> None:
+    def on_failure(self, call: Call, now: float) -> None:
         """Our re-INVITE got no answer (timer B) or could not be sent."""
         call.reinvite = call.reinvite_key = None
         self._dialog_failed(call, now, 408)
 
-    def _on_ack(self, call: Call, ack: Request, now: float) -> None:
+    def on_ack(self, call: Call, ack: Request, now: float) -> None:
         """An ACK for a 2xx we sent: stop resending it; it may carry the
         answer to the offer we made in an offer-less re-INVITE's 2xx."""
         final = call.final
         if final is None or final.cseq.seq != ack.cseq.seq:
             return
-        call.retransmit_at = None
-        self._retransmitting.discard(call)
+        self._calls.ack_received(call)
         if call.answer_in_ack:
             call.answer_in_ack = False
             if ack.body:
                 call.remote_sdp = ack.body
-                self._events.append(SessionUpdated(call, call.local_sdp, ack.body, True))
+                self._calls.events.append(SessionUpdated(call, call.local_sdp, ack.body, True))
 
     # -- time ----------------------------------------------------------------
-    def _reinvite_retries_due(self, calls: list[Call], now: float) -> None:
+    def get_timer(self) -> float | None:
+        """When the earliest re-INVITE waiting after a 491 is due; pure."""
+        due = [c.reinvite_retry_at for c in self._glare_waits if c.reinvite_retry_at]
+        return min(due, default=None)
+
+    def handle_timer(self, now: float) -> None:
         """Send the re-INVITEs whose 491 back-off is over."""
-        for call in calls:
+        if not self._glare_waits:
+            return
+        due = [c for c in self._glare_waits if (c.reinvite_retry_at or 0.0) <= now]
+        self._glare_waits.difference_update(due)
+        for call in due:
             at = call.reinvite_retry_at
             if at is None or at > now:
                 continue
@@ -210,7 +203,7 @@ class SessionModifications:
             if call.state is CallState.CONNECTED and call.offer_key is None:
                 self._send_reinvite(call, now)
             else:
-                self._events.append(ModificationFailed(call, 491))
+                self._calls.events.append(ModificationFailed(call, 491))
 
     # -- internals ---------------------------------------------------------------
     def _offer_pending(self, call: Call) -> bool:
@@ -223,10 +216,11 @@ class SessionModifications:
 
     def _send_reinvite(self, call: Call, now: float) -> None:
         assert call.dialog is not None
+        calls, config = self._calls, self._calls.config
         request = call.dialog.create_request(
             "INVITE",
-            headers=[("Contact", self.contact), ("Allow", ", ".join(self.config.allow)),
-                     ("User-Agent", self.config.user_agent), *self.config.extra_headers,
+            headers=[("Contact", calls.contact), ("Allow", ", ".join(config.allow)),
+                     ("User-Agent", config.user_agent), *config.extra_headers,
                      ("Content-Type", "application/sdp")],
             body=call.reinvite_sdp,
         )  # fmt: skip
@@ -234,9 +228,9 @@ class SessionModifications:
 
     def _send(self, call: Call, request: Request, now: float) -> None:
         assert call.dialog is not None
-        key = self.endpoint.send_request(request, self._next_hop(call.dialog), now)
+        key = self._calls.endpoint.send_request(request, next_hop(call.dialog), now)
         call.reinvite, call.reinvite_key = request, key
-        self._by_key[key] = call
+        self._calls.by_key[key] = call
 
     def _refuse(
         self,
@@ -247,12 +241,12 @@ class SessionModifications:
         headers: list[tuple[str, object]] | None = None,
     ) -> None:
         response = make_response(request, status, to_tag=request.to.tag, headers=headers or [])
-        self.endpoint.respond(key, response, now)
+        self._calls.endpoint.respond(key, response, now)
 
     def _dialog_failed(self, call: Call, now: float, status: int) -> None:
         """A 408/481 to a request in the dialog: it is gone (§12.2.1.2)."""
-        self._events.append(ModificationFailed(call, status))
+        self._calls.events.append(ModificationFailed(call, status))
         if status == 408:
-            self.hangup(call, now)  # the peer may still be there: say goodbye
+            self._hangup(call, now)  # the peer may still be there: say goodbye
         if call.state is not CallState.DISCONNECTED:
-            self._end(call, now, f"{status} to re-INVITE")
+            self._calls.end(call, now, f"{status} to re-INVITE")

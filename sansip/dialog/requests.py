@@ -7,22 +7,23 @@ the final answer reaches the application as one
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sansip.dialog.call import Call, CallEvent, CallState, RequestCompleted
-from sansip.dialog.dialog import Dialog
-from sansip.dialog.endpoint import Endpoint, EndpointRandom
-from sansip.dialog.ids import new_call_id, new_tag
+from sansip.dialog.call import Call, CallState, RequestCompleted
+from sansip.dialog.calls import next_hop
+from sansip.dialog.events import UAEventQueue
 from sansip.dialog.uac import Authenticator
-from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
+from sansip.dialog.uaconfig import UAConfig, proxy_route
 from sansip.errors import LocalProtocolError
 from sansip.message import NameAddr, Request, Response, SipURI
+from sansip.message.ids import new_call_id, new_tag
 from sansip.transaction import TransactionKey
+from sansip.transaction.endpoint import Endpoint, EndpointRandom
+from sansip.transport.routing import address_of
 from sansip.transport.types import Address
 
-__all__ = ["PendingRequests", "RequestSending"]
+__all__ = ["PendingRequests", "RequestSender"]
 
 
 @dataclass(slots=True)
@@ -36,7 +37,7 @@ class PendingRequests:
     """The requests in flight that are not INVITEs or REGISTERs, by
     client transaction key."""
 
-    def __init__(self, endpoint: Endpoint, auth: Authenticator, events: deque[CallEvent]) -> None:
+    def __init__(self, endpoint: Endpoint, auth: Authenticator, events: UAEventQueue) -> None:
         self._endpoint = endpoint
         self._auth = auth
         self._events = events
@@ -89,17 +90,24 @@ class PendingRequests:
 _OWN_COMMANDS = frozenset({"INVITE", "ACK", "CANCEL", "BYE", "REGISTER", "PRACK"})
 
 
-class RequestSending:
-    """Sending any other request, in or out of a dialog (mixed into the UA core)."""
+class RequestSender:
+    """Sending any other request, in or out of a dialog, as the UA with
+    ``config`` and ``contact``; ``pending`` follows them to their outcome."""
 
-    config: UAConfig
-    endpoint: Endpoint
-    contact: NameAddr
-    _rng: EndpointRandom
-    _requests: PendingRequests
-
-    def _next_hop(self, dialog: Dialog) -> Address:
-        raise NotImplementedError
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        config: UAConfig,
+        contact: NameAddr,
+        pending: PendingRequests,
+        *,
+        rng: EndpointRandom,
+    ) -> None:
+        self.endpoint = endpoint
+        self.config = config
+        self.contact = contact
+        self._requests = pending
+        self._rng = rng
 
     def send_request(
         self,
@@ -167,4 +175,4 @@ class RequestSending:
         if body:
             fields.append(("Content-Type", content_type or "text/plain"))
         request = dialog.create_request(method, headers=fields, body=body)
-        return self._requests.send(request, self._next_hop(dialog), now, call)
+        return self._requests.send(request, next_hop(dialog), now, call)

@@ -1,12 +1,24 @@
-"""The UA core (RFC 3261 §8, §12-15), sans-IO: calls in and out, OPTIONS,
-CANCEL, BYE and the error responses a UAS owes, on top of an
-:class:`~sansip.dialog.endpoint.Endpoint`.
+"""The UA core (RFC 3261 §8, §10, §12-15), sans-IO: calls in and out,
+re-INVITEs, registrations, OPTIONS, CANCEL, BYE and the error responses a
+UAS owes, on top of an :class:`~sansip.transaction.endpoint.Endpoint`.
 
 Like every sans-IO machine it is driven with ``receive_datagram``,
 ``handle_timer`` and commands (``call``, ``ring``, ``answer``, ``reject``,
-``hangup``); its events (:class:`IncomingCall`, :class:`CallStateChanged`)
-come from ``next_event``.  Requests are sent to IP addresses given by the
-caller or taken from numeric URIs; DNS resolution lives in the drivers.
+``hangup``, ``register``, ...), and has one output: ``next_event`` returns
+every :data:`~sansip.dialog.events.UAEvent` (call, registration and drop
+events) in the order they happened, from a queue whose drop events are
+bounded; :attr:`UserAgent.counters` counts the dropped messages.  Requests
+are sent to IP addresses given by the caller or taken from numeric URIs;
+DNS resolution lives in the drivers.
+
+The parts of the UA are helper objects it owns and wires together: a
+:class:`~sansip.dialog.calls.CallTable` of its calls, the UAS answers
+(:class:`~sansip.dialog.uas.UasRequests`), re-INVITEs
+(:class:`~sansip.dialog.reinvite.SessionModifications`), the answers to
+its INVITEs (:class:`~sansip.dialog.outgoing.OutgoingInvites`, with
+:class:`~sansip.dialog.invite_retries.InviteRetries`), other requests
+(:class:`~sansip.dialog.requests.RequestSender`) and registrations
+(:class:`~sansip.dialog.registrations.Registrations`).
 
 Failover (RFC 3263 §4.3): ``call`` and ``register`` take an ordered list of
 ``targets`` (addresses, or the :class:`~sansip.transport.resolve.Target`
@@ -22,66 +34,56 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, assert_never
 
-from sansip.dialog.call import (
-    INCOMING,
-    OUTGOING,
-    Call,
-    CallEvent,
-    CallState,
-    CallStateChanged,
-    EarlyMediaReceived,
-)
-from sansip.dialog.dialog import Dialog, DialogState
-from sansip.dialog.endpoint import (
-    CloseConnection,
-    Endpoint,
-    EndpointConfig,
-    EndpointRandom,
-    KeepAliveFailed,
-    MessageDropped,
-    StrayMessage,
-    TransactionUpdate,
-)
-from sansip.dialog.ids import new_call_id, new_tag
-from sansip.dialog.invite_retries import InviteRetries
-from sansip.dialog.register import RegisterClient, RegisterEvent
+from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState, CallStateChanged
+from sansip.dialog.calls import CallTable, next_hop
+from sansip.dialog.dialog import Dialog
+from sansip.dialog.events import UAEvent, UAEventQueue
+from sansip.dialog.invite_retries import InviteRetries, target_addresses
+from sansip.dialog.outgoing import OutgoingInvites
+from sansip.dialog.register import RegisterClient
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.reinvite import SessionModifications
-from sansip.dialog.requests import PendingRequests, RequestSending
+from sansip.dialog.requests import PendingRequests, RequestSender
 from sansip.dialog.uac import Authenticator
-from sansip.dialog.uaconfig import UAConfig, address_of, proxy_route
+from sansip.dialog.uaconfig import UAConfig, proxy_route
 from sansip.dialog.uas import UasRequests
 from sansip.errors import LocalProtocolError
-from sansip.message import (
-    NameAddr,
-    ParseError,
-    Request,
-    Response,
-    SipURI,
-    make_response,
-)
+from sansip.message import NameAddr, ParseError, Request, Response, SipURI
+from sansip.message.ids import new_call_id, new_tag
 from sansip.transaction import (
     AckReceived,
     RequestReceived,
     ResponseReceived,
     TimedOut,
+    TransactionEvent,
     TransactionKey,
 )
 from sansip.transaction import TransportFailed as TxTransportFailed
+from sansip.transaction.drops import DropCounters, DropKind, DropStats, MessageDropped
+from sansip.transaction.endpoint import (
+    CloseConnection,
+    Endpoint,
+    EndpointConfig,
+    EndpointRandom,
+    KeepAliveFailed,
+    StrayMessage,
+    TransactionUpdate,
+)
 from sansip.transport.resolve import Target
+from sansip.transport.routing import address_of
 from sansip.transport.types import Address, Datagram, Transport
 
-__all__ = ["STREAM_KEEPALIVE_INTERVAL", "UAConfig", "UserAgent"]
+__all__ = ["STREAM_KEEPALIVE_INTERVAL", "UAConfig", "UAEvent", "UserAgent"]
 
 #: Seconds between keep-alive pings to the registrar over TCP/TLS (RFC 5626
 #: §4.4.1 recommends 95-120 s; the endpoint waits 80-100 % of it).
 STREAM_KEEPALIVE_INTERVAL: Final = 120.0
 
 
-class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries):
-    """A SIP user agent on one datagram socket (sans-IO)."""
+class UserAgent:
+    """A SIP user agent on one datagram socket or one stream transport (sans-IO)."""
 
     def __init__(
         self,
@@ -90,31 +92,26 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
         *,
         rng: EndpointRandom,
     ) -> None:
-        self.config = config or UAConfig()
+        self.config = config = config or UAConfig()
         self.endpoint = Endpoint(endpoint, rng=rng)
         self._rng = rng
-        self._t = endpoint.timers
-        self._events: deque[CallEvent] = deque()
-        self._calls: dict[str, Call] = {}  # by Call-ID
-        self._by_key: dict[TransactionKey, Call] = {}
-        # Calls resending their 2xx, and ended calls kept 64*T1 for stray
-        # retransmissions before they are forgotten.
-        self._retransmitting: set[Call] = set()
-        self._expiry: deque[tuple[float, Call]] = deque()
-        # Outgoing calls still being set up: the targets left to try (RFC 3263 §4.3).
-        self._alternatives: dict[Call, deque[Address]] = {}
-        self.registrations = Registrations(self.endpoint)
-        self._auth = Authenticator(
-            self.config.auth_username or self.config.user, self.config.auth_password, rng
-        )
-        self._requests = PendingRequests(self.endpoint, self._auth, self._events)
-        self._glare_waits: set[Call] = set()  # re-INVITEs to retry after a 491
-        self.dropped: list[MessageDropped] = []
         host, port = endpoint.sent_by
         shown = f"[{host}]" if ":" in host else host
         transport = endpoint.transport
         param = f";transport={transport.value.lower()}" if transport is not Transport.UDP else ""
-        self.contact = NameAddr(f"sip:{self.config.user}@{shown}:{port}{param}", None)
+        self.contact = NameAddr(f"sip:{config.user}@{shown}:{port}{param}", None)
+        self._drops = DropCounters()
+        self._events = UAEventQueue(self._drops)
+        self._calls = CallTable(self.endpoint, config, self.contact, self._events, rng=rng)
+        self._auth = Authenticator(config.auth_username or config.user, config.auth_password, rng)
+        self._requests = PendingRequests(self.endpoint, self._auth, self._events)
+        self._sender = RequestSender(self.endpoint, config, self.contact, self._requests, rng=rng)
+        self._reinvites = SessionModifications(self._calls, self._auth, self.hangup)
+        self._uas = UasRequests(self._calls, self._reinvites)
+        retries = InviteRetries(self._calls, self._auth)
+        self._outgoing = OutgoingInvites(self._calls, self._auth, retries, self.hangup)
+        #: The REGISTER clients of this UA and where their requests go.
+        self.registrations = Registrations(self.endpoint, self._events)
 
     # -- the machine shape ---------------------------------------------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
@@ -141,50 +138,41 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
         return self.endpoint.connections_to_close()
 
     def handle_timer(self, now: float) -> None:
-        """Fire transaction timers and 2xx retransmissions."""
+        """Fire transaction timers, 2xx retransmissions, re-INVITE retries
+        and registration refreshes that are due."""
         self.endpoint.handle_timer(now)
-        for call in list(self._retransmitting):
-            if call.retransmit_at is None:
-                self._retransmitting.discard(call)
-            elif now >= call.retransmit_at:
-                self._retransmit_2xx(call, now)
-        expiry = self._expiry
-        while expiry and expiry[0][0] <= now:
-            _, call = expiry.popleft()
-            if self._calls.get(call.call_id) is call:
-                del self._calls[call.call_id]
-            for key in (call.invite_key, call.bye_key, call.reinvite_key):
-                if key is not None and self._by_key.get(key) is call:
-                    del self._by_key[key]
-        if self._glare_waits:
-            due = [c for c in self._glare_waits if (c.reinvite_retry_at or 0.0) <= now]
-            self._glare_waits.difference_update(due)
-            self._reinvite_retries_due(due, now)
+        self._calls.handle_timer(now)
+        self._reinvites.handle_timer(now)
         self.registrations.handle_timer(now)
         self._process(now)
 
     def get_timer(self) -> float | None:
-        """The earliest deadline of the endpoint and of 2xx retransmissions; pure."""
-        deadlines = [c.retransmit_at for c in self._retransmitting if c.retransmit_at is not None]
-        deadlines += [c.reinvite_retry_at for c in self._glare_waits if c.reinvite_retry_at]
-        expiry = self._expiry[0][0] if self._expiry else None
-        others = (self.endpoint.get_timer(), self.registrations.get_timer(), expiry)
-        deadlines.extend(t for t in others if t is not None)
-        return min(deadlines, default=None)
+        """The earliest deadline of the endpoint, the calls and the registrations; pure."""
+        timers = (
+            self.endpoint.get_timer(),
+            self._calls.get_timer(),
+            self._reinvites.get_timer(),
+            self.registrations.get_timer(),
+        )
+        return min((t for t in timers if t is not None), default=None)
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         """Everything to send now."""
         return self.endpoint.datagrams_to_send(now)
 
-    def next_event(self) -> CallEvent | None:
-        """The oldest call event, or None."""
-        return self._events.popleft() if self._events else None
+    def next_event(self) -> UAEvent | None:
+        """The oldest event (call, registration or drop), or None.  Drop
+        events may have been discarded when many came at once; call and
+        registration events never are."""
+        return self._events.popleft()
 
-    def next_registration_event(self) -> tuple[RegisterClient, RegisterEvent] | None:
-        """The oldest registration event and the client it came from, or None."""
-        events = self.registrations.events
-        return events.popleft() if events else None
+    @property
+    def counters(self) -> DropStats:
+        """The messages dropped so far, by kind, and the latest few (a
+        snapshot; memory stays bounded however many there are)."""
+        return self._drops.snapshot()
 
+    # -- registrations ---------------------------------------------------------
     def register(
         self,
         registrar: SipURI,
@@ -198,7 +186,8 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
         targets: Sequence[Address | Target] | None = None,
     ) -> RegisterClient:
         """Register this UA's Contact for ``aor`` (default: user@registrar
-        domain) at ``registrar``, and keep it refreshed.
+        domain) at ``registrar``, and keep it refreshed; its events name the
+        returned client.
 
         The REGISTERs go to ``dest`` (default: the registrar URI's numeric
         address) or, with ``targets``, to the first of them that answers
@@ -230,18 +219,18 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
         client.unregister(now)
         self.registrations.flush(now)
 
+    # -- calls -------------------------------------------------------------------
     @property
     def remembered(self) -> int:
         """How many calls the UA still keeps: active ones, and ended ones
         for 64*T1 (to absorb retransmissions); bounded by the call rate."""
-        return len(self._calls)
+        return len(self._calls.by_call_id)
 
     @property
     def calls(self) -> list[Call]:
         """Calls not yet disconnected."""
-        return [c for c in self._calls.values() if c.state is not CallState.DISCONNECTED]
+        return [c for c in self._calls.by_call_id.values() if c.state is not CallState.DISCONNECTED]
 
-    # -- commands --------------------------------------------------------------
     def call(
         self,
         target: SipURI,
@@ -285,57 +274,53 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
         key = self.endpoint.send_request(invite, dest, now)
         call = Call(call_id=call_id, direction=OUTGOING, invite=invite, peer=dest,
                     invite_key=key, now=now)  # fmt: skip
-        self._calls[call_id] = call
-        self._by_key[key] = call
-        self._pin(call, dest)
-        if len(addresses) > 1:
-            self._alternatives[call] = deque(addresses[1:])
+        self._calls.add(call, key)
+        self._calls.pin(call, dest)
+        call.alternatives = deque(addresses[1:])
         self._events.append(CallStateChanged(call, CallState.SETUP, CallState.SETUP))
         return call
 
     def ring(self, call: Call, now: float) -> None:
         """Send 180 Ringing for an incoming call."""
         self._require_incoming(call)
-        response = self._response(call, 180)
+        response = self._calls.response(call, 180)
         assert call.invite_key is not None
         self.endpoint.respond(call.invite_key, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
-        self._set_state(call, CallState.RINGING, now)
+        self._calls.set_state(call, CallState.RINGING)
 
     def progress(self, call: Call, now: float, *, sdp: bytes) -> None:
         """Send 183 Session Progress with ``sdp`` (our answer) for an
         incoming call: early media flows before the call is answered."""
         self._require_incoming(call)
         headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")]
-        response = self._response(call, 183, headers=headers, body=sdp)
+        response = self._calls.response(call, 183, headers=headers, body=sdp)
         assert call.invite_key is not None
         self.endpoint.respond(call.invite_key, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         call.local_sdp = sdp
-        self._set_state(call, CallState.RINGING, now)
+        self._calls.set_state(call, CallState.RINGING)
 
     def answer(self, call: Call, now: float, *, sdp: bytes = b"") -> None:
         """Answer an incoming call with 200 OK (and ``sdp``)."""
         self._require_incoming(call)
         headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")] if sdp else []
-        response = self._response(call, 200, headers=headers, body=sdp)
-        assert call.invite_key is not None
-        self.endpoint.respond(call.invite_key, response, now)
+        response = self._calls.response(call, 200, headers=headers, body=sdp)
+        key = call.invite_key
+        assert key is not None
+        self.endpoint.respond(key, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         else:
             call.dialog.update_from_sent_response(response)
-        call.final, call.status, call.local_sdp = response, 200, sdp
+        call.status, call.local_sdp = 200, sdp
         # An INVITE without an offer: ours is in the 2xx, the answer in the ACK.
         call.answer_in_ack = bool(sdp) and not call.invite.body
-        call.retransmit_interval = self._t.t1
-        call.retransmit_at = now + self._t.t1
-        call.retransmit_until = now + 64 * self._t.t1
-        self._retransmitting.add(call)
+        self._calls.resend_2xx_until_ack(call, key, response, now)
         call.connected_at = now
-        self._set_state(call, CallState.CONNECTED, now)
+        self._calls.set_state(call, CallState.CONNECTED)
 
     def reject(
         self,
@@ -353,10 +338,10 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
             raise LocalProtocolError("a rejection needs a 3xx-6xx status")
         assert call.invite_key is not None
         headers: list[tuple[str, object]] = [("Warning", warning)] if warning else []
-        response = self._response(call, status, reason=reason, headers=headers)
+        response = self._calls.response(call, status, reason=reason, headers=headers)
         self.endpoint.respond(call.invite_key, response, now)
         call.status = status
-        self._end(call, now, "rejected")
+        self._calls.end(call, now, "rejected")
 
     def hangup(self, call: Call, now: float) -> None:
         """End a call: BYE when connected, CANCEL while it rings out,
@@ -371,218 +356,146 @@ class UserAgent(UasRequests, SessionModifications, RequestSending, InviteRetries
                 "BYE", headers=[("User-Agent", self.config.user_agent), *self.config.extra_headers]
             )
             call.bye = bye
-            call.bye_key = self._requests.send(bye, self._next_hop(call.dialog), now, call)
+            call.bye_key = self._requests.send(bye, next_hop(call.dialog), now, call)
             call.retransmit_at = None
-            self._end(call, now, "User Hung Up")
+            self._calls.end(call, now, "User Hung Up")
             return
         # An outgoing call not answered yet: CANCEL (after a provisional, §9.1).
         if call.dialog is None and call.status is None:
             call.cancel_pending = True
             return
-        self._cancel(call, now)
+        self._calls.cancel(call, now)
+
+    def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+        """Offer ``sdp`` to the peer of connected ``call`` in a re-INVITE
+        (hold, resume, codec change); the outcome is a
+        :class:`~sansip.dialog.call.SessionUpdated` or a
+        :class:`~sansip.dialog.call.ModificationFailed`.  Raises
+        :class:`LocalProtocolError` when the call is not connected or an
+        offer is already pending."""
+        self._reinvites.reinvite(call, sdp, now)
+
+    def accept_offer(self, call: Call, sdp: bytes, now: float) -> None:
+        """Answer the peer's re-INVITE of ``call`` with 200 OK and ``sdp``
+        (our answer, or our offer when the re-INVITE had none)."""
+        self._reinvites.accept_offer(call, sdp, now)
+
+    def reject_offer(
+        self, call: Call, now: float, status: int = 488, warning: str | None = None
+    ) -> None:
+        """Refuse the peer's re-INVITE of ``call`` (488 Not Acceptable Here
+        by default, with an optional Warning value); the session stays."""
+        self._reinvites.reject_offer(call, now, status, warning)
+
+    # -- other requests ----------------------------------------------------------
+    def send_request(
+        self,
+        method: str,
+        target: SipURI,
+        now: float,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Sequence[tuple[str, object]] = (),
+        dest: Address | None = None,
+    ) -> TransactionKey:
+        """Send a ``method`` request (MESSAGE, OPTIONS, INFO, PUBLISH, ...)
+        outside any dialog to ``target`` (through ``dest``, default: the
+        outbound proxy or the URI's address).  Challenges are answered with
+        the UA's credentials; the outcome is a
+        :class:`~sansip.dialog.call.RequestCompleted` event."""
+        return self._sender.send_request(method, target, now, body=body,
+                                         content_type=content_type, headers=headers,
+                                         dest=dest)  # fmt: skip
+
+    def send_in_dialog(
+        self,
+        call: Call,
+        method: str,
+        now: float,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Sequence[tuple[str, object]] = (),
+    ) -> TransactionKey:
+        """Send a ``method`` request (INFO, MESSAGE, OPTIONS, NOTIFY, REFER,
+        UPDATE without an offer, ...) within the dialog of connected
+        ``call``; the outcome is a :class:`~sansip.dialog.call.RequestCompleted`."""
+        return self._sender.send_in_dialog(call, method, now, body=body,
+                                           content_type=content_type, headers=headers)  # fmt: skip
 
     # -- internals ---------------------------------------------------------------
+    def _targets(
+        self, dest: Address | None, targets: Sequence[Address | Target] | None
+    ) -> list[Address]:
+        return target_addresses(self.endpoint.config.transport, dest, targets)
+
     def _require_incoming(self, call: Call) -> None:
         if call.direction != INCOMING or call.final is not None:
             raise LocalProtocolError("only an unanswered incoming call can be answered")
         if call.state is CallState.DISCONNECTED:
             raise LocalProtocolError("the call has ended")
 
-    def _response(
-        self,
-        call: Call,
-        status: int,
-        *,
-        reason: str | None = None,
-        headers: list[tuple[str, object]] | None = None,
-        body: bytes = b"",
-    ) -> Response:
-        if call.local_tag is None:
-            call.local_tag = new_tag(self._rng)
-        extra: list[tuple[str, object]] = []
-        if 100 < status < 300:
-            # A dialog-creating response carries the request's Record-Route (§12.1.1).
-            extra += [("Record-Route", v) for v in call.invite.headers.get_all("Record-Route")]
-            extra += [("Contact", self.contact), ("Allow", ", ".join(self.config.allow))]
-        extra += [
-            ("User-Agent", self.config.user_agent),
-            *self.config.extra_headers,
-            *(headers or []),
-        ]
-        return make_response(call.invite, status, reason, to_tag=call.local_tag,
-                             headers=extra, body=body)  # fmt: skip
-
-    def _cancel(self, call: Call, now: float) -> None:
-        if call.invite_key is not None:
-            self.endpoint.cancel(call.invite_key, now)
-
-    def _next_hop(self, dialog: Dialog) -> Address:
-        uri, routes = dialog.request_target()
-        return address_of(routes[0] if routes else uri)
-
-    def _set_state(self, call: Call, new: CallState, now: float, reason: str = "") -> None:
-        old = call.state
-        if old is new or old is CallState.DISCONNECTED:
-            return
-        call.state = new
-        self._events.append(CallStateChanged(call, old, new, reason))
-
-    def _pin(self, call: Call, addr: Address | None) -> None:
-        """Keep the connection ``call`` runs on open (stream mode; None: release)."""
-        if not self.endpoint.stream_mode or call.pinned == addr:
-            return
-        if call.pinned is not None:
-            self.endpoint.unpin_connection(call.pinned)
-        call.pinned = addr
-        if addr is not None:
-            self.endpoint.pin_connection(addr)
-
-    def _end(self, call: Call, now: float, reason: str) -> None:
-        self._pin(call, None)
-        self._alternatives.pop(call, None)
-        call.retransmit_at = None
-        self._retransmitting.discard(call)
-        if call.ended_at is None:
-            self._expiry.append((now + 64 * self._t.t1, call))
-        call.ended_at = now
-        call.reason = reason
-        if call.dialog is not None:
-            call.dialog.terminate()
-        self._set_state(call, CallState.DISCONNECTED, now, reason)
-
-    def _retransmit_2xx(self, call: Call, now: float) -> None:
-        if call.final is None or call.invite_key is None:
-            call.retransmit_at = None
-            return
-        if now >= call.retransmit_until:
-            # No ACK within 64*T1: confirm the session ended with a BYE (§13.3.1.4).
-            call.retransmit_at = None
-            if call.dialog is not None and call.dialog.state is not DialogState.TERMINATED:
-                bye = call.dialog.create_request("BYE")
-                self.endpoint.send_request(bye, self._next_hop(call.dialog), now)
-            self._end(call, now, "not acked connection expired")
-            return
-        try:
-            self.endpoint.respond(call.invite_key, call.final, now)
-        except LocalProtocolError:
-            self.endpoint.send_stateless(call.final, call.peer, now)
-        call.retransmit_interval = min(2 * call.retransmit_interval, self._t.t2)
-        call.retransmit_at = min(now + call.retransmit_interval, call.retransmit_until)
-
     # -- what came in ---------------------------------------------------------------
     def _process(self, now: float) -> None:
+        """Act on everything the endpoint reported."""
         while (event := self.endpoint.next_event()) is not None:
             try:
-                if isinstance(event, TransactionUpdate):
-                    inner = event.event
-                    if isinstance(inner, RequestReceived):
-                        self._on_request(event.key, inner.request, now)
-                    elif isinstance(inner, AckReceived):
-                        self._on_stray(inner.request, now)
-                    elif isinstance(inner, ResponseReceived):
-                        if not self.registrations.on_response(event.key, inner.response, now):
-                            self._on_response(event.key, inner.response, now)
-                    elif isinstance(inner, TimedOut | TxTransportFailed) and (
-                        not self.registrations.on_failure(event.key, now)
-                    ):
-                        self._on_failure(event.key, now)
-                elif isinstance(event, StrayMessage):
-                    self._on_stray(event.message, now)
-                elif isinstance(event, KeepAliveFailed):
-                    pass  # the endpoint closes the connection; connection_lost follows
-                else:
-                    self.dropped.append(event)
+                match event:
+                    case TransactionUpdate():
+                        self._on_transaction(event.key, event.event, now)
+                    case StrayMessage():
+                        self._on_stray(event.message, now)
+                    case KeepAliveFailed():
+                        pass  # the endpoint closes the connection; connection_lost follows
+                    case MessageDropped():
+                        self._events.drop(event)
+                    case _:
+                        assert_never(event)
             except (ParseError, LocalProtocolError) as exc:
-                self.dropped.append(MessageDropped(("", 0), f"UA core: {exc}", False))
+                reason = f"UA core: {exc}"
+                self._events.drop(MessageDropped(("", 0), reason, False, DropKind.UNPROCESSABLE))
+
+    def _on_transaction(self, key: TransactionKey, event: TransactionEvent, now: float) -> None:
+        if isinstance(event, RequestReceived):
+            self._uas.on_request(key, event.request, now)
+        elif isinstance(event, AckReceived):
+            self._on_stray(event.request, now)
+        elif isinstance(event, ResponseReceived):
+            if not self.registrations.on_response(key, event.response, now):
+                self._on_response(key, event.response, now)
+        elif isinstance(event, TimedOut | TxTransportFailed) and (
+            not self.registrations.on_failure(key, now)
+        ):
+            self._on_failure(key, now)
 
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
         if self._requests.on_response(key, response, now):
             return
-        call = self._by_key.get(key)
-        if call is not None and key == call.reinvite_key:
-            self._on_reinvite_response(call, key, response, now)
-            if call.reinvite_retry_at is not None:
-                self._glare_waits.add(call)
+        call = self._calls.by_key.get(key)
+        if call is None:
             return
-        if call is None or response.cseq.method != "INVITE" or key != call.invite_key:
-            return  # CANCEL and OPTIONS answers need nothing more
-        status = response.status
-        if status == 503 and self._failover(call, now):
-            return
-        if status >= 300 and self._retry_invite(call, response, now):
-            return
-        if status >= 200:
-            self._auth.succeeded(call.invite)
-        if status < 200:
-            if response.to.tag and call.dialog is None and status > 100:
-                call.dialog = Dialog.from_uac(call.invite, response)
-            if call.cancel_pending:
-                call.cancel_pending = False
-                self._cancel(call, now)
-            if status in (180, 183):
-                self._set_state(call, CallState.RINGING, now)
-                if response.body and not call.early_sdp:
-                    call.early_sdp = response.body
-                    self._events.append(EarlyMediaReceived(call, response.body))
-            return
-        call.status = status
-        if status < 300:
-            self._on_invite_2xx(call, response, now)
-            return
-        reason = "rejected" if status in (486, 600, 603) else f"{status} {response.reason}"
-        if call.dialog is not None:
-            call.dialog.update_from_response(response)
-        self._end(call, now, "cancelled" if status == 487 else reason)
-
-    def _on_invite_2xx(self, call: Call, response: Response, now: float) -> None:
-        if call.dialog is None or call.dialog.remote_tag != (response.to.tag or ""):
-            call.dialog = Dialog.from_uac(call.invite, response)
+        if key == call.reinvite_key:
+            self._reinvites.on_response(call, key, response, now)
         else:
-            call.dialog.update_from_response(response)
-        ack = call.dialog.create_ack(call.invite.cseq.seq, headers=self.config.extra_headers)
-        self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
-        call.ack = ack
-        call.final = response
-        self._alternatives.pop(call, None)
-        call.remote_sdp = response.body
-        if call.state is CallState.DISCONNECTED:
-            return
-        call.connected_at = now
-        self._set_state(call, CallState.CONNECTED, now)
-        if call.cancel_pending:  # hung up while ringing and the 2xx crossed the CANCEL
-            call.cancel_pending = False
-            self.hangup(call, now)
+            self._outgoing.on_response(call, key, response, now)
 
     def _on_failure(self, key: TransactionKey, now: float) -> None:
         if self._requests.on_failure(key, now):
             return
-        call = self._by_key.pop(key, None)
-        if call is not None and key == call.reinvite_key:
-            self._on_reinvite_failure(call, now)
-            return
-        live = call is not None and call.state is not CallState.DISCONNECTED
-        if live and call is not None and key == call.invite_key and call.final is None:
-            if self._failover(call, now):
-                return
-            call.status = 408
-            self._end(call, now, "no response")
-
-    def _on_stray(self, message: Request | Response, now: float) -> None:
-        call = self._calls.get(message.call_id)
+        call = self._calls.by_key.pop(key, None)
         if call is None:
             return
-        if isinstance(message, Request):
-            if message.method == "ACK":
-                self._on_ack(call, message, now)  # the 2xx got through
+        if key == call.reinvite_key:
+            self._reinvites.on_failure(call, now)
+        else:
+            self._outgoing.on_failure(call, key, now)
+
+    def _on_stray(self, message: Request | Response, now: float) -> None:
+        call = self._calls.by_call_id.get(message.call_id)
+        if call is None:
             return
-        # A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
-        if not 200 <= message.status < 300 or call.dialog is None or call.ack is None:
-            return
-        ack = call.ack
-        if ack.cseq.seq != message.cseq.seq:
-            if message.cseq.method != "INVITE" or message.cseq.seq > (call.dialog.local_cseq or 0):
-                return
-            ack = call.dialog.create_ack(message.cseq.seq, headers=self.config.extra_headers)
-            self.endpoint.send_ack(ack, self._next_hop(call.dialog), now)
-            return
-        self.endpoint.send_stateless(ack, self._next_hop(call.dialog), now)
+        if isinstance(message, Response):
+            self._outgoing.on_stray_response(call, message, now)
+        elif message.method == "ACK":
+            self._reinvites.on_ack(call, message, now)  # the 2xx got through

@@ -1,18 +1,13 @@
-"""What a user agent is configured with, and how it finds the next hop of a
-numeric SIP URI."""
+"""What a user agent is configured with, and the Route of its outbound proxy."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from sansip.errors import LocalProtocolError
-from sansip.message import SipURI
-from sansip.message.uri import URI
-from sansip.transport.types import DEFAULT_PORTS, Address, Transport
+from sansip.transport.types import Address
 
-__all__ = ["KNOWN_METHODS", "UAConfig", "address_of", "proxy_route", "transport_of"]
+__all__ = ["KNOWN_METHODS", "UAConfig", "proxy_route"]
 
 KNOWN_METHODS: Final = frozenset(
     {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY",
@@ -46,31 +41,7 @@ class UAConfig:
     instance_id: str | None = None
 
 
-def address_of(uri: URI) -> Address:
-    """The next hop of a numeric SIP URI (``localhost`` counts as 127.0.0.1)."""
-    if not isinstance(uri, SipURI):
-        raise LocalProtocolError(f"cannot send to a {uri.scheme}: URI")
-    host = uri.params.get("maddr") or uri.host
-    if host.lower() == "localhost":
-        host = "127.0.0.1"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise LocalProtocolError(f"{host} needs DNS resolution (use an address)") from None
-    return host, uri.port or DEFAULT_PORTS[transport_of(uri)]
-
-
 def proxy_route(proxy: Address) -> str:
     """The pre-loaded Route of an outbound proxy at ``proxy`` (loose routing)."""
     shown = f"[{proxy[0]}]" if ":" in proxy[0] else proxy[0]
     return f"<sip:{shown}:{proxy[1]};lr>"
-
-
-def transport_of(uri: SipURI) -> Transport:
-    name = uri.transport
-    if name is None:
-        return Transport.TLS if uri.secure else Transport.UDP
-    try:
-        return Transport(name.upper())
-    except ValueError:
-        return Transport.UDP

@@ -1,27 +1,23 @@
 """The UAS side of the UA core (RFC 3261 §8.2, §9.2, §12.2.2, §15.1.2):
 what a user agent answers to the requests it receives, outside and inside
-dialogs.  :class:`~sansip.dialog.ua.UserAgent` mixes it in."""
+dialogs, for :class:`~sansip.dialog.ua.UserAgent`."""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING
-
-from sansip.dialog.call import INCOMING, Call, CallEvent, CallState, IncomingCall
-from sansip.dialog.endpoint import Endpoint, EndpointRandom
+from sansip.dialog.call import INCOMING, Call, CallState, IncomingCall
+from sansip.dialog.calls import CallTable
 from sansip.dialog.errors import DialogGone
-from sansip.dialog.ids import new_tag
-from sansip.dialog.uaconfig import KNOWN_METHODS, UAConfig
+from sansip.dialog.reinvite import SessionModifications
+from sansip.dialog.uaconfig import KNOWN_METHODS
 from sansip.errors import LocalProtocolError
 from sansip.message import (
-    NameAddr,
     ParseError,
     Request,
     RequestRejected,
-    Response,
     check_request,
     make_response,
 )
+from sansip.message.ids import new_tag
 from sansip.transaction import TransactionKey
 
 __all__ = ["UasRequests"]
@@ -30,53 +26,32 @@ __all__ = ["UasRequests"]
 class UasRequests:
     """Answers received requests: OPTIONS, INVITE (as an incoming call),
     CANCEL, BYE and in-dialog refreshes; 405/481/482/501 and the
-    416/420/415 checks otherwise."""
+    416/420/415 checks otherwise; re-INVITEs go to ``reinvites``."""
 
-    config: UAConfig
-    endpoint: Endpoint
-    contact: NameAddr
-    _rng: EndpointRandom
-    _calls: dict[str, Call]
-    _by_key: dict[TransactionKey, Call]
-    _events: deque[CallEvent]
-
-    def _response(
-        self,
-        call: Call,
-        status: int,
-        *,
-        reason: str | None = None,
-        headers: list[tuple[str, object]] | None = None,
-        body: bytes = b"",
-    ) -> Response:
-        raise NotImplementedError
-
-    def _end(self, call: Call, now: float, reason: str) -> None:
-        raise NotImplementedError
-
-    if TYPE_CHECKING:  # from SessionModifications, next in the UA's bases
-
-        def _on_reinvite_request(
-            self, call: Call, key: TransactionKey, request: Request, now: float
-        ) -> None: ...
+    def __init__(self, calls: CallTable, reinvites: SessionModifications) -> None:
+        self._calls = calls
+        self._reinvites = reinvites
+        self.config = calls.config
+        self.endpoint = calls.endpoint
 
     def _respond(self, key: TransactionKey, request: Request, status: int, now: float,
                  headers: list[tuple[str, object]] | None = None) -> None:  # fmt: skip
-        extra: list[tuple[str, object]] = [
-            ("User-Agent", self.config.user_agent),
-            *self.config.extra_headers,
-        ]
+        config = self.config
+        extra: list[tuple[str, object]] = [("User-Agent", config.user_agent),
+                                           *config.extra_headers]  # fmt: skip
         if status == 405 or (status == 200 and request.method == "OPTIONS"):
-            extra.append(("Allow", ", ".join(self.config.allow)))
+            extra.append(("Allow", ", ".join(config.allow)))
         if status == 200 and request.method == "OPTIONS":
-            extra.append(("Accept", ", ".join(self.config.accepted_bodies)))
-            if self.config.supported:
-                extra.append(("Supported", ", ".join(self.config.supported)))
-        response = make_response(request, status, to_tag=new_tag(self._rng),
+            extra.append(("Accept", ", ".join(config.accepted_bodies)))
+            if config.supported:
+                extra.append(("Supported", ", ".join(config.supported)))
+        response = make_response(request, status, to_tag=new_tag(self._calls.rng),
                                  headers=[*extra, *(headers or [])])  # fmt: skip
         self.endpoint.respond(key, response, now)
 
-    def _on_request(self, key: TransactionKey, request: Request, now: float) -> None:
+    def on_request(self, key: TransactionKey, request: Request, now: float) -> None:
+        """Answer ``request``, received in server transaction ``key``, or
+        report it (an incoming call, a re-INVITE, a BYE ending a call)."""
         method = request.method
         if method == "CANCEL":
             self._on_cancel(key, request, now)
@@ -97,18 +72,16 @@ class UasRequests:
             self._respond(key, request, 482, now)
             return
         if method == "INVITE":
-            if request.call_id in self._calls:
+            calls = self._calls
+            if request.call_id in calls.by_call_id:
                 self._respond(key, request, 482, now)
                 return
             source = self.endpoint.source_of(key) or ("", 0)
             call = Call(call_id=request.call_id, direction=INCOMING, invite=request, peer=source,
                         invite_key=key, now=now)  # fmt: skip
-            self._calls[call.call_id] = call
-            self._by_key[key] = call
-            if self.endpoint.stream_mode:  # keep the caller's connection while the call lasts
-                call.pinned = source
-                self.endpoint.pin_connection(source)
-            self._events.append(IncomingCall(call))
+            calls.add(call, key)
+            calls.pin(call, source)  # keep the caller's connection while the call lasts
+            calls.events.append(IncomingCall(call))
             return
         if method == "OPTIONS":
             self._respond(key, request, 200, now)
@@ -117,23 +90,19 @@ class UasRequests:
 
     def _on_cancel(self, key: TransactionKey, cancel: Request, now: float) -> None:
         target = self.endpoint.find_cancel_target(cancel)
-        call = self._by_key.get(target) if target is not None else None
+        call = self._calls.by_key.get(target) if target is not None else None
         if call is None:
             self._respond(key, cancel, 481, now)
             return
         self._respond(key, cancel, 200, now)
         if call.final is None and call.state is not CallState.DISCONNECTED:
             assert call.invite_key is not None
-            self.endpoint.respond(call.invite_key, self._response(call, 487), now)
+            self.endpoint.respond(call.invite_key, self._calls.response(call, 487), now)
             call.status = 487
-            self._end(call, now, "cancel received")
-
-    def _find_dialog_call(self, message: Request | Response) -> Call | None:
-        call = self._calls.get(message.call_id)
-        return call if call is not None and call.dialog is not None else None
+            self._calls.end(call, now, "cancel received")
 
     def _on_in_dialog(self, key: TransactionKey, request: Request, now: float) -> None:
-        call = self._find_dialog_call(request)
+        call = self._calls.by_call_id.get(request.call_id)
         if call is None or call.dialog is None:
             self._respond(key, request, 481, now)
             return
@@ -150,12 +119,12 @@ class UasRequests:
             return
         if request.method == "BYE":
             self._respond(key, request, 200, now)
-            self._end(call, now, "bye received")
+            self._calls.end(call, now, "bye received")
         elif request.method == "INVITE":
-            self._on_reinvite_request(call, key, request, now)
+            self._reinvites.on_request(call, key, request, now)
         elif request.method in ("OPTIONS", "UPDATE"):
             # Session refreshes and re-INVITEs keep the current session for now.
-            headers: list[tuple[str, object]] = [("Contact", self.contact)]
+            headers: list[tuple[str, object]] = [("Contact", self._calls.contact)]
             body = call.local_sdp if request.method != "OPTIONS" else b""
             if body:
                 headers.append(("Content-Type", "application/sdp"))

@@ -9,7 +9,7 @@ is none, queueing the octets while it opens), closes what the machine lists
 in ``connections_to_close`` and arms one timer.  A connection that cannot be
 opened (refused, timed out, TLS verification failed) is reported to the
 machine as ``connection_lost(addr, now)``.  Every protocol decision stays in
-the machine (:class:`~sansip.dialog.endpoint.Endpoint` in stream mode).
+the machine (:class:`~sansip.transaction.endpoint.Endpoint` in stream mode).
 
 >>> # driver = AsyncioStreamDriver(machine, ("127.0.0.1", 5060))
 >>> # await driver.start(); ...; driver.wake(); ...; await driver.close()

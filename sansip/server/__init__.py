@@ -3,13 +3,13 @@
 :class:`RegistrarProxy` is one machine of the usual shape
 (``receive_datagram``/``receive_data``, ``connection_lost``,
 ``datagrams_to_send``, ``get_timer``, ``handle_timer``, ``next_event``) on
-top of an :class:`~sansip.dialog.endpoint.Endpoint`: a registrar (RFC 3261
+top of an :class:`~sansip.transaction.endpoint.Endpoint`: a registrar (RFC 3261
 §10.3) with an in-memory location service and optional digest
 authentication, and a transaction-stateful, record-routing proxy
 (§16) to the registered contacts.
 
 >>> import random
->>> from sansip.dialog.endpoint import EndpointConfig
+>>> from sansip.transaction.endpoint import EndpointConfig
 >>> server = RegistrarProxy(EndpointConfig(("127.0.0.1", 5060)),
 ...                         ServerConfig(users={"alice": "secret"}), rng=random.Random(1))
 >>> server.get_timer() is None

@@ -1,6 +1,6 @@
 """The embedded registrar and stateful proxy as one sans-IO machine.
 
-:class:`RegistrarProxy` wraps an :class:`~sansip.dialog.endpoint.Endpoint`
+:class:`RegistrarProxy` wraps an :class:`~sansip.transaction.endpoint.Endpoint`
 (parsing, Via, transactions, datagram or stream mode) the way the user
 agent does, and decides what each request gets:
 
@@ -29,20 +29,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from sansip.dialog.endpoint import (
-    CloseConnection,
-    Endpoint,
-    EndpointConfig,
-    EndpointRandom,
-    MessageDropped,
-    StrayMessage,
-    TransactionUpdate,
-)
-from sansip.dialog.ids import new_tag
-from sansip.dialog.uaconfig import address_of
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.message import NameAddr, Request, Response, SipURI, make_response
 from sansip.message import headers as h
+from sansip.message.ids import new_tag
 from sansip.server.authentication import AuthOutcome, DigestAuthenticator
 from sansip.server.config import SERVER_ALLOW, ServerConfig
 from sansip.server.events import (
@@ -65,7 +55,16 @@ from sansip.transaction import (
     TransactionKey,
     TransportFailed,
 )
-from sansip.transport.routing import response_target
+from sansip.transaction.drops import DropCounters, DropKind, DropStats, MessageDropped
+from sansip.transaction.endpoint import (
+    CloseConnection,
+    Endpoint,
+    EndpointConfig,
+    EndpointRandom,
+    StrayMessage,
+    TransactionUpdate,
+)
+from sansip.transport.routing import address_of, response_target
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["RegistrarProxy"]
@@ -97,8 +96,8 @@ class RegistrarProxy:
         self.registrar = Registrar(self.location, config, self.auth, rng=rng)
         self.proxy = Proxy(self.endpoint, self._events, rng=rng)
         self._dead_flows: set[Address] = set()
-        #: Datagrams and messages dropped (malformed, unroutable, unanswerable).
-        self.dropped: list[MessageDropped] = []
+        # Datagrams and messages dropped (malformed, unroutable, unanswerable).
+        self._drops = DropCounters()
 
     # -- the machine shape ---------------------------------------------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
@@ -147,6 +146,12 @@ class RegistrarProxy:
         """The oldest event, or None."""
         return self._events.popleft() if self._events else None
 
+    @property
+    def counters(self) -> DropStats:
+        """The datagrams and messages dropped so far, by kind (a snapshot;
+        memory stays bounded however many there are)."""
+        return self._drops.snapshot()
+
     # -- what came in ----------------------------------------------------------
     def _process(self, now: float) -> None:
         while (event := self.endpoint.next_event()) is not None:
@@ -159,9 +164,10 @@ class RegistrarProxy:
                     else:
                         self._forward_stray_response(event.message, now)
                 elif isinstance(event, MessageDropped):
-                    self.dropped.append(event)
+                    self._drops.record(event)
             except (SansipError, ValueError) as exc:
-                self.dropped.append(MessageDropped(("", 0), f"server: {exc}", False))
+                reason = f"server: {exc}"
+                self._drops.record(MessageDropped(("", 0), reason, False, DropKind.UNPROCESSABLE))
 
     def _on_transaction(self, key: TransactionKey, update: TransactionUpdate, now: float) -> None:
         inner = update.event

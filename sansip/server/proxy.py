@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from sansip.dialog.endpoint import Endpoint
-from sansip.dialog.ids import RandomSource, new_tag
 from sansip.errors import LocalProtocolError
 from sansip.message import Request, Response, make_response, parse
+from sansip.message.ids import RandomSource, new_tag
 from sansip.message.uri import URI
 from sansip.server.events import RequestProxied, ResponseRelayed, ServerEvent
 from sansip.server.routing import drop_first_value
 from sansip.transaction import TransactionKey
+from sansip.transaction.endpoint import Endpoint
 from sansip.transport.types import Address
 
 __all__ = ["Proxy", "Target"]

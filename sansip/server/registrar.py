@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sansip.dialog.ids import RandomSource, new_tag
 from sansip.errors import SansipError
 from sansip.message import NameAddr, Request, Response, SipURI, make_response
 from sansip.message import headers as h
+from sansip.message.ids import RandomSource, new_tag
 from sansip.server.authentication import AuthOutcome, DigestAuthenticator
 from sansip.server.config import ServerConfig
 from sansip.server.events import (

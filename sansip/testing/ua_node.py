@@ -1,7 +1,9 @@
 """A :class:`~sansip.dialog.ua.UserAgent` as a node of the simulated
-network: after every input (a datagram, a timer) its events are drained
-into :attr:`UserAgentNode.events` and handed to :meth:`on_event`, which a
-test overrides to act like a phone (answer, reject, accept offers)::
+network: after every input (a datagram, a timer) its events (every
+:data:`~sansip.dialog.events.UAEvent`: call, registration and drop events)
+are drained into :attr:`UserAgentNode.events` and handed to
+:meth:`on_event`, which a test overrides to act like a phone (answer,
+reject, accept offers)::
 
     class Answering(UserAgentNode):
         def on_event(self, event, now):
@@ -13,7 +15,7 @@ test overrides to act like a phone (answer, reject, accept offers)::
 
 from __future__ import annotations
 
-from sansip.dialog.call import CallEvent
+from sansip.dialog.events import UAEvent
 from sansip.dialog.ua import UserAgent
 from sansip.transport.types import Address, Datagram
 
@@ -25,9 +27,9 @@ class UserAgentNode:
 
     def __init__(self, ua: UserAgent) -> None:
         self.ua = ua
-        self.events: list[CallEvent] = []
+        self.events: list[UAEvent] = []
 
-    def on_event(self, event: CallEvent, now: float) -> None:
+    def on_event(self, event: UAEvent, now: float) -> None:
         """Called for every event of the UA (override to act on them)."""
 
     def process(self, now: float) -> None:
@@ -36,7 +38,7 @@ class UserAgentNode:
             self.events.append(event)
             self.on_event(event, now)
 
-    def of(self, kind: type) -> list[CallEvent]:
+    def of(self, kind: type) -> list[UAEvent]:
         """The events of one type, oldest first."""
         return [e for e in self.events if isinstance(e, kind)]
 

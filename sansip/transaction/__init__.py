@@ -10,7 +10,10 @@ pulled with ``datagrams_to_send(now)``, ``next_event()`` and
   (created with the request received; answered with ``respond``; fed with
   retransmissions and ACKs through ``receive_request``);
 * :mod:`~sansip.transaction.matching` keys and
-  :class:`TransactionLayer`, which holds many transactions at once.
+  :class:`TransactionLayer`, which holds many transactions at once;
+* :class:`~sansip.transaction.endpoint.Endpoint`: parsing, Via and the
+  transaction layer glued together on one socket or listening address,
+  with :mod:`~sansip.transaction.drops` counting what it dropped.
 """
 
 from __future__ import annotations

@@ -12,7 +12,13 @@ from sansip.transport.framing import (
     StreamEvent,
     StreamFramer,
 )
-from sansip.transport.routing import ResponseTarget, default_port, response_target
+from sansip.transport.routing import (
+    ResponseTarget,
+    address_of,
+    default_port,
+    response_target,
+    uri_transport,
+)
 from sansip.transport.stateless import answer_malformed, error_response
 from sansip.transport.types import DEFAULT_PORTS, Address, Datagram, Transport
 from sansip.transport.via import (
@@ -43,6 +49,7 @@ __all__ = [
     "StreamFramer",
     "Transport",
     "add_received",
+    "address_of",
     "answer_malformed",
     "default_port",
     "error_response",
@@ -52,4 +59,5 @@ __all__ = [
     "received_via",
     "replace_top_via",
     "response_target",
+    "uri_transport",
 ]

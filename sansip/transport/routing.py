@@ -1,4 +1,5 @@
-"""Where a response goes: RFC 3261 §18.2.2 with RFC 3581 §4 (rport).
+"""Where a response goes: RFC 3261 §18.2.2 with RFC 3581 §4 (rport); and
+where a request to a numeric SIP URI goes (:func:`address_of`).
 
 The server transport decides from the top Via of the response (which the
 server copied from the request, after :func:`sansip.transport.via.received_via`
@@ -13,11 +14,13 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
+from sansip.message.errors import LocalProtocolError
+from sansip.message.uri import URI, SipURI
 from sansip.message.via import Via
 from sansip.transport.types import DEFAULT_PORTS, Address, Transport
 from sansip.transport.via import is_ip_address
 
-__all__ = ["ResponseTarget", "default_port", "response_target"]
+__all__ = ["ResponseTarget", "address_of", "default_port", "response_target", "uri_transport"]
 
 _FALLBACK_PORT: Final = 5060  # RFC 3261 §18.2.2 "or port 5060 if none is present"
 _MULTICAST_TTL: Final = 1  # RFC 3261 §18.2.2: TTL 1 when no ttl parameter
@@ -90,3 +93,33 @@ def _is_multicast(host: str) -> bool:
         return ipaddress.ip_address(host).is_multicast
     except ValueError:
         return False
+
+
+def address_of(uri: URI) -> Address:
+    """The next hop of a numeric SIP URI (``localhost`` counts as 127.0.0.1):
+    its ``maddr`` or host, and its port or the default port of its transport.
+
+    Raises :class:`LocalProtocolError` for a non-SIP URI or a host name
+    (resolving it is the drivers' business, RFC 3263)."""
+    if not isinstance(uri, SipURI):
+        raise LocalProtocolError(f"cannot send to a {uri.scheme}: URI")
+    host = uri.params.get("maddr") or uri.host
+    if host.lower() == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise LocalProtocolError(f"{host} needs DNS resolution (use an address)") from None
+    return host, uri.port or DEFAULT_PORTS[uri_transport(uri)]
+
+
+def uri_transport(uri: SipURI) -> Transport:
+    """The transport a SIP URI asks for: its ``transport`` parameter, else
+    TLS for ``sips:`` and UDP for ``sip:`` (UDP for an unknown name)."""
+    name = uri.transport
+    if name is None:
+        return Transport.TLS if uri.secure else Transport.UDP
+    try:
+        return Transport(name.upper())
+    except ValueError:
+        return Transport.UDP

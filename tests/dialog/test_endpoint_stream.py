@@ -7,14 +7,6 @@ import random
 
 import pytest
 
-from sansip.dialog.endpoint import (
-    CloseConnection,
-    Endpoint,
-    EndpointConfig,
-    EndpointEvent,
-    MessageDropped,
-    TransactionUpdate,
-)
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import Request, make_response
@@ -23,6 +15,14 @@ from sansip.transaction import (
     ResponseReceived,
     TransactionKey,
     TransportFailed,
+)
+from sansip.transaction.drops import MessageDropped
+from sansip.transaction.endpoint import (
+    CloseConnection,
+    Endpoint,
+    EndpointConfig,
+    EndpointEvent,
+    TransactionUpdate,
 )
 from sansip.transport.types import Address, Transport
 

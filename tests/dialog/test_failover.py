@@ -8,12 +8,12 @@ import random
 import pytest
 
 from sansip.dialog.call import CallState, IncomingCall
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import Registered, RegistrationFailed, RegistrationState
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import Request, SipURI, make_response, parse
 from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.resolve import Target
 from sansip.transport.types import Address, Datagram, Transport
 
@@ -199,8 +199,8 @@ def test_two_user_agents_through_the_second_target() -> None:
 
 def _registration_events(ua: UserAgent) -> list[object]:
     out: list[object] = []
-    while (item := ua.next_registration_event()) is not None:
-        out.append(item[1])
+    while (event := ua.next_event()) is not None:
+        out.append(event)
     return out
 
 

@@ -23,7 +23,7 @@ from sansip.dialog.register import (
     RegisterEvent,
     RegistrationFailed,
     RegistrationState,
-    StateChanged,
+    RegistrationStateChanged,
     Unregistered,
     refresh_delay,
 )
@@ -122,7 +122,7 @@ def registered(c: RegisterClient, now: float = 0.0, expires: int = 3600) -> Requ
 
 def test_plain_200() -> None:
     c = client()
-    assert c.state.value == "unregistered"  # the SPEC.md state strings
+    assert c.state.value == "unregistered"  # the state strings of the phone API
     assert c.get_timer() is None and not c.requests_to_send()
     c.register(10.0)
     req = one(c)
@@ -134,11 +134,11 @@ def test_plain_200() -> None:
     assert req.expires == 3600 and req.max_forwards == 70
     assert req.headers.get("User-Agent") == "sansip-test"
     assert "Via" not in req.headers and "Authorization" not in req.headers
-    assert events(c) == [StateChanged(S.UNREGISTERED, S.REGISTERING)]
+    assert events(c) == [RegistrationStateChanged(c, S.UNREGISTERED, S.REGISTERING)]
     ok = reply(req, 200, f"{OUR_CONTACT};expires=3600")
     c.receive_response(ok, 10.5)
     got = events(c)
-    assert got[0] == StateChanged(S.REGISTERING, S.REGISTERED)
+    assert got[0] == RegistrationStateChanged(c, S.REGISTERING, S.REGISTERED)
     assert isinstance(got[1], Registered) and got[1].expires == 3600 and got[1].response is ok
     assert [str(a.uri) for a in got[1].contacts] == ["sip:alice@127.0.0.1:5060"]
     assert len(got) == 2
@@ -179,7 +179,7 @@ def test_401_is_answered_with_the_rfc7616_md5_response() -> None:
     assert creds.response == expected_md5_response(
         creds, realm="example.com", nonce="abc123", nc="00000001"
     )
-    assert events(c) == [StateChanged(S.UNREGISTERED, S.REGISTERING)]
+    assert events(c) == [RegistrationStateChanged(c, S.UNREGISTERED, S.REGISTERING)]
     c.receive_response(reply(second, 200, f"{OUR_CONTACT};expires=600"), 0.2)
     assert c.state is S.REGISTERED
     # The refresh answers the cached challenge pre-emptively, with nc 2.
@@ -236,8 +236,8 @@ def test_wrong_password_fails_without_retry() -> None:
     c.receive_response(reply(second, 401, again), 0.2)
     assert not c.requests_to_send()
     assert events(c)[-2:] == [
-        StateChanged(S.REGISTERING, S.FAILED),
-        RegistrationFailed(401, AUTH_FAILED, None),
+        RegistrationStateChanged(c, S.REGISTERING, S.FAILED),
+        RegistrationFailed(c, 401, AUTH_FAILED, None),
     ]
     assert c.state is S.FAILED and c.get_timer() is None
 
@@ -365,7 +365,7 @@ def test_503_retry_after_is_honoured_and_404_backs_off() -> None:
     c = client(seed=3)
     c.register(0.0)
     c.receive_response(reply(one(c), 503, "Retry-After: 120 (maintenance);duration=60"), 1.0)
-    assert events(c)[-1] == RegistrationFailed(503, "Service Unavailable", 121.0)
+    assert events(c)[-1] == RegistrationFailed(c, 503, "Service Unavailable", 121.0)
     c.handle_timer(121.0)
     c.receive_response(reply(one(c), 404), 122.0)
     failed = events(c)[-1]
@@ -425,9 +425,12 @@ def test_unregister_after_registration() -> None:
     req = one(c)
     assert req.expires == 0 and req.contact is not None and req.contact.expires == 0
     assert c.get_timer() is None
-    assert events(c) == [StateChanged(S.REGISTERED, S.UNREGISTERING)]
+    assert events(c) == [RegistrationStateChanged(c, S.REGISTERED, S.UNREGISTERING)]
     c.receive_response(reply(req, 200), 50.1)
-    assert events(c) == [StateChanged(S.UNREGISTERING, S.UNREGISTERED), Unregistered(200)]
+    assert events(c) == [
+        RegistrationStateChanged(c, S.UNREGISTERING, S.UNREGISTERED),
+        Unregistered(c, 200),
+    ]
     assert c.state is S.UNREGISTERED and c.get_timer() is None and c.expires_at is None
 
 
@@ -437,7 +440,7 @@ def test_failed_unregister_still_ends_unregistered() -> None:
     c.unregister(50.0)
     one(c)
     c.transaction_failed(82.0)
-    assert events(c)[-1] == Unregistered(408)
+    assert events(c)[-1] == Unregistered(c, 408)
     assert c.state is S.UNREGISTERED and c.get_timer() is None
 
 
@@ -451,7 +454,7 @@ def test_unregister_while_registering_waits_for_the_response() -> None:
     second = one(c)
     assert second.expires == 0 and second.cseq.seq == 2
     c.receive_response(reply(second, 200), 0.3)
-    assert events(c)[-1] == Unregistered(200) and c.state is S.UNREGISTERED
+    assert events(c)[-1] == Unregistered(c, 200) and c.state is S.UNREGISTERED
 
 
 def test_cseq_increases_and_call_id_is_constant_across_everything() -> None:

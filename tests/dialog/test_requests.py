@@ -9,13 +9,13 @@ import random
 import pytest
 
 from sansip.dialog.call import CallEvent, CallState, IncomingCall, RequestCompleted
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import Credentials, Request, SipURI, make_response, parse
 from sansip.message.digest import verify
 from sansip.testing import SimNetwork, Simulation, VirtualClock
 from sansip.testing.ua_node import UserAgentNode
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Datagram
 
 ALICE: Address = ("127.0.0.1", 5060)

@@ -9,11 +9,11 @@ from itertools import pairwise
 import pytest
 
 from sansip.dialog.call import Call, CallEvent, CallState, CallStateChanged, IncomingCall
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import SipURI, parse
 from sansip.testing import SimNetwork, Simulation, VirtualClock
 from sansip.testing.ua_node import UserAgentNode
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address
 
 ALICE: Address = ("127.0.0.1", 5060)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from sansip.dialog.endpoint import KEEPALIVE_PONG_TIMEOUT, CloseConnection, EndpointConfig
 from sansip.dialog.register import RegistrationState
 from sansip.dialog.ua import STREAM_KEEPALIVE_INTERVAL, UAConfig, UserAgent
 from sansip.message import Request, SipURI, make_response, parse
+from sansip.transaction.endpoint import KEEPALIVE_PONG_TIMEOUT, CloseConnection, EndpointConfig
 from sansip.transport.types import Address, Transport
 
 REGISTRAR: Address = ("127.0.0.9", 5060)

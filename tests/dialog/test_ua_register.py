@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import random
 
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import Registered, RegistrationFailed, RegistrationState
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import Challenge, Request, SipURI, make_response, parse
 from sansip.message import headers as h
 from sansip.message.digest import verify
 from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Datagram
 
 UA_ADDR: Address = ("127.0.0.1", 5060)
@@ -75,9 +75,10 @@ def test_register_with_digest_then_refresh() -> None:
     assert sim.run_until(lambda: client.state is RegistrationState.REGISTERED, deadline=5)  # type: ignore[attr-defined]
     assert registrar.registers == 2  # challenged once, then accepted
     events = []
-    while (item := ua.next_registration_event()) is not None:
-        events.append(item[1])
+    while (event := ua.next_event()) is not None:
+        events.append(event)
     granted = [e for e in events if isinstance(e, Registered)]
+    assert all(e.registration is client for e in granted)
     assert granted and granted[0].expires == 120
     # Refreshed before the 120 s expire: 0.9 * 120 = 108 s after the 200.
     before = registrar.registers
@@ -89,9 +90,9 @@ def test_wrong_password_fails_without_looping() -> None:
     sim, ua, registrar, client = _setup(password="wrong")
     assert sim.run_until(lambda: client.state is RegistrationState.FAILED, deadline=5)  # type: ignore[attr-defined]
     failures = []
-    while (item := ua.next_registration_event()) is not None:
-        if isinstance(item[1], RegistrationFailed):
-            failures.append(item[1])
+    while (event := ua.next_event()) is not None:
+        if isinstance(event, RegistrationFailed):
+            failures.append(event)
     assert failures and failures[0].status == 401 and failures[0].retry_at is None
     assert registrar.registers == 2
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 from sansip.dialog.call import CallState
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import Challenge, Request, SipURI, make_response, parse
 from sansip.message import headers as h
 from sansip.message.digest import verify
 from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Datagram
 
 ALICE: Address = ("127.0.0.1", 5060)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from sansip.dialog.endpoint import Endpoint, TransactionUpdate
 from sansip.message import Request, Response, make_response
 from sansip.transaction import RequestReceived, ResponseReceived, TransportFailed
+from sansip.transaction.endpoint import Endpoint, TransactionUpdate
 from sansip.transport.types import Address
 from tests.certs import make_pki
 

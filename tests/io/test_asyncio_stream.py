@@ -8,8 +8,8 @@ import socket
 import ssl
 from pathlib import Path
 
-from sansip.dialog.endpoint import Endpoint, EndpointConfig
 from sansip.io.asyncio_stream import AsyncioStreamDriver
+from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
 from tests.io.stream_tu import AnsweringTU, options_request, server_context

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sansip.dialog.endpoint import Endpoint, EndpointConfig
 from sansip.io.threading_stream import ThreadingStreamDriver
+from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
 from tests.io.stream_tu import AnsweringTU, options_request, server_context

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from sansip.dialog.endpoint import Endpoint, EndpointConfig
 from sansip.io.trio_stream import TrioStreamDriver
+from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
 from tests.io.stream_tu import AnsweringTU, options_request, server_context

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sansip.dialog.call import Call, CallState, CallStateChanged, IncomingCall
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import RegisterClient, RegistrationState
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.message import Request, SipURI, parse
 from sansip.server import RegistrarProxy, ServerConfig, ServerEvent
 from sansip.testing import SimNetwork, Simulation, VirtualClock
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Datagram
 
 SERVER: Address = ("127.0.0.9", 5060)
@@ -75,8 +75,6 @@ class Phone:
                 self.policy(self.ua, event.call, now)
             elif isinstance(event, CallStateChanged):
                 self.log.append(f"{event.new.value}{':' + event.reason if event.reason else ''}")
-        while self.ua.next_registration_event() is not None:
-            pass
 
     def register(self, now: float, *, password: str | None = None, aor_user: str | None = None,
                  expires: int = 3600) -> RegisterClient:  # fmt: skip

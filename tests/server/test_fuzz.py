@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.server import RegistrarProxy, ServerConfig
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Transport
 from tests.conftest import examples
 from tests.server.helpers import SERVER, USERS

@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.dialog.register import RegistrationState
 from sansip.message import Challenge, Response, SipURI, parse
 from sansip.message import headers as h
@@ -22,6 +21,7 @@ from sansip.server import (
     ServerConfig,
     ServerEvent,
 )
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address
 from tests.server.helpers import SERVER, USERS, Phone, Server, network, registered
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from sansip.dialog.endpoint import EndpointConfig
 from sansip.message import Request, Response, parse
 from sansip.server import RegistrarProxy
+from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.server.helpers import SERVER
 

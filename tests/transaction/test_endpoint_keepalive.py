@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from sansip.dialog.endpoint import (
+from sansip.errors import LocalProtocolError
+from sansip.transaction.endpoint import (
     KEEPALIVE_PONG_TIMEOUT,
     CloseConnection,
     Endpoint,
     EndpointConfig,
     KeepAliveFailed,
 )
-from sansip.errors import LocalProtocolError
 from sansip.transport.types import Address, Transport
 
 PEER: Address = ("127.0.0.9", 5060)

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from sansip.dialog import new_call_id, new_tag
 from sansip.message import LocalProtocolError
 from sansip.message.fields import parse_call_id
+from sansip.message.ids import new_call_id, new_tag
 
 
 def test_tags_are_deterministic_for_a_seed() -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 
-from sansip.dialog.endpoint import (
-    Endpoint,
-    EndpointConfig,
-    MessageDropped,
-    TransactionUpdate,
-)
 from sansip.message import Request, Response, make_response
 from sansip.testing import SimNetwork, Simulation, VirtualClock
 from sansip.transaction import RequestReceived, ResponseReceived, TimedOut
+from sansip.transaction.drops import MessageDropped
+from sansip.transaction.endpoint import (
+    Endpoint,
+    EndpointConfig,
+    TransactionUpdate,
+)
 from sansip.transport.types import Address, Datagram
 
 ALICE: Address = ("127.0.0.1", 5060)

@@ -5,8 +5,9 @@
 statelessly (400/505/513) and drops what cannot be answered (counted),
 stamps ``received``/``rport`` on requests (RFC 3261 §18.2.1, RFC 3581) and
 hands the message to its :class:`~sansip.transaction.TransactionLayer`.
-Commands add the top Via with a fresh branch.  The UA logic above it
-(registration, calls, OPTIONS answers) reads :meth:`next_event`.
+Commands add the top Via with a fresh branch.  The layer above it (the
+user agent core, the registrar/proxy) reads :meth:`next_event`; what was
+dropped comes as :class:`~sansip.transaction.drops.MessageDropped`.
 
 When ``EndpointConfig.transport`` is reliable (TCP, TLS) the endpoint is in
 *stream mode*: the driver feeds each connection's octets with
@@ -34,17 +35,17 @@ from typing import Final, Protocol, TypeAlias
 
 from sansip.errors import LocalProtocolError
 from sansip.message import ParseError, Request, Response, parse
-from sansip.transaction import (
-    InviteClientTransaction,
+from sansip.transaction.client import InviteClientTransaction
+from sansip.transaction.drops import DropKind, MessageDropped
+from sansip.transaction.events import (
     RequestReceived,
     ResponseReceived,
     Terminated,
-    TimerConfig,
     TransactionEvent,
-    TransactionKey,
-    TransactionLayer,
 )
-from sansip.transaction.matching import ClientKey
+from sansip.transaction.layer import TransactionLayer
+from sansip.transaction.matching import ClientKey, TransactionKey
+from sansip.transaction.timers import TimerConfig
 from sansip.transport.framing import (
     KeepAlivePing,
     KeepAlivePong,
@@ -66,7 +67,6 @@ __all__ = [
     "EndpointEvent",
     "EndpointStats",
     "KeepAliveFailed",
-    "MessageDropped",
     "StrayMessage",
     "TransactionUpdate",
 ]
@@ -123,15 +123,6 @@ class StrayMessage:
 
     message: Request | Response
     source: Address | None
-
-
-@dataclass(frozen=True, slots=True)
-class MessageDropped:
-    """A datagram that was not processed, and why (answered or not)."""
-
-    source: Address
-    reason: str
-    answered: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +311,8 @@ class Endpoint:
                 self._outbox.append(answer)
             else:
                 self.stats.dropped += 1
-            self._events.append(MessageDropped(addr, exc.reason, answer is not None))
+            self._events.append(MessageDropped(addr, exc.reason, answer is not None,
+                                               DropKind.MALFORMED))  # fmt: skip
             return
         self._receive_message(message, addr, now)
 
@@ -351,7 +343,9 @@ class Endpoint:
                     self._outbox.append((response.encode(), addr))
                 else:
                     self.stats.dropped += 1
-                self._events.append(MessageDropped(addr, event.error.reason, response is not None))
+                answered = response is not None
+                self._events.append(MessageDropped(addr, event.error.reason, answered,
+                                                   DropKind.MALFORMED))  # fmt: skip
             elif isinstance(event, KeepAlivePing):
                 pong = framer.data_to_send()
                 if pong:
@@ -361,7 +355,8 @@ class Endpoint:
                 del self._framers[addr]
                 self._closing.add(addr)
                 self._to_close.append(CloseConnection(addr, event.reason))
-                self._events.append(MessageDropped(addr, event.reason, False))
+                self._events.append(MessageDropped(addr, event.reason, False,
+                                                   DropKind.STREAM_BROKEN))  # fmt: skip
                 break
             elif isinstance(event, KeepAlivePong):
                 state = self._keepalive.get(addr)
@@ -416,21 +411,23 @@ class Endpoint:
                 add_received(message, addr)
             except ParseError as exc:
                 self.stats.dropped += 1
-                self._events.append(MessageDropped(addr, exc.reason, False))
+                self._events.append(MessageDropped(addr, exc.reason, False, DropKind.MALFORMED))
                 return
             key = self._layer.receive_request(message, addr, reliable=self._reliable, now=now)
             if key is not None:
                 self._sources.setdefault(key, addr)
             elif message.method != "ACK":
                 self.stats.dropped += 1
-                self._events.append(MessageDropped(addr, "unmatchable request", False))
+                self._events.append(MessageDropped(addr, "unmatchable request", False,
+                                                   DropKind.UNMATCHED))  # fmt: skip
         else:
             top = message.top_via
             host, port = self.config.sent_by
             if top.host.lower() != host.lower() or (top.port or 5060) != port:
                 # RFC 3261 §18.1.2: a response whose top Via is not ours is discarded.
                 self.stats.dropped += 1
-                self._events.append(MessageDropped(addr, "response for another sent-by", False))
+                self._events.append(MessageDropped(addr, "response for another sent-by", False,
+                                                   DropKind.MISROUTED))  # fmt: skip
                 return
             self._layer.receive_response(message, now)
         self._drain(now, addr)
