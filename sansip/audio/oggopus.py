@@ -1,8 +1,11 @@
 """Ogg Opus files (RFC 7845): a recorder (a frame sink) and a player (a frame source).
 
 The recorder encodes mono frames, or two channels (for instance the two
-directions of a call), with libopus and writes Ogg pages with libogg; both are
-reached through pyogg's ctypes bindings.  The file starts with an ``OpusHead``
+directions of a call), with libopus and makes Ogg pages with libogg; both are
+reached through pyogg's ctypes bindings.  It never opens a file: each page
+goes, as one write, to the :class:`~sansip.audio.bytesink.ByteSink` it was
+given, and the stream serial number comes from the random source it was
+given.  The file starts with an ``OpusHead``
 page and an ``OpusTags`` page, each flushed on its own; audio pages follow
 about once a second; the last page carries the end-of-stream flag and a
 granule position trimmed so the decoded length equals the recorded length.
@@ -17,7 +20,6 @@ refused when opened with :class:`OggOpusFileError`.
 from __future__ import annotations
 
 import ctypes
-import secrets
 import struct
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
@@ -28,6 +30,7 @@ from typing import Any, BinaryIO, Final, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sansip.audio.bytesink import ByteSink
 from sansip.audio.closing import Closable
 from sansip.audio.frames import DEFAULT_FRAME_DURATION, AudioFrame, frame_samples
 from sansip.audio.oggpages import OggPacketReader
@@ -157,11 +160,11 @@ def _tags_packet(vendor: str, comments: Sequence[tuple[str, str]]) -> bytes:
 
 
 class _OggPageWriter:
-    """A libogg stream that turns packets into pages appended to a binary file."""
+    """A libogg stream that turns packets into pages appended to a byte sink."""
 
-    def __init__(self, ogg: Any, file: BinaryIO, serial: int) -> None:
+    def __init__(self, ogg: Any, sink: ByteSink, serial: int) -> None:
         self._ogg = ogg
-        self._file = file
+        self._sink = sink
         self._stream = ogg.ogg_stream_state()
         self._page = ogg.ogg_page()
         self._packet = ogg.ogg_packet()
@@ -189,11 +192,9 @@ class _OggPageWriter:
         written = 0
         while produce(ctypes.byref(self._stream), ctypes.byref(self._page)) != 0:
             page = self._page
-            self._file.write(ctypes.string_at(page.header, page.header_len))
-            self._file.write(ctypes.string_at(page.body, page.body_len))
+            self._sink.write(ctypes.string_at(page.header, page.header_len)
+                             + ctypes.string_at(page.body, page.body_len))  # fmt: skip
             written += 1
-        if written:
-            self._file.flush()
         return written
 
     def clear(self) -> None:
@@ -243,22 +244,24 @@ class _StereoEncoder:
 
 
 class OggOpusWriter(Closable):
-    """Records frames to an Ogg Opus file (a frame sink), mono or two-channel.
+    """Records frames as an Ogg Opus file into ``sink`` (a frame sink), mono or two-channel.
 
     ``rate`` is the rate of the PCM written; ``frame_duration`` the duration of
     one Opus packet (2.5, 5, 10, 20, 40 or 60 ms), independent of the length
     of the frames written, which may be anything.  ``bitrate`` (bits/s, 6000
     to 510000) or None for libopus's choice.  ``page_duration`` bounds the
     audio held in one Ogg page (and so lost if the process dies).  The serial
-    number is ``serial_number`` if given, else drawn from ``random`` (by
-    default :class:`secrets.SystemRandom`).  ``comments`` go in OpusTags.
-    Use as a context manager or call :meth:`close`; the file is complete only
-    after closing.
+    number is ``serial_number`` if given, else drawn from ``random`` (one of
+    the two is required; a recording should get an unpredictable one, e.g.
+    from :class:`secrets.SystemRandom`).  ``comments`` go in OpusTags.  Use
+    as a context manager or call :meth:`close`: the file is complete only
+    after closing, which closes ``sink``.  A page the sink drops is lost
+    (players skip the gap).
     """
 
     def __init__(
         self,
-        path: str | Path,
+        sink: ByteSink,
         rate: int = 8000,
         *,
         channels: int = 1,
@@ -285,7 +288,9 @@ class OggOpusWriter(Closable):
             raise LocalProtocolError(f"page_duration must be positive, not {page_duration!r}")
         tags = _tags_packet(vendor, comments)
         if serial_number is None:
-            serial_number = (random or secrets.SystemRandom()).getrandbits(32)
+            if random is None:
+                raise LocalProtocolError("the Ogg serial number needs serial_number or random")
+            serial_number = random.getrandbits(32)
         self.serial_number = serial_number & 0xFFFFFFFF
         self._page_limit_48k = max(1, round(page_duration * _GRANULE_RATE))
         self._encoder = _StereoEncoder(opus, rate, channels, bitrate)
@@ -302,16 +307,15 @@ class OggOpusWriter(Closable):
         self._granule = 0  # 48 kHz samples encoded so far
         self._unpaged_48k = 0
         self._closed = False
-        self._file = Path(path).open("wb")  # noqa: SIM115 - closed in close()
+        self._sink = sink
         try:
-            self._pages = _OggPageWriter(ogg, self._file, self.serial_number)
+            self._pages = _OggPageWriter(ogg, sink, self.serial_number)
             self._pages.packet(self.head.to_bytes(), 0)
             self._pages.pages_out(flush=True)
             self._pages.packet(tags, 0)
             self._pages.pages_out(flush=True)
         except BaseException:
             self._encoder.destroy()
-            self._file.close()
             raise
 
     @property
@@ -386,7 +390,7 @@ class OggOpusWriter(Closable):
             self._unpaged_48k = 0
 
     def close(self) -> None:
-        """Encode what is left, write the end-of-stream page and close (idempotent)."""
+        """Encode what is left, write the end-of-stream page and close the sink (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -395,7 +399,16 @@ class OggOpusWriter(Closable):
         finally:
             self._pages.clear()
             self._encoder.destroy()
-            self._file.close()
+            self._sink.close()
+
+    def abandon(self) -> None:
+        """Stop without writing anything more (the sink failed); frees the
+        encoder but leaves the sink to its owner (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pages.clear()
+        self._encoder.destroy()
 
 
 # --------------------------------------------------------------------------- reading

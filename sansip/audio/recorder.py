@@ -1,11 +1,18 @@
 """Call recording to WAV or Ogg Opus files: one direction, or both directions of a call.
 
 :class:`FileRecorder` is a frame sink writing one or two channels to a file
-whose format comes from its extension: ``.wav`` (16-bit PCM, written with the
-stdlib :mod:`wave` module, header valid after every write) or ``.ogg`` /
-``.opus`` (Ogg Opus through :class:`~sansip.audio.oggopus.OggOpusWriter`,
-whose PCM rate must be one of 8000, 12000, 16000, 24000 or 48000 Hz).
-:func:`open_recorder` opens one for recording what is received.
+whose format comes from its extension: ``.wav`` (16-bit PCM through
+:class:`~sansip.audio.wavfile.WavWriter`, header valid after every write) or
+``.ogg`` / ``.opus`` (Ogg Opus through
+:class:`~sansip.audio.oggopus.OggOpusWriter`, whose PCM rate must be one of
+8000, 12000, 16000, 24000 or 48000 Hz).  The recorders encode in order, as
+frames come, but never touch the file: the bytes go to the
+:class:`~sansip.audio.bytesink.ByteSink` they are given (the io layer's
+file writer does the writing on its own thread; its ``open_recorder`` and
+``open_call_recorder`` make recorders writing to a path).  When the sink
+fails (a full disk), the recording stops: ``failure`` says why, later
+frames are dropped and counted in ``dropped_samples``, and nothing is
+raised to the media path.
 
 :class:`CallRecorder` records both directions: the media path calls
 :meth:`~CallRecorder.sent` with each frame it sends and
@@ -35,7 +42,6 @@ before finishing the file.
 from __future__ import annotations
 
 import math
-import wave
 from collections import deque
 from pathlib import Path
 from typing import Final, Literal, Protocol
@@ -43,10 +49,12 @@ from typing import Final, Literal, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sansip.audio.bytesink import ByteSink
 from sansip.audio.closing import Closable
 from sansip.audio.frames import AudioFrame
 from sansip.audio.mixer import soft_clip
 from sansip.audio.oggopus import OggOpusWriter, RandomSource
+from sansip.audio.wavfile import WavWriter
 from sansip.errors import LocalProtocolError
 
 __all__ = [
@@ -54,7 +62,6 @@ __all__ = [
     "CallRecorder",
     "FileRecorder",
     "RecordingMode",
-    "open_recorder",
     "recording_format",
 ]
 
@@ -77,25 +84,28 @@ def recording_format(path: str | Path) -> str:
 
 
 class _BlockWriter(Protocol):
-    def write_block(self, block: NDArray[np.int16]) -> None: ...
+    def write_block(self, block: NDArray[np.int16]) -> bool: ...
 
     def close(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 class _WavBlocks:
     """16-bit PCM WAV with one or two interleaved channels."""
 
-    def __init__(self, path: str | Path, rate: int, channels: int) -> None:
-        self._wave = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
-        self._wave.setnchannels(channels)
-        self._wave.setsampwidth(2)
-        self._wave.setframerate(rate)
+    def __init__(self, sink: ByteSink, rate: int, channels: int) -> None:
+        self._wav = WavWriter(sink, rate, channels)
 
-    def write_block(self, block: NDArray[np.int16]) -> None:
-        self._wave.writeframes(np.ascontiguousarray(block, dtype="<i2").tobytes())
+    def write_block(self, block: NDArray[np.int16]) -> bool:
+        """False when the sink dropped the block (it is then not in the file)."""
+        return self._wav.write(block)
 
     def close(self) -> None:
-        self._wave.close()
+        self._wav.close()
+
+    def abandon(self) -> None:
+        """Nothing to free."""
 
 
 class _OggBlocks:
@@ -103,19 +113,24 @@ class _OggBlocks:
 
     def __init__(
         self,
-        path: str | Path,
+        sink: ByteSink,
         rate: int,
         channels: int,
         bitrate: int | None,
         random: RandomSource | None,
     ) -> None:
-        self._writer = OggOpusWriter(path, rate, channels=channels, bitrate=bitrate, random=random)
+        self._writer = OggOpusWriter(sink, rate, channels=channels, bitrate=bitrate, random=random)
 
-    def write_block(self, block: NDArray[np.int16]) -> None:
+    def write_block(self, block: NDArray[np.int16]) -> bool:
+        """Always True: a page the sink drops is lost as a whole, later."""
         self._writer.write(block)
+        return True
 
     def close(self) -> None:
         self._writer.close()
+
+    def abandon(self) -> None:
+        self._writer.abandon()
 
 
 def _as_samples(frame: ArrayLike) -> AudioFrame:
@@ -131,14 +146,19 @@ def _as_samples(frame: ArrayLike) -> AudioFrame:
 
 
 class FileRecorder(Closable):
-    """Records frames to a WAV or Ogg Opus file chosen by extension (a frame sink).
+    """Records frames as a WAV or Ogg Opus file chosen by extension (a frame sink).
 
-    ``channels`` is 1 or 2; :meth:`write` takes a mono frame (written to every
-    channel), :meth:`write_channels` a block of shape (samples, channels).
-    ``max_duration`` (seconds) bounds the recording: samples beyond it are
-    dropped and counted in ``dropped_samples``, and ``full`` turns True.
-    ``bitrate`` and ``random`` (for the stream serial number) apply to Ogg
-    Opus only.  Use as a context manager or call :meth:`close`.
+    The bytes go to ``sink``; ``path`` gives the format (its extension) and
+    names the recording in reports.  ``channels`` is 1 or 2; :meth:`write`
+    takes a mono frame (written to every channel), :meth:`write_channels` a
+    block of shape (samples, channels).  ``max_duration`` (seconds) bounds
+    the recording: samples beyond it are dropped, and ``full`` turns True.
+    ``dropped_samples`` counts those, and the samples a busy sink refused
+    (WAV; an Ogg sink drops whole pages) or that came after a failure.  ``bitrate`` and ``random``
+    (for the stream serial number, required for Ogg Opus) apply to Ogg Opus
+    only.  Once the sink fails, ``failure`` says why and the recording stops
+    (see the module docstring).  Use as a context manager or call
+    :meth:`close`, which closes the sink.
     """
 
     def __init__(
@@ -146,6 +166,7 @@ class FileRecorder(Closable):
         path: str | Path,
         rate: int,
         *,
+        sink: ByteSink,
         channels: int = 1,
         max_duration: float | None = None,
         bitrate: int | None = None,
@@ -165,14 +186,16 @@ class FileRecorder(Closable):
             None if max_duration is None or math.isinf(max_duration)
             else math.floor(max_duration * rate)
         )  # fmt: skip
-        self.samples_written = 0  # per channel
+        self.samples_written = 0  # per channel, taken by the encoder and the sink
         self.dropped_samples = 0
+        self.sink = sink
         self._closed = False
+        self._stopped = False  # the sink failed: nothing more is encoded
         self._writer: _BlockWriter
         if self.format == "wav":
-            self._writer = _WavBlocks(path, rate, channels)
+            self._writer = _WavBlocks(sink, rate, channels)
         else:
-            self._writer = _OggBlocks(path, rate, channels, bitrate, random)
+            self._writer = _OggBlocks(sink, rate, channels, bitrate, random)
 
     @property
     def duration(self) -> float:
@@ -188,6 +211,11 @@ class FileRecorder(Closable):
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._closed
+
+    @property
+    def failure(self) -> str | None:
+        """Why the recording stopped early (writing the file failed), else None."""
+        return self.sink.error
 
     def write(self, frame: AudioFrame) -> None:
         """Append a mono ``frame``, to every channel."""
@@ -207,34 +235,36 @@ class FileRecorder(Closable):
     def _append(self, block: NDArray[np.int16]) -> None:
         if self._closed:
             raise LocalProtocolError("the recorder is closed")
+        if self._stopped or self.sink.error is not None:
+            self._stop()
+            self.dropped_samples += len(block)
+            return
         if self.max_samples is not None:
             room = max(0, self.max_samples - self.samples_written)
             self.dropped_samples += max(0, len(block) - room)
             block = block[:room]
         if len(block):
-            self._writer.write_block(block)
-            self.samples_written += len(block)
+            if self._writer.write_block(block):
+                self.samples_written += len(block)
+            else:
+                self.dropped_samples += len(block)
+
+    def _stop(self) -> None:
+        """The sink failed: free the encoder, encode nothing more."""
+        if not self._stopped:
+            self._stopped = True
+            self._writer.abandon()
 
     def close(self) -> None:
-        """Finish the file (idempotent)."""
-        if not self._closed:
-            self._closed = True
+        """Finish the file and close the sink (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._stopped or self.sink.error is not None:
+            self._stop()
+            self.sink.close()
+        else:
             self._writer.close()
-
-
-def open_recorder(
-    path: str | Path,
-    rate: int,
-    *,
-    channels: int = 1,
-    max_duration: float | None = None,
-    random: RandomSource | None = None,
-) -> FileRecorder:
-    """A frame sink recording mono frames to ``path`` (WAV or Ogg Opus by extension).
-
-    With ``channels=2`` every frame goes to both channels.
-    """
-    return FileRecorder(path, rate, channels=channels, max_duration=max_duration, random=random)
 
 
 class _DirectionSink:
@@ -262,7 +292,9 @@ class CallRecorder(Closable):
     direction may run ahead of the other before the other counts as missing.
     ``missing_frames`` counts the frames written as silence because a
     direction did not deliver.  ``sent_sink`` and ``received_sink`` are frame
-    sinks for the two directions.
+    sinks for the two directions.  The bytes go to ``sink`` (``path`` gives
+    the format and names the recording); ``failure`` tells when writing them
+    failed and the recording stopped.
     """
 
     def __init__(
@@ -270,6 +302,7 @@ class CallRecorder(Closable):
         path: str | Path,
         rate: int,
         *,
+        sink: ByteSink,
         mode: RecordingMode = "mixed",
         max_duration: float | None = None,
         max_lag: int = 1,
@@ -285,6 +318,7 @@ class CallRecorder(Closable):
         self._file = FileRecorder(
             path,
             rate,
+            sink=sink,
             channels=1 if mode == "mixed" else 2,
             max_duration=max_duration,
             bitrate=bitrate,
@@ -330,6 +364,11 @@ class CallRecorder(Closable):
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._file.closed
+
+    @property
+    def failure(self) -> str | None:
+        """Why the recording stopped early (writing the file failed), else None."""
+        return self._file.failure
 
     def sent(self, frame: AudioFrame) -> None:
         """Take the frame sent to the peer in this tick."""

@@ -1,4 +1,5 @@
-"""WAV file player (a frame source) and recorder (a frame sink), on stdlib ``wave``.
+"""WAV files: a player (a frame source, on stdlib ``wave``), and a writer and
+recorder (a frame sink) that encode into a byte sink.
 
 The player reads integer PCM (8, 16, 24 or 32 bit) with any number of
 channels (averaged to mono) at any rate, and converts to the pipeline rate
@@ -6,26 +7,32 @@ with a streaming resampler: a windowed-sinc low-pass when the rate goes down,
 then linear interpolation at exact rational positions.  It is simple and
 correct, not high-fidelity; a proper polyphase resampler can replace it.
 
-The recorder writes 16-bit mono PCM at the pipeline rate, optionally bounded
-in duration or bytes (frames beyond the bound are dropped and ``full`` turns
-True), and always leaves a valid file when closed.
+:class:`WavWriter` encodes 16-bit PCM with one or more channels into a
+:class:`~sansip.audio.bytesink.ByteSink`, byte for byte what stdlib ``wave``
+writes: the 44-byte header goes first, each block of samples is appended and
+the two sizes in the header are patched after it, so the file is valid
+whenever the sink has caught up.  :class:`WavRecorder` is the mono frame sink
+on top of it, optionally bounded in duration or bytes (frames beyond the
+bound are dropped and ``full`` turns True).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 import wave
 from pathlib import Path
 from typing import Final
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
+from sansip.audio.bytesink import ByteSink
 from sansip.audio.closing import Closable
 from sansip.audio.frames import DEFAULT_FRAME_DURATION, AudioFrame, frame_samples, silence
 from sansip.errors import LocalProtocolError, SansipError
 
-__all__ = ["LinearResampler", "WavFileError", "WavPlayer", "WavRecorder"]
+__all__ = ["LinearResampler", "WavFileError", "WavPlayer", "WavRecorder", "WavWriter"]
 
 _HEADER_BYTES: Final = 44
 _READ_BLOCK: Final = 4096  # input frames read from the file at a time
@@ -203,8 +210,56 @@ class WavPlayer(Closable):
             self._wave.close()
 
 
+class WavWriter:
+    """Encodes 16-bit PCM WAV into ``sink`` (see the module docstring).
+
+    :meth:`write` takes a block of shape (samples,) for one channel or
+    (samples, channels); it returns False when the sink dropped the block,
+    which then does not count in the header.  :meth:`close` closes the sink.
+    """
+
+    def __init__(self, sink: ByteSink, rate: int, channels: int = 1) -> None:
+        if rate <= 0:
+            raise LocalProtocolError(f"rate must be positive, not {rate!r}")
+        if channels < 1:
+            raise LocalProtocolError(f"channels must be at least 1, not {channels!r}")
+        self.rate = rate
+        self.channels = channels
+        self.data_bytes = 0  # of samples the sink accepted
+        self._sink = sink
+        block = 2 * channels
+        header = struct.pack(
+            "<4sI4s4sIHHIIHH4sI", b"RIFF", 36, b"WAVE", b"fmt ", 16, 1, channels, rate,
+            rate * block, block, 16, b"data", 0,
+        )  # fmt: skip
+        sink.write(header)
+
+    def write(self, block: ArrayLike) -> bool:
+        """Append ``block`` (int16 samples, channels interleaved by row)."""
+        samples = np.asarray(block)
+        if samples.ndim > 2 or (samples.ndim == 2 and samples.shape[1] != self.channels):
+            raise LocalProtocolError(
+                f"a block for {self.channels} channel(s) cannot have shape {samples.shape}"
+            )
+        if samples.ndim == 1 and self.channels != 1:
+            raise LocalProtocolError(f"a one-dimensional block for {self.channels} channels")
+        data = np.ascontiguousarray(samples, dtype="<i2").tobytes()
+        if not data:
+            return True
+        if not self._sink.write(data):
+            return False
+        self.data_bytes += len(data)
+        self._sink.patch(4, struct.pack("<I", 36 + self.data_bytes))
+        self._sink.patch(40, struct.pack("<I", self.data_bytes))
+        return True
+
+    def close(self) -> None:
+        """Close the sink (the header is already up to date)."""
+        self._sink.close()
+
+
 class WavRecorder(Closable):
-    """Records frames to a 16-bit mono WAV file at ``rate`` (a frame sink).
+    """Records frames as a 16-bit mono WAV file at ``rate`` into ``sink`` (a frame sink).
 
     ``max_duration`` (seconds) and ``max_bytes`` (file size) bound the file:
     what would exceed them is dropped, ``full`` turns True and
@@ -214,7 +269,7 @@ class WavRecorder(Closable):
 
     def __init__(
         self,
-        path: str | Path,
+        sink: ByteSink,
         rate: int = 8000,
         *,
         max_duration: float | None = None,
@@ -232,10 +287,7 @@ class WavRecorder(Closable):
         self.samples_written = 0
         self.dropped_samples = 0
         self._closed = False
-        self._wave = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
-        self._wave.setnchannels(1)
-        self._wave.setsampwidth(2)
-        self._wave.setframerate(rate)
+        self._wav = WavWriter(sink, rate)
 
     @property
     def full(self) -> bool:
@@ -257,11 +309,13 @@ class WavRecorder(Closable):
             self.dropped_samples += max(0, len(samples) - room)
             samples = samples[:room]
         if len(samples):
-            self._wave.writeframes(samples.astype("<i2").tobytes())
-            self.samples_written += len(samples)
+            if self._wav.write(samples):
+                self.samples_written += len(samples)
+            else:
+                self.dropped_samples += len(samples)
 
     def close(self) -> None:
         """Finish the file (idempotent)."""
         if not self._closed:
             self._closed = True
-            self._wave.close()
+            self._wav.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
 from sansip.audio.pipeline import PipelineSettings
 from sansip.audio.player import FilePlayer, Ringback, Ringtone
-from sansip.audio.recorder import CallRecorder, FileRecorder, open_recorder
+from sansip.audio.recorder import CallRecorder, FileRecorder
 from sansip.audio.tones import ToneSource
 from sansip.dialog.call import (
     Call,
@@ -34,6 +34,7 @@ from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
+from sansip.io.file_writer import open_call_recorder, open_recorder
 from sansip.media import CallMedia, MediaSettings
 from sansip.media.engine import MediaEngineEvent, MediaPort, StreamFailed, StreamReported
 from sansip.rtp import DtmfReceived, MediaTimedOut
@@ -254,7 +255,7 @@ class CallAudio:
         self.ringback(False)
         if self.media.stream is not None and not self._started_media and self.port is not None:
             if self.options.record_call:
-                self.call_recorder = CallRecorder(
+                self.call_recorder = open_call_recorder(
                     self._numbered(self.options.record_call), PIPELINE_RATE,
                     mode="stereo" if self.options.record_stereo else "mixed", max_duration=3600,
                 )  # fmt: skip

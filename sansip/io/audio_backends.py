@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from sansip.audio.frames import AudioFrame, silence
 from sansip.audio.wavfile import WavPlayer, WavRecorder
 from sansip.errors import LocalProtocolError, SansipError
+from sansip.io.file_writer import FileSink
 
 __all__ = [
     "AudioBackend",
@@ -438,7 +439,7 @@ class WavFileBackend(_VirtualBackend):
         name = self._check(device, DeviceKind.PLAYBACK)
         recorder = self.recorders.get(name)
         if recorder is None:
-            recorder = WavRecorder(self._outputs[name], rate)
+            recorder = WavRecorder(FileSink(self._outputs[name]), rate)
             self.recorders[name] = recorder
         elif recorder.rate != rate:
             raise LocalProtocolError(f"{name!r} was opened at {recorder.rate} Hz, not {rate} Hz")

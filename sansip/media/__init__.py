@@ -10,6 +10,7 @@ from sansip.media.stream import (
     MediaSettings,
     MediaStatistics,
     MediaStream,
+    RecordingFailed,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "MediaSettings",
     "MediaStatistics",
     "MediaStream",
+    "RecordingFailed",
 ]

@@ -23,12 +23,18 @@ state from frame to frame, so the frame edges leave no mark, and each adds
 its filter delay (about 4 ms for 8 <-> 16 kHz).  A re-INVITE that changes
 the remote address, direction or codec is applied with :meth:`update`
 (a new codec rate gets new resamplers).
+
+Recording: the call recorder (:attr:`MediaStream.recorder`) and a file
+recorder used as the sink write through a byte sink that may fail (a full
+disk); the tick after it did, the stream emits :class:`RecordingFailed`
+once per recording, and the stream and the call go on.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import Final, Protocol, TypeAlias
 
 import numpy as np
@@ -45,6 +51,7 @@ from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.audio.jitter import Frame, JitterBuffer, JitterStats, Missing
 from sansip.audio.pipeline import AudioPipeline, PipelineSettings
+from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
 from sansip.errors import LocalProtocolError
 from sansip.rtp import (
@@ -71,6 +78,7 @@ __all__ = [
     "MediaSettings",
     "MediaStatistics",
     "MediaStream",
+    "RecordingFailed",
 ]
 
 #: The media clock's tick (seconds): one frame in and out per tick.
@@ -89,10 +97,28 @@ class CallTap(Protocol):
     def end_tick(self) -> None:
         """Both directions of this tick were given."""
 
+    @property
+    def path(self) -> PurePath:
+        """The file being written (named in :class:`RecordingFailed`)."""
+
+    @property
+    def failure(self) -> str | None:
+        """Why the recording stopped early (writing failed), else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFailed:
+    """Writing a recording of the stream failed (``reason``, e.g. a full
+    disk): the recording stopped, the stream and the call go on."""
+
+    path: str
+    reason: str
+
 
 MediaEvent: TypeAlias = (
     DtmfReceived | MediaTimedOut | Latched | ByeReceived | RemoteSourceChanged | SsrcCollided
-)
+    | RecordingFailed
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +183,7 @@ class MediaStream:
         self._open_resamplers()
         #: Gets both directions at ``sample_rate`` each tick (call recording).
         self.recorder: CallTap | None = None
+        self._failed_recordings: list[object] = []  # reported with RecordingFailed
         self.rtp = self._open_session(media, now)
 
     @property
@@ -315,7 +342,7 @@ class MediaStream:
         self._drain(now)
 
     def next_event(self) -> MediaEvent | None:
-        """DTMF received, media timeout, latching and source changes."""
+        """DTMF received, media timeout, latching, source changes and failed recordings."""
         return self._events.popleft() if self._events else None
 
     # -- commands ----------------------------------------------------------------------
@@ -326,8 +353,14 @@ class MediaStream:
             return
         self._send_side(now)
         self._receive_side(now)
-        if self.recorder is not None:
-            self.recorder.end_tick()
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.end_tick()
+            if recorder.failure is not None:
+                self._recording_failed(recorder, recorder.path, recorder.failure)
+        sink = self.sink
+        if isinstance(sink, FileRecorder) and sink.failure is not None:
+            self._recording_failed(sink, sink.path, sink.failure)
 
     def send_dtmf(self, digits: str, now: float, duration_ms: int | None = None) -> None:
         """Send ``digits`` as RFC 4733 events (raises LocalProtocolError when
@@ -350,6 +383,12 @@ class MediaStream:
                                self._played, self._concealed)  # fmt: skip
 
     # -- internals -----------------------------------------------------------------------
+    def _recording_failed(self, recording: object, path: PurePath, reason: str) -> None:
+        """Report a recording's failure once."""
+        if not any(recording is failed for failed in self._failed_recordings):
+            self._failed_recordings.append(recording)
+            self._events.append(RecordingFailed(str(path), reason))
+
     def _wall(self, now: float) -> float:
         return now + self.settings.wall_clock_offset
 

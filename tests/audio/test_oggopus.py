@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from numpy.typing import NDArray
 
 from sansip.audio import oggopus
 from sansip.audio.analysis import dominant_frequency
+from sansip.audio.bytesink import MemorySink
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.audio.oggopus import (
     OggOpusFileError,
@@ -28,6 +30,7 @@ from sansip.audio.oggopus import (
 )
 from sansip.audio.oggpages import ogg_crc
 from sansip.errors import LocalProtocolError
+from sansip.io.file_writer import FileSink
 from tests.conftest import examples
 
 
@@ -59,10 +62,17 @@ def _tone(rate: int, seconds: float, frequency: float, level: float = 8000) -> N
     return (level * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
 
 
-def _record(path: Path, pcm: NDArray[np.int16], rate: int, **options: object) -> OggOpusWriter:
+def _writer(path: Path, rate: int, **options: Any) -> OggOpusWriter:
+    """A writer to ``path`` (a serial number from a seeded random source unless given)."""
+    if "serial_number" not in options:
+        options.setdefault("random", random.Random(0))
+    return OggOpusWriter(FileSink(path), rate, **options)
+
+
+def _record(path: Path, pcm: NDArray[np.int16], rate: int, **options: Any) -> OggOpusWriter:
     """Write ``pcm`` (samples, or samples x 2) in 20 ms frames; returns the closed writer."""
     step = rate // 50
-    with OggOpusWriter(path, rate, **options) as writer:  # type: ignore[arg-type]
+    with _writer(path, rate, **options) as writer:
         for start in range(0, len(pcm), step):
             writer.write(pcm[start : start + step])
     return writer
@@ -155,7 +165,7 @@ def test_stereo_keeps_a_different_tone_in_each_channel(tmp_path: Path) -> None:
     rate = 16000
     left, right = _tone(rate, 2.0, 500.0), _tone(rate, 2.0, 1300.0)
     path = tmp_path / "call.opus"
-    with OggOpusWriter(path, rate, channels=2, bitrate=64000) as writer:
+    with _writer(path, rate, channels=2, bitrate=64000) as writer:
         for start in range(0, len(left), 320):
             writer.write_stereo(left[start : start + 320], right[start : start + 320])
     info = _probe(path)
@@ -288,7 +298,7 @@ def test_looping_plays_the_file_again(tmp_path: Path) -> None:
 
 def test_an_empty_recording_is_still_a_valid_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.opus"
-    OggOpusWriter(path, 48000).close()
+    _writer(path, 48000).close()
     assert _probe(path)["codec_name"] == "opus"
     assert len(_ffmpeg_decode(path, 48000, 1)) <= 960
     assert len(_play(path, 48000)) == 0
@@ -301,12 +311,14 @@ def test_misuse_raises_local_protocol_errors(tmp_path: Path) -> None:
     path = tmp_path / "x.opus"
     for bad in ({"channels": 3}, {"frame_duration": 0.03}, {"bitrate": 100}):
         with pytest.raises(LocalProtocolError):
-            OggOpusWriter(path, 8000, **bad)
+            _writer(path, 8000, **bad)
     with pytest.raises(LocalProtocolError):
-        OggOpusWriter(path, 44100)
+        _writer(path, 44100)
     with pytest.raises(LocalProtocolError):
-        OggOpusWriter(path, 8000, comments=[("A=B", "c")])
-    writer = OggOpusWriter(path, 8000)
+        _writer(path, 8000, comments=[("A=B", "c")])
+    with pytest.raises(LocalProtocolError, match="serial"):
+        OggOpusWriter(MemorySink(), 8000)  # neither a serial number nor a random source
+    writer = _writer(path, 8000)
     with pytest.raises(LocalProtocolError):
         writer.write_stereo(np.zeros(160), np.zeros(160))
     with pytest.raises(LocalProtocolError):
@@ -315,7 +327,7 @@ def test_misuse_raises_local_protocol_errors(tmp_path: Path) -> None:
     writer.close()
     with pytest.raises(LocalProtocolError):
         writer.write(np.zeros(160, dtype=np.int16))
-    stereo = OggOpusWriter(tmp_path / "s.opus", 8000, channels=2)
+    stereo = _writer(tmp_path / "s.opus", 8000, channels=2)
     with pytest.raises(LocalProtocolError):
         stereo.write_stereo(np.zeros(160), np.zeros(150))
     stereo.close()
@@ -325,9 +337,10 @@ def test_missing_libraries_name_the_debian_packages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(oggopus, "_libraries", lambda: (None, None, "pyogg did not find libogg"))
-    for open_file in (OggOpusWriter, OggOpusReader):
-        with pytest.raises(LocalProtocolError, match="libopus0 libogg0 libopusfile0"):
-            open_file(tmp_path / "none.opus", 8000)
+    with pytest.raises(LocalProtocolError, match="libopus0 libogg0 libopusfile0"):
+        OggOpusWriter(MemorySink(), 8000, serial_number=1)
+    with pytest.raises(LocalProtocolError, match="libopus0 libogg0 libopusfile0"):
+        OggOpusReader(tmp_path / "none.opus", 8000)
 
 
 def test_a_file_that_is_not_ogg_opus_is_refused(tmp_path: Path) -> None:
@@ -354,7 +367,7 @@ def test_any_frames_make_a_file_ffmpeg_and_the_reader_accept(
 ) -> None:
     path = tmp_path / "random.opus"
     channels = 2 if stereo else 1
-    with OggOpusWriter(path, rate, channels=channels) as writer:
+    with _writer(path, rate, channels=channels) as writer:
         for frame in frames:
             writer.write(np.stack((frame, frame[::-1]), axis=1) if stereo else frame)
     total = sum(len(frame) for frame in frames)

@@ -29,6 +29,7 @@ from sansip.audio.player import (
 from sansip.audio.tones import ToneSource
 from sansip.audio.wavfile import WavPlayer
 from sansip.errors import LocalProtocolError
+from sansip.io.file_writer import FileSink
 from tests.conftest import examples
 
 FILE_HZ = 1000.0
@@ -60,7 +61,7 @@ def _write_wav(path: Path, samples: NDArray[np.int16], rate: int, channels: int 
 
 
 def _write_ogg(path: Path, samples: NDArray[np.int16], rate: int) -> Path:
-    with OggOpusWriter(path, rate, random=random.Random(3)) as writer:
+    with OggOpusWriter(FileSink(path), rate, random=random.Random(3)) as writer:
         writer.write(samples)
     return path
 

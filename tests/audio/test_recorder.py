@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,11 +20,13 @@ from hypothesis.extra.numpy import arrays
 from numpy.typing import NDArray
 
 from sansip.audio.analysis import dominant_frequency, tone_present
+from sansip.audio.bytesink import MemorySink
 from sansip.audio.frames import FrameSink, frame_samples
 from sansip.audio.oggopus import OggOpusReader, oggopus_unavailable_reason
-from sansip.audio.recorder import CallRecorder, FileRecorder, open_recorder, recording_format
+from sansip.audio.recorder import CallRecorder, FileRecorder, recording_format
 from sansip.audio.tones import ToneSource
 from sansip.errors import LocalProtocolError
+from sansip.io.file_writer import FileSink, open_call_recorder, open_recorder
 from tests.conftest import examples
 
 SENT_HZ = 600.0
@@ -40,6 +43,12 @@ def _need_ogg() -> None:
     reason = oggopus_unavailable_reason()
     if reason is not None:
         _missing(f"Ogg Opus recording needs libopus and libogg through pyogg: {reason}")
+
+
+def _recorder(path: Path, rate: int, **options: Any) -> CallRecorder:
+    """A call recorder writing ``path`` at once (the threaded writer has its own tests)."""
+    options.setdefault("random", random.Random(0))  # the Ogg serial number
+    return CallRecorder(path, rate, sink=FileSink(path), **options)
 
 
 def _read_wav(path: Path) -> tuple[int, int, NDArray[np.int16]]:
@@ -96,7 +105,7 @@ def _probe(path: Path) -> dict[str, object]:
 @pytest.mark.parametrize("rate", [8000, 16000, 48000])
 def test_wav_mixed_holds_both_directions_in_one_channel(tmp_path: Path, rate: int) -> None:
     path = tmp_path / "call.wav"
-    with CallRecorder(path, rate, mode="mixed") as recorder:
+    with _recorder(path, rate, mode="mixed") as recorder:
         _record_call(recorder, rate, 1.0)
     assert recorder.duration == pytest.approx(1.0)
     file_rate, channels, samples = _read_wav(path)
@@ -110,7 +119,7 @@ def test_wav_mixed_holds_both_directions_in_one_channel(tmp_path: Path, rate: in
 def test_wav_stereo_puts_sent_left_and_received_right(tmp_path: Path, received_first: bool) -> None:
     rate = 16000
     path = tmp_path / "call.WAV"
-    with CallRecorder(path, rate, mode="stereo") as recorder:
+    with _recorder(path, rate, mode="stereo") as recorder:
         _record_call(recorder, rate, 0.5, received_first=received_first)
     _rate, channels, samples = _read_wav(path)
     assert channels == 2 and len(samples) == rate // 2
@@ -138,7 +147,7 @@ def _frame_values(samples: NDArray[np.int16], rate: int = 8000) -> list[tuple[in
 
 def test_pairing_writes_silence_for_a_direction_that_missed_a_tick(tmp_path: Path) -> None:
     path = tmp_path / "pairs.wav"
-    with CallRecorder(path, 8000, mode="stereo") as recorder:
+    with _recorder(path, 8000, mode="stereo") as recorder:
         for tick in range(1, 6):
             recorder.sent(_marker(tick))
             if tick != 3:  # the received direction delivers nothing in tick 3
@@ -150,7 +159,7 @@ def test_pairing_writes_silence_for_a_direction_that_missed_a_tick(tmp_path: Pat
 
 def test_end_tick_keeps_pairing_exact_through_gaps_in_either_order(tmp_path: Path) -> None:
     path = tmp_path / "ticks.wav"
-    with CallRecorder(path, 8000, mode="stereo") as recorder:
+    with _recorder(path, 8000, mode="stereo") as recorder:
         for tick in range(1, 7):
             calls = [(recorder.received, 100 + tick), (recorder.sent, tick)]
             if tick % 2:
@@ -168,7 +177,7 @@ def test_a_direction_far_ahead_is_written_alone_and_close_flushes_the_rest(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "ahead.wav"
-    recorder = CallRecorder(path, 8000, mode="stereo", max_lag=2)
+    recorder = _recorder(path, 8000, mode="stereo", max_lag=2)
     for tick in range(1, 5):
         recorder.received(_marker(tick))
     assert recorder.duration == pytest.approx(0.04)  # two written, two still queued
@@ -181,7 +190,7 @@ def test_a_direction_far_ahead_is_written_alone_and_close_flushes_the_rest(
 
 def test_frames_of_different_lengths_are_padded(tmp_path: Path) -> None:
     path = tmp_path / "lengths.wav"
-    with CallRecorder(path, 8000, mode="stereo") as recorder:
+    with _recorder(path, 8000, mode="stereo") as recorder:
         recorder.sent(np.full(100, 7, dtype=np.int16))
         recorder.received(np.full(160, 9, dtype=np.int16))
     samples = _read_wav(path)[2]
@@ -192,7 +201,7 @@ def test_frames_of_different_lengths_are_padded(tmp_path: Path) -> None:
 
 def test_mixed_mode_soft_clips_instead_of_wrapping(tmp_path: Path) -> None:
     path = tmp_path / "loud.wav"
-    with CallRecorder(path, 8000) as recorder:
+    with _recorder(path, 8000) as recorder:
         for _ in range(3):
             recorder.sent(np.full(160, 30000, dtype=np.int16))
             recorder.received(np.full(160, 30000, dtype=np.int16))
@@ -205,7 +214,7 @@ def test_mixed_mode_soft_clips_instead_of_wrapping(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["mixed", "stereo"])
 def test_max_duration_bounds_the_wav_recording(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "bounded.wav"
-    with CallRecorder(path, 8000, mode=mode, max_duration=0.25) as recorder:  # type: ignore[arg-type]
+    with _recorder(path, 8000, mode=mode, max_duration=0.25) as recorder:
         _record_call(recorder, 8000, 1.0)
         assert recorder.full
     assert recorder.duration == pytest.approx(0.25)
@@ -215,16 +224,16 @@ def test_max_duration_bounds_the_wav_recording(tmp_path: Path, mode: str) -> Non
 
 def test_misuse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LocalProtocolError):
-        CallRecorder(tmp_path / "call.mp3", 8000)
+        open_call_recorder(tmp_path / "call.mp3", 8000)
     with pytest.raises(LocalProtocolError):
-        CallRecorder(tmp_path / "call.wav", 8000, mode="quad")  # type: ignore[arg-type]
+        open_call_recorder(tmp_path / "call.wav", 8000, mode="quad")  # type: ignore[arg-type]
     with pytest.raises(LocalProtocolError):
-        CallRecorder(tmp_path / "call.wav", 8000, max_lag=0)
+        open_call_recorder(tmp_path / "call.wav", 8000, max_lag=0)
     with pytest.raises(LocalProtocolError):
-        FileRecorder(tmp_path / "call.wav", 8000, channels=3)
+        FileRecorder(tmp_path / "call.wav", 8000, sink=MemorySink(), channels=3)
     with pytest.raises(LocalProtocolError):
-        FileRecorder(tmp_path / "call.wav", 0)
-    with FileRecorder(tmp_path / "call.wav", 8000) as recorder:
+        FileRecorder(tmp_path / "call.wav", 0, sink=MemorySink())
+    with FileRecorder(tmp_path / "call.wav", 8000, sink=MemorySink()) as recorder:
         with pytest.raises(LocalProtocolError):
             recorder.write_channels(np.zeros((10, 2), dtype=np.int16))
         with pytest.raises(LocalProtocolError):
@@ -234,7 +243,7 @@ def test_misuse_is_refused(tmp_path: Path) -> None:
 
 def test_directions_as_sinks(tmp_path: Path) -> None:
     path = tmp_path / "sinks.wav"
-    with CallRecorder(path, 8000, mode="stereo") as recorder:
+    with _recorder(path, 8000, mode="stereo") as recorder:
         sinks: tuple[FrameSink, FrameSink] = (recorder.sent_sink, recorder.received_sink)
         sinks[1].write(_marker(5))
         sinks[0].write(_marker(4))
@@ -266,7 +275,7 @@ def _tail(samples: NDArray[np.int16], rate: int) -> NDArray[np.int16]:
 def test_ogg_mixed_holds_both_directions(tmp_path: Path, rate: int) -> None:
     _need_ogg()
     path = tmp_path / "call.ogg"
-    with CallRecorder(path, rate, random=random.Random(1)) as recorder:
+    with _recorder(path, rate, random=random.Random(1)) as recorder:
         _record_call(recorder, rate, 1.0)
     decoded = _read_ogg(path, rate)
     assert len(decoded) == rate
@@ -282,7 +291,7 @@ def test_ogg_stereo_puts_sent_left_and_received_right(tmp_path: Path) -> None:
     _need_ogg()
     rate = 16000
     path = tmp_path / "call.opus"
-    with CallRecorder(path, rate, mode="stereo", bitrate=64000) as recorder:
+    with _recorder(path, rate, mode="stereo", bitrate=64000) as recorder:
         _record_call(recorder, rate, 1.0)
     decoded = _read_ogg(path, rate)
     left, right = _tail(decoded[:, 0], rate), _tail(decoded[:, 1], rate)
@@ -298,7 +307,7 @@ def test_ogg_stereo_puts_sent_left_and_received_right(tmp_path: Path) -> None:
 def test_ogg_max_duration_and_ffmpeg_decodes_it(tmp_path: Path) -> None:
     _need_ogg()
     path = tmp_path / "bounded.ogg"
-    with CallRecorder(path, 16000, mode="stereo", max_duration=0.5) as recorder:
+    with _recorder(path, 16000, mode="stereo", max_duration=0.5) as recorder:
         _record_call(recorder, 16000, 1.0)
     assert recorder.full and recorder.duration == pytest.approx(0.5)
     assert len(_read_ogg(path, 16000)) == 8000
@@ -348,7 +357,7 @@ def test_any_frames_in_any_order_never_crash_and_stay_bounded(
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "random.wav"
-        recorder = CallRecorder(path, 8000, mode=mode, max_duration=limit)  # type: ignore[arg-type]
+        recorder = _recorder(path, 8000, mode=mode, max_duration=limit)
         for is_sent, frame, end_tick in steps:
             (recorder.sent if is_sent else recorder.received)(frame)
             if end_tick:

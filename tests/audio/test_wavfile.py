@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from sansip.audio.analysis import detect_dtmf, dominant_frequency, rms_dbfs, tone_present
 from sansip.audio.tones import DtmfSource, ToneSource
 from sansip.audio.wavfile import LinearResampler, WavFileError, WavPlayer, WavRecorder
+from sansip.io.file_writer import FileSink
 
 
 def write_wav(
@@ -45,7 +46,7 @@ def play_all(player: WavPlayer, limit: int = 10_000) -> NDArray[np.int16]:
 def test_record_then_play_round_trip_is_exact_at_the_same_rate(tmp_path: Path) -> None:
     path = tmp_path / "dtmf.wav"
     source = DtmfSource("1234#", 8000)
-    with WavRecorder(path, 8000) as recorder:
+    with WavRecorder(FileSink(path), 8000) as recorder:
         while not source.finished:
             recorder.write(source.read())
     written = recorder.samples_written
@@ -124,11 +125,11 @@ def test_loop_restarts_and_never_finishes(tmp_path: Path) -> None:
 
 def test_recorder_bounds_duration_and_size(tmp_path: Path) -> None:
     source = ToneSource(1000.0, 8000)
-    with WavRecorder(tmp_path / "a.wav", 8000, max_duration=0.05) as recorder:
+    with WavRecorder(FileSink(tmp_path / "a.wav"), 8000, max_duration=0.05) as recorder:
         for _ in range(10):
             recorder.write(source.read())
     assert recorder.full and recorder.samples_written == 400 and recorder.dropped_samples == 1200
-    with WavRecorder(tmp_path / "b.wav", 8000, max_bytes=44 + 1000) as bounded:
+    with WavRecorder(FileSink(tmp_path / "b.wav"), 8000, max_bytes=44 + 1000) as bounded:
         for _ in range(10):
             bounded.write(source.read())
     assert (tmp_path / "b.wav").stat().st_size <= 44 + 1000
