@@ -13,9 +13,9 @@ import pytest
 
 from sansip.audio.analysis import dominant_frequency
 from sansip.audio.frames import CollectSink
-from sansip.audio.queues import AsyncFrameQueue, OutboundFrameQueue
 from sansip.audio.tones import ToneSource
 from sansip.io.asyncio import AsyncioDatagramDriver
+from sansip.io.queues import AsyncFrameQueue, OutboundFrameQueue
 from sansip.media import CallMedia
 from sansip.sdp import codec_preferences
 

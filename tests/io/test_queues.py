@@ -10,8 +10,8 @@ import pytest
 from numpy.typing import NDArray
 
 from sansip.audio.frames import FrameSink, FrameSource
-from sansip.audio.queues import AsyncFrameQueue, FrameQueue, OutboundFrameQueue
 from sansip.errors import LocalProtocolError
+from sansip.io.queues import AsyncFrameQueue, FrameQueue, OutboundFrameQueue
 
 
 def ramp(start: int, count: int) -> NDArray[np.int16]:
