@@ -49,8 +49,9 @@ __all__ = [
 DEFAULT_MAX_QUEUED: Final = 250
 
 
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error) or type(error).__name__
+def _reason(error: Exception) -> str:
+    strerror = error.strerror if isinstance(error, OSError) else None
+    return strerror or str(error) or type(error).__name__
 
 
 def _patch(file: BinaryIO, patches: dict[int, bytes]) -> None:
@@ -120,16 +121,14 @@ class FileWriter:
         failed or closing).  Never waits for the disk."""
         with self._lock:
             if self._error is not None or self._closing:
-                refused = True
-            elif len(self._queue) >= self.max_queued:
+                return False
+            if len(self._queue) >= self.max_queued:
                 self.dropped_writes += 1
                 self.dropped_bytes += len(data)
                 return False
-            else:
-                refused = False
-                self._queue.append(bytes(data))
-                self._wake.notify()
-        return not refused
+            self._queue.append(bytes(data))
+            self._wake.notify()
+        return True
 
     def patch(self, offset: int, data: bytes) -> None:
         """Overwrite the bytes at ``offset`` once the appends queued so far are written."""
@@ -166,7 +165,7 @@ class FileWriter:
                 if closing:
                     file.close()
                     return
-            except OSError as error:
+            except Exception as error:  # OSError mostly; the thread must not die unheard
                 self._fail(_reason(error))
                 return
 
