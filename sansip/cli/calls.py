@@ -44,7 +44,6 @@ from sansip.dialog.call import (
 from sansip.dialog.register import RegisterEvent
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.errors import RemoteProtocolError, SansipError
-from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import ParseError, SipURI, parse_uri
 from sansip.transaction.drops import MessageDropped
 from sansip.transaction.endpoint import EndpointConfig
@@ -162,19 +161,28 @@ def _driver(
 class _CallMedia:
     """The audio of a command's calls (or nothing, with ``--no-media``)."""
 
-    def __init__(self, args: argparse.Namespace, host: str, rng: random.Random) -> None:
+    def __init__(self, args: argparse.Namespace, host: str, rng: random.Random,
+                 driver: Driver) -> None:  # fmt: skip
         self.options = MediaOptions.from_args(args, parse_params(args.param))
         self.host = host
         self.rng = rng
-        self.clock = AsyncioMediaClock()
+        self.driver = driver  # runs the media engine too, whatever the SIP transport
         self.audio: dict[Call, CallAudio] = {}
 
     async def open(self, call_index: int) -> CallAudio | None:
         if not self.options.enabled:
             return None
-        audio = CallAudio(self.options, self.host, self.clock, self.rng, call_index)
+        audio = CallAudio(self.options, self.host, self.driver, self.rng, call_index)
         await audio.open()
         return audio
+
+    def drain(self) -> None:
+        """Hand the media engine's events to the calls they are about."""
+        by_port = {audio.port: audio for audio in self.audio.values()}
+        while (event := self.driver.media.next_event()) is not None:
+            audio = by_port.get(event.port)
+            if audio is not None:
+                audio.media_event(event)
 
     def handle(self, ua: UserAgent, event: CallEvent, now: float) -> None:
         """Re-INVITEs: with media they are negotiated; without, the session stays."""
@@ -248,7 +256,7 @@ async def _answer(args: argparse.Namespace) -> int:
     ua = _ua(args, local, transport, targets if params.get("proxyaddress") else None)
     session = _Session(ua, driver)
     loop = asyncio.get_running_loop()
-    media = _CallMedia(args, local[0], _rng(args))
+    media = _CallMedia(args, local[0], _rng(args), driver)
     tasks: set[asyncio.Task[None]] = set()
     answered = ended = incoming = 0
 
@@ -298,6 +306,7 @@ async def _answer(args: argparse.Namespace) -> int:
     def pump() -> None:
         nonlocal answered, ended, incoming
         now = loop.time()
+        media.drain()
         while (event := ua.next_event()) is not None:
             if isinstance(event, IncomingCall):
                 incoming += 1
@@ -392,17 +401,12 @@ async def _call(args: argparse.Namespace) -> int:
     ua = _ua(args, bound, transport, proxy_targets)
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
-    media = _CallMedia(args, bound[0], _rng(args))
-    try:
-        audio = await media.open(1)
-    except SansipError as exc:
-        print(f"sansip call: {exc}", file=sys.stderr)
-        await driver.close()
-        return 1
+    media = _CallMedia(args, bound[0], _rng(args), driver)
     media_ok = True
 
     def pump() -> None:
         nonlocal media_ok
+        media.drain()
         while (event := ua.next_event()) is not None:
             if isinstance(event, RegisterEvent | MessageDropped):
                 continue  # the registration is followed by its state; drops are counted
@@ -423,6 +427,12 @@ async def _call(args: argparse.Namespace) -> int:
                 finished.set()
         driver.wake()
 
+    try:
+        audio = await media.open(1)
+    except SansipError as exc:
+        print(f"sansip call: {exc}", file=sys.stderr)
+        await driver.close()
+        return 1
     driver.attach(ua, pump)
     targets = resolved.addresses if resolved else None
     sdp = audio.offer() if audio is not None else make_sdp(bound, 1)

@@ -41,7 +41,6 @@ from sansip.dialog.register import (
 )
 from sansip.dialog.ua import UAConfig, UserAgent
 from sansip.io.asyncio import AsyncioDatagramDriver
-from sansip.io.asyncio_media import AsyncioMediaClock
 from sansip.message import SipURI
 from sansip.server import ServerConfig
 from sansip.transaction.drops import MessageDropped
@@ -107,9 +106,9 @@ class Phone:
     """One demo phone: a UA, its driver, and the audio of its call."""
 
     def __init__(self, name: str, tone: float, registrar: Address, *, flow: Flow,
-                 clock: AsyncioMediaClock, rng: random.Random) -> None:  # fmt: skip
+                 rng: random.Random) -> None:  # fmt: skip
         self.name, self.tone, self.registrar = name, tone, registrar
-        self.clock, self.rng, self.flow = clock, rng, flow
+        self.rng, self.flow = rng, flow
         self.heard = CollectSink(max_frames=2000)
         self.call: Call | None = None
         self.audio: CallAudio | None = None
@@ -135,7 +134,8 @@ class Phone:
         self.driver.wake()
 
     async def open_audio(self) -> CallAudio:
-        audio = CallAudio(MediaOptions(tone=self.tone), "127.0.0.1", self.clock, self.rng,
+        assert self.driver is not None, "start() first"
+        audio = CallAudio(MediaOptions(tone=self.tone), "127.0.0.1", self.driver, self.rng,
                           sink=self.heard)  # fmt: skip
         await audio.open()
         self.audio = audio
@@ -145,6 +145,9 @@ class Phone:
         ua = self.ua
         assert ua is not None and self.driver is not None
         loop = asyncio.get_running_loop()
+        while (media_event := self.driver.media.next_event()) is not None:
+            if self.audio is not None and media_event.port is self.audio.port:
+                self.audio.media_event(media_event)
         while (event := ua.next_event()) is not None:
             if isinstance(event, Registered):
                 self.registered.set()
@@ -298,9 +301,8 @@ async def _run() -> tuple[list[Step], dict[str, dict[str, object]], Flow]:
     )
     loop = asyncio.get_running_loop()
     flow = Flow(loop.time())
-    clock = AsyncioMediaClock()
-    alice = Phone("alice", ALICE_HZ, registrar.address, flow=flow, clock=clock, rng=rng)
-    bob = Phone("bob", BOB_HZ, registrar.address, flow=flow, clock=clock, rng=rng)
+    alice = Phone("alice", ALICE_HZ, registrar.address, flow=flow, rng=rng)
+    bob = Phone("bob", BOB_HZ, registrar.address, flow=flow, rng=rng)
     steps: list[Step] = [Step(f"registrar/proxy listening on "
                               f"{registrar.address[0]}:{registrar.address[1]}", True)]  # fmt: skip
     try:

@@ -35,8 +35,7 @@ from pathlib import Path
 
 from sansip import __version__
 from sansip.cli.options import parse_hostport
-from sansip.io.asyncio import AsyncioDatagramDriver
-from sansip.io.asyncio_stream import AsyncioStreamDriver
+from sansip.io.asyncio import AsyncioDatagramDriver, AsyncioStreamDriver
 from sansip.server import (
     AuthenticationFailed,
     BindingAdded,

@@ -1,7 +1,7 @@
 """Transport choice for the commands: ``-p transport=udp|tcp|tls``, ``-p tlscafile=PATH``.
 
 UDP runs on :class:`~sansip.io.asyncio.AsyncioDatagramDriver`; TCP and TLS
-on :class:`~sansip.io.asyncio_stream.AsyncioStreamDriver`.  TLS verifies
+on :class:`~sansip.io.asyncio.AsyncioStreamDriver` (both run the media too).  TLS verifies
 the server certificate and its host name (the system trust store, or only
 ``tlscafile`` when given).  Listening with TLS needs a certificate and key
 (``--cert``/``--key``); without them a TLS user agent still listens, on
@@ -13,8 +13,7 @@ from __future__ import annotations
 import ssl
 from typing import TypeAlias
 
-from sansip.io.asyncio import AsyncioDatagramDriver
-from sansip.io.asyncio_stream import AsyncioStreamDriver
+from sansip.io.asyncio import AsyncioDatagramDriver, AsyncioStreamDriver
 from sansip.message import SipURI
 from sansip.transport.types import DEFAULT_PORTS, Address, Transport
 

@@ -1,13 +1,13 @@
-"""Threaded driver: SIP over UDP and the media of every call on one thread.
+"""Threaded driver: SIP (UDP, TCP or TLS) and the media of every call on one
+thread.
 
-One *owner* thread holds the :class:`~sansip.io.pump.Pump` (a SIP datagram
-machine and the :class:`~sansip.media.engine.MediaEngine`): it waits on
-every socket the pump watches until the pump's deadline, calls the pump
-when one is readable or the deadline passed, and runs the commands other
-threads post with :meth:`ThreadingDatagramDriver.call`.  ``on_activity``
-callbacks run on a second, *dispatcher* thread, so user code never runs
-while the owner is inside a machine; a callback that wants events must
-ask for them through ``call()``:
+One *owner* thread holds the shared :class:`~sansip.io.driver.Driver` and
+its :class:`~sansip.io.pump.Pump`: it waits on every socket the pump
+watches (a selector) until the pump's deadline, and runs the commands other
+threads post with :meth:`ThreadingDriver.call`.  ``on_activity`` callbacks
+run on a second, *dispatcher* thread, so user code never runs while the
+owner is inside a machine; a callback that wants events must ask for them
+through ``call()``:
 
 >>> # driver = ThreadingDatagramDriver(endpoint, ("127.0.0.1", 5060),
 >>> #     on_activity=lambda: driver.call(drain_events))
@@ -18,112 +18,230 @@ ask for them through ``call()``:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import queue
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sansip.io._owner import OwnerThreadDriver
-from sansip.io._pump import DatagramMachine
-from sansip.io.pump import MediaCommands, Pump
-from sansip.media.engine import MediaEngine
+from sansip.io.driver import Driver, StreamDriving
 from sansip.transport.types import Address
 
-__all__ = ["ThreadingDatagramDriver"]
+__all__ = ["ThreadingDatagramDriver", "ThreadingDriver", "ThreadingStreamDriver"]
+
+log = logging.getLogger("sansip.io")
 
 T = TypeVar("T")
+_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
-class ThreadingDatagramDriver(OwnerThreadDriver[DatagramMachine, Pump], MediaCommands):
-    """Runs a datagram machine on one UDP socket (``local``; None: no SIP
-    socket) and the media engine in one owner thread.
+class ThreadingDriver(Driver):
+    """The driver (see :class:`~sansip.io.driver.Driver`) on its own owner
+    thread; SIP over UDP unless made with ``stream=``.
 
-    Only the owner thread touches the machines.  Other threads issue
-    commands with :meth:`call`, which runs a callable on the owner thread
-    and returns a :class:`concurrent.futures.Future`; afterwards the owner
-    sends what the machines queued and re-arms its timer.  The media
-    commands (:meth:`open_media`, :meth:`start_media`, ...) do that and wait.
-
-    ``on_activity`` is called after the machine took input or fired a
-    timer, or when the media engine has events, on the dispatcher thread
-    with no lock held.  Calls are coalesced and must not touch the machines
-    directly.  A callback that raises is logged and the dispatcher goes on.
+    Only the owner thread touches the machines.  :meth:`call` runs a
+    callable there and returns a :class:`concurrent.futures.Future`;
+    afterwards the owner sends what the machines queued and re-arms.  The
+    media commands do that and wait.  ``on_activity`` runs on the
+    dispatcher thread with no lock held (calls are coalesced; a callback
+    that raises is logged and the dispatcher goes on).
     """
 
-    def __init__(
-        self,
-        machine: DatagramMachine | None,
-        local: Address | None,
-        *,
-        on_activity: Callable[[], None] | None = None,
-        media: MediaEngine | None = None,
-    ) -> None:
-        super().__init__(machine, local or ("", 0), on_activity=on_activity)
-        self._sip = local is not None
-        self._media_engine = media
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        self._selector.register(self._wake_r, _READ, None)
+        self._commands: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._callbacks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._callback_pending = False
+        self._lock = threading.Lock()  # guards _stopped against concurrent call()/close()
+        self._stopped = False
+        self._owner: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
 
     def start(self) -> Address:
-        """Bind the SIP socket, start the threads; return the bound address."""
+        """Bind the SIP socket (or listen), start the threads; return the bound address."""
         assert self._owner is None, "start() once"
-        self._selector = selectors.DefaultSelector()
-        pump = self._pump = Pump(time.monotonic, self._watch, self._unwatch,
-                                 media=self._media_engine)  # fmt: skip
-        if self.machine is not None:
-            pump.attach(self.machine)
-        if self._sip:
-            try:
-                self.local = pump.bind_sip(self.local)
-            except OSError:
-                self._selector.close()
-                raise
-        return self._launch(None, "udp")
+        self._open_pump(time.monotonic)
+        name = f"sansip-{'udp' if self._stream is None else 'tcp'}-{self.local[1]}"
+        self._owner = threading.Thread(target=self._run, name=name, daemon=True)
+        self._dispatcher = threading.Thread(target=self._dispatch, name=f"{name}-dispatch",
+                                            daemon=True)  # fmt: skip
+        self._dispatcher.start()
+        self._owner.start()
+        return self.local
 
-    def _new_pump(self, machine: DatagramMachine) -> Pump:
-        self.pump.attach(machine)
-        return self.pump
+    @property
+    def owner_ident(self) -> int | None:
+        """The owner thread's ``threading.get_ident()``, once started."""
+        return None if self._owner is None else self._owner.ident
 
-    def attach(
-        self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
-    ) -> None:
-        """Run ``machine`` on the bound socket (for a machine that must know
-        its address first: construct with ``None``, ``start()``, then
-        ``attach``).  Returns once the owner thread has taken it over."""
-        self._attach(machine, on_activity)
+    def call(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on the owner thread (at once when called there); its
+        result (or exception) arrives in the returned future.  Raises
+        ``RuntimeError`` when the driver is not running."""
+        fut: Future[T] = Future()
+        if threading.current_thread() is self._owner:
+            _execute(fn, fut)
+            self._after()
+            return fut
+        with self._lock:
+            if self._stopped or self._owner is None:
+                raise RuntimeError("driver is not running (start() first, or closed)")
+            self._commands.put((fn, fut))
+        with contextlib.suppress(OSError):  # full of wake-ups already
+            self._wake_w.send(b"\0")
+        return fut
 
-    def _on_owner(self, action: Callable[[], T]) -> T:
-        return self.call(action).result()
-
-    # -- owner thread -------------------------------------------------------
-
-    def _watch(self, key: int, sock: socket.socket) -> None:
-        assert self._selector is not None
-        self._selector.register(sock, selectors.EVENT_READ, key)
-
-    def _unwatch(self, key: int, sock: socket.socket) -> None:
-        if self._selector is not None:
-            self._selector.unregister(sock)
-
-    def _poll(self, selector: selectors.BaseSelector) -> bool:
-        for key, _ in selector.select(self._timeout()):
-            if key.data == "wake":
-                self._drain_wake()
-            else:
-                self.pump.readable(key.data)
-        return self.pump.take_activity()
-
-    def _due(self) -> bool:
-        return super()._due() and self.pump.take_activity()
-
-    def _step(self, step: Callable[[], Any]) -> None:
-        step()  # the pump sends, and guards every machine call
-
-    def _shutdown(self) -> None:
-        self.pump.close()
+    @property
+    def connections(self) -> list[Address]:
+        """TCP/TLS: the peers with a connection (a snapshot taken on the owner thread)."""
+        return [] if self._stopped or self._owner is None else super().connections
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop and join both threads (each wait bounded by ``timeout``) and
         close every socket.  Idempotent; commands still queued are cancelled."""
-        super().close(timeout)
-        if self._owner is None and self._pump is not None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = self._closed = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        current = threading.current_thread()
+        if self._owner is None:
+            self._shutdown()
+        elif self._owner is not current:
+            self._owner.join(timeout)
+            if self._owner.is_alive():
+                log.warning("owner thread %s did not stop in %.1fs", self._owner.name, timeout)
+        self._callbacks.put(None)
+        if self._dispatcher is not None and self._dispatcher is not current:
+            self._dispatcher.join(timeout)
+        self._cancel_pending()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- loop hooks ----------------------------------------------------------------------
+    def _post(self, action: Callable[[], object]) -> None:
+        if self._owner is None:
+            self._on_owner(action)
+        else:
+            self.call(action)
+
+    def _on_owner(self, action: Callable[[], T]) -> T:
+        if self._owner is None:  # not started: no other thread touches anything yet
+            try:
+                return action()
+            finally:
+                self._after()
+        return self.call(action).result()
+
+    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+        mask = (_READ if read else 0) | (_WRITE if write else 0)
+        try:
+            current = self._selector.get_key(sock)
+        except (KeyError, ValueError):
+            if mask:
+                self._selector.register(sock, mask, key)
+            return
+        if not mask:
+            self._selector.unregister(sock)
+        elif current.events != mask or current.fileobj is not sock:
+            self._selector.modify(sock, mask, key)
+
+    def _unwatch(self, key: int, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+
+    def _set_timer(self, deadline: float | None) -> None:
+        """Nothing to do: the owner waits until ``_armed`` each turn."""
+
+    def _activity(self) -> None:
+        callback = self.on_activity
+        if self.pump.take_activity() and callback is not None and not self._callback_pending:
+            self._callback_pending = True
+            self._callbacks.put(callback)
+
+    # -- owner thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._after()
+            while not self._stopping():
+                armed = self._armed
+                timeout = None if armed is None else max(0.0, armed - time.monotonic())
+                for key, mask in self._selector.select(timeout):
+                    if key.data is None:
+                        with contextlib.suppress(OSError):  # drained
+                            while self._wake_r.recv(4096):
+                                pass
+                    elif not self._stopping():
+                        self._ready(key.data, bool(mask & _READ), bool(mask & _WRITE))
+                if self._stopping():
+                    break
+                self._run_commands()
+                if self._armed is not None and time.monotonic() >= self._armed:
+                    self._fire(self._armed)
+        except Exception:  # never expected: the pump guards every machine call
+            log.exception("owner thread crashed")
+        self._shutdown()
+
+    def _stopping(self) -> bool:
+        return self._stopped
+
+    def _run_commands(self) -> None:
+        ran = False
+        with contextlib.suppress(queue.Empty):
+            while True:
+                fn, fut = self._commands.get_nowait()
+                _execute(fn, fut)
+                ran = True
+        if ran:
+            self._after()
+
+    def _shutdown(self) -> None:
+        if self._pump is not None:
             self._pump.close()
+        self._selector.close()
+        self._cancel_pending()
+
+    def _cancel_pending(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._commands.get_nowait()[1].cancel()
+
+    # -- dispatcher thread -------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while (callback := self._callbacks.get()) is not None:
+            self._callback_pending = False
+            try:
+                callback()
+            except Exception:
+                log.exception("on_activity callback raised")
+
+
+def _execute(fn: Callable[[], T], fut: Future[T]) -> None:
+    if not fut.set_running_or_notify_cancel():
+        return
+    try:
+        fut.set_result(fn())
+    except BaseException as exc:
+        fut.set_exception(exc)
+
+
+#: SIP over UDP (and media) on an owner thread.
+ThreadingDatagramDriver = ThreadingDriver
+
+
+class ThreadingStreamDriver(StreamDriving, ThreadingDriver):
+    """SIP over TCP or TLS (and media) on an owner thread (see
+    :class:`~sansip.io.driver.StreamDriving` for the TLS arguments)."""

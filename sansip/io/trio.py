@@ -1,11 +1,12 @@
-"""trio driver: SIP over UDP and the media of every call in trio tasks.
+"""trio driver: SIP (UDP, TCP or TLS) and the media of every call in trio tasks.
 
-The :class:`~sansip.io.pump.Pump` holds the sockets and the machines (a SIP
-datagram machine and the :class:`~sansip.media.engine.MediaEngine`); this
-module gives each socket a task that waits until it is readable
-(``trio.lowlevel.wait_readable``) and calls the pump, and one timer task
-that sleeps until the pump's deadline.  Sending never waits (non-blocking
-sockets), so commands need no ``await``.  Two shapes, both structured:
+The shared :class:`~sansip.io.driver.Driver` and its
+:class:`~sansip.io.pump.Pump` hold the sockets and the machines; this module
+gives each watched socket a task that waits until it is readable or
+writable (``trio.lowlevel.wait_readable``/``wait_writable``), and one timer
+task that sleeps until the pump's deadline.  Sending never waits
+(non-blocking sockets), so commands need no ``await``.  Two shapes, both
+structured:
 
 >>> # async with TrioDatagramDriver(machine, ("127.0.0.1", 5060)) as driver:
 >>> #     ...  # driver.local is bound; command the machine, then driver.wake()
@@ -20,124 +21,92 @@ from __future__ import annotations
 
 import math
 import socket
-from collections.abc import Callable
-from typing import TypeVar
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
 
 import trio
 
-from sansip.io._pump import DatagramMachine
-from sansip.io._trio_base import HiddenNursery
-from sansip.io.pump import SIP_SOCKET, MediaCommands, Pump
-from sansip.media.engine import MediaEngine
+from sansip.io.driver import Driver, StreamDriving
 from sansip.transport.types import Address
 
-__all__ = ["TrioDatagramDriver"]
-
-T = TypeVar("T")
+__all__ = ["TrioDatagramDriver", "TrioDriver", "TrioStreamDriver"]
 
 
-class TrioDatagramDriver(HiddenNursery, MediaCommands):
-    """Runs a datagram machine on one UDP socket (``local``; None: no SIP
-    socket) and the media engine in trio tasks.
+class _Watched:
+    """What one socket's two tasks wait for; ``changed`` wakes them to look again."""
 
-    After commanding the machine from another task, call :meth:`wake` so
-    its output goes out and the timer is re-armed.  ``on_activity`` is
-    called in the driver's tasks after the machine took input or fired a
-    timer, or when the media engine has events; an exception it raises
-    propagates to the nursery, as trio would have it.
-    """
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.wanted = {"read": False, "write": False}
+        self.changed = {"read": trio.Event(), "write": trio.Event()}
 
-    def __init__(
-        self,
-        machine: DatagramMachine | None,
-        local: Address | None,
-        *,
-        on_activity: Callable[[], None] | None = None,
-        media: MediaEngine | None = None,
-    ) -> None:
-        self.machine = machine
-        self.local: Address = local or ("", 0)
-        self._sip = local is not None
-        self.on_activity = on_activity
-        self._media = media
-        self._pump: Pump | None = None
+    def set(self, direction: str, wanted: bool) -> None:
+        if self.wanted[direction] != wanted:
+            self.wanted[direction] = wanted
+            self.changed[direction].set()
+
+
+class TrioDriver(Driver):
+    """The driver (see :class:`~sansip.io.driver.Driver`) in trio tasks; SIP
+    over UDP unless made with ``stream=``.  ``on_activity`` runs in the
+    driver's tasks; an exception it raises propagates to the nursery, as
+    trio would have it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._nursery: trio.Nursery | None = None
-        self._unwatched: list[tuple[int, socket.socket]] = []
-        self._rearmed = trio.Event()
-        self._armed: float | None = None
+        self._watched: dict[int, _Watched] = {}
+        self._timer_changed = trio.Event()
         self._scope: trio.CancelScope | None = None
-        self._closed = False
         self._stopped = trio.Event()
-
-    async def __aenter__(self) -> TrioDatagramDriver:
-        """Open a nursery, start :meth:`run` in it and wait until bound."""
-        await self._enter()
-        return self
+        self._stack: AsyncExitStack | None = None
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Bind the SIP socket, report the bound address through
-        ``task_status`` (``await nursery.start(driver.run)`` returns it),
-        then pump until :meth:`close` (or cancellation)."""
-        assert self._pump is None, "run() once"
+        """Bind the SIP socket (or listen), report the bound address through
+        ``task_status`` (``await nursery.start(driver.run)`` returns it), then
+        pump until :meth:`close` (or cancellation)."""
+        assert self._scope is None, "run() once"
         await trio.lowlevel.checkpoint()
-        pump = self._pump = Pump(trio.current_time, self._watch, self._unwatch, media=self._media)
         try:
-            if self.machine is not None:
-                pump.attach(self.machine)
-            if self.local is not None:
-                self.local = pump.bind_sip(self.local)
             with trio.CancelScope() as self._scope:
                 if self._closed:
                     self._scope.cancel()
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    for key, sock in self._unwatched:
-                        nursery.start_soon(self._reader, key, sock)
-                    self._unwatched.clear()
+                    self._open_pump(trio.current_time)  # its sockets' tasks start here
                     nursery.start_soon(self._timer)
                     task_status.started(self.local)
                     self.wake()
         finally:
             self._nursery = None
             self._closed = True
-            pump.close()
+            if self._pump is not None:
+                self._pump.close()
             self._stopped.set()
 
-    def attach(
-        self, machine: DatagramMachine, on_activity: Callable[[], None] | None = None
-    ) -> None:
-        """Run ``machine`` on the bound socket (for a machine that must know
-        its address first: construct with ``None``, start, then ``attach``)."""
-        self.machine = machine
-        self.pump.attach(machine)
-        if on_activity is not None:
-            self.on_activity = on_activity
-        self.wake()
+    async def __aenter__(self) -> TrioDriver:
+        """Open a nursery, start :meth:`run` in it and wait until bound."""
+        async with AsyncExitStack() as stack:
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            await nursery.start(self.run)
+            self._stack = stack.pop_all()
+        return self
 
-    @property
-    def pump(self) -> Pump:
-        """The sockets, machines and counters (received, sent, faults, errors)."""
-        assert self._pump is not None, "start the driver first"
-        return self._pump
-
-    @property
-    def errors(self) -> int:
-        """Datagrams the kernel refused or reported errors for."""
-        return self.pump.errors
-
-    def wake(self) -> None:
-        """Send what the machines have queued and re-arm the timer."""
-        if not self._closed:
-            self.pump.flush()
-            self._arm()
-
-    def _on_owner(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        finally:
-            self._arm()
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool:  # fmt: skip
+        """Close, and wait for the tasks.  An exception from the body is
+        re-raised as it is (not wrapped by the hidden nursery); ``Cancelled``
+        goes to the nursery so trio can route it to its cancel scope."""
+        self.close()
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        if exc is None or isinstance(exc, trio.Cancelled):
+            return bool(await stack.__aexit__(exc_type, exc, tb))
+        await stack.__aexit__(None, None, None)
+        return False
 
     def close(self) -> None:
         """Ask the driver's tasks to stop and close the sockets.  Idempotent;
@@ -149,48 +118,67 @@ class TrioDatagramDriver(HiddenNursery, MediaCommands):
     async def aclose(self) -> None:
         """Close and wait until the driver's tasks have let go of the sockets."""
         self.close()
-        if self._pump is not None:
+        if self._scope is not None:
             await self._stopped.wait()
 
-    # -- tasks ---------------------------------------------------------------------
-    def _watch(self, key: int, sock: socket.socket) -> None:
-        if self._nursery is None:
-            self._unwatched.append((key, sock))
-        else:
-            self._nursery.start_soon(self._reader, key, sock)
+    # -- loop hooks ----------------------------------------------------------------------
+    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+        watched = self._watched.get(key)
+        if watched is None or watched.sock is not sock:
+            watched = self._watched[key] = _Watched(sock)
+            if self._nursery is not None:
+                self._start_tasks(key, watched)
+        watched.set("read", read)
+        watched.set("write", write)
 
     def _unwatch(self, key: int, sock: socket.socket) -> None:
-        trio.lowlevel.notify_closing(sock)
+        watched = self._watched.pop(key, None)
+        if watched is not None:
+            trio.lowlevel.notify_closing(watched.sock)
+            for event in watched.changed.values():
+                event.set()
 
-    async def _reader(self, key: int, sock: socket.socket) -> None:
-        pump = self.pump
-        while not self._closed:
+    def _set_timer(self, deadline: float | None) -> None:
+        self._timer_changed.set()
+
+    # -- tasks -----------------------------------------------------------------------
+    def _start_tasks(self, key: int, watched: _Watched) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(self._serve, key, watched, "read")
+        self._nursery.start_soon(self._serve, key, watched, "write")
+
+    async def _serve(self, key: int, watched: _Watched, direction: str) -> None:
+        """Wait until the socket is ready in ``direction`` while that is
+        wanted, and report it; end when the socket is unwatched."""
+        wait = trio.lowlevel.wait_readable if direction == "read" else trio.lowlevel.wait_writable
+        reading = direction == "read"
+        while self._watched.get(key) is watched:
+            if not watched.wanted[direction]:
+                watched.changed[direction] = trio.Event()
+                await watched.changed[direction].wait()
+                continue
             try:
-                await trio.lowlevel.wait_readable(sock)
+                await wait(watched.sock)
             except (trio.ClosedResourceError, OSError):  # closed under us
                 return
-            if pump.readable(key) and key == SIP_SOCKET:
-                self._arm()
-                self._activity()
+            if self._watched.get(key) is watched:
+                self._ready(key, reading, not reading)
 
     async def _timer(self) -> None:
         while True:
-            self._rearmed = trio.Event()
+            self._timer_changed = trio.Event()
             at = self._armed
             with trio.move_on_at(math.inf if at is None else at):
-                await self._rearmed.wait()
+                await self._timer_changed.wait()
                 continue
-            self._armed = None
-            self.pump.fire(at if at is not None else trio.current_time())
-            self._arm()
-            self._activity()
+            if at is not None:
+                self._fire(at)
 
-    def _arm(self) -> None:
-        at = None if self._closed else self.pump.deadline()
-        if at != self._armed:
-            self._armed = at
-            self._rearmed.set()
 
-    def _activity(self) -> None:
-        if self.pump.take_activity() and self.on_activity is not None:
-            self.on_activity()
+#: SIP over UDP (and media) in trio tasks.
+TrioDatagramDriver = TrioDriver
+
+
+class TrioStreamDriver(StreamDriving, TrioDriver):
+    """SIP over TCP or TLS (and media) in trio tasks (see
+    :class:`~sansip.io.driver.StreamDriving` for the TLS arguments)."""

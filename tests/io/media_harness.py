@@ -14,7 +14,7 @@ import trio
 
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.io.asyncio import AsyncioDatagramDriver
-from sansip.io.pump import MediaCommands
+from sansip.io.driver import Driver
 from sansip.io.threading import ThreadingDatagramDriver
 from sansip.io.trio import TrioDatagramDriver
 from sansip.media import CallMedia
@@ -29,7 +29,7 @@ T = TypeVar("T")
 class Harness:
     """A started media-only driver of one loop and the loop's sleep and clock."""
 
-    def __init__(self, loop: str, driver: MediaCommands, sleep: Callable[[float], Awaitable[Any]],
+    def __init__(self, loop: str, driver: Driver, sleep: Callable[[float], Awaitable[Any]],
                  now: Callable[[], float]) -> None:  # fmt: skip
         self.loop = loop
         self.driver = driver

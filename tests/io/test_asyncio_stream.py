@@ -8,7 +8,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from sansip.io.asyncio_stream import AsyncioStreamDriver
+from sansip.io.asyncio import AsyncioStreamDriver
 from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sansip.io.threading_stream import ThreadingStreamDriver
+from sansip.io.threading import ThreadingStreamDriver
 from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki

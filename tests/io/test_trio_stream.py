@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from sansip.io.trio_stream import TrioStreamDriver
+from sansip.io.trio import TrioStreamDriver
 from sansip.transaction.endpoint import Endpoint, EndpointConfig
 from sansip.transport.types import Address, Transport
 from tests.certs import make_pki
