@@ -53,16 +53,7 @@ class AsyncioDriver(Driver):
         result (or exception) arrives in the returned future."""
         assert self._loop is not None, "start() first"
         fut: Future[T] = Future()
-
-        def run() -> None:
-            if fut.set_running_or_notify_cancel():
-                try:
-                    fut.set_result(fn())
-                except BaseException as exc:
-                    fut.set_exception(exc)
-            self._after()
-
-        self._loop.call_soon_threadsafe(run)
+        self._loop.call_soon_threadsafe(self._command, fn, fut)
         return fut
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ import socket
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sansip.io.machines import DatagramMachine, StreamMachine
@@ -143,6 +144,15 @@ class Driver(ABC):
         """Send what the machines have queued and re-arm the timer."""
         if not self._closed:
             self._post(lambda: None)
+
+    def _command(self, fn: Callable[[], T], fut: Future[T]) -> None:
+        """Run a command posted from another thread into ``fut``, then :meth:`_after`."""
+        if fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+        self._after()
 
     def _after(self) -> None:
         """After a command: send what it queued and re-arm."""

@@ -92,8 +92,7 @@ class ThreadingDriver(Driver):
         ``RuntimeError`` when the driver is not running."""
         fut: Future[T] = Future()
         if threading.current_thread() is self._owner:
-            _execute(fn, fut)
-            self._after()
+            self._command(fn, fut)
             return fut
         with self._lock:
             if self._stopped or self._owner is None:
@@ -199,14 +198,9 @@ class ThreadingDriver(Driver):
         return self._stopped
 
     def _run_commands(self) -> None:
-        ran = False
         with contextlib.suppress(queue.Empty):
             while True:
-                fn, fut = self._commands.get_nowait()
-                _execute(fn, fut)
-                ran = True
-        if ran:
-            self._after()
+                self._command(*self._commands.get_nowait())
 
     def _shutdown(self) -> None:
         if self._pump is not None:
@@ -227,15 +221,6 @@ class ThreadingDriver(Driver):
                 callback()
             except Exception:
                 log.exception("on_activity callback raised")
-
-
-def _execute(fn: Callable[[], T], fut: Future[T]) -> None:
-    if not fut.set_running_or_notify_cancel():
-        return
-    try:
-        fut.set_result(fn())
-    except BaseException as exc:
-        fut.set_exception(exc)
 
 
 #: SIP over UDP (and media) on an owner thread.

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import math
 import socket
+from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -31,6 +33,8 @@ from sansip.io.driver import Driver, StreamDriving
 from sansip.transport.types import Address
 
 __all__ = ["TrioDatagramDriver", "TrioDriver", "TrioStreamDriver"]
+
+T = TypeVar("T")
 
 
 class _Watched:
@@ -61,6 +65,7 @@ class TrioDriver(Driver):
         self._scope: trio.CancelScope | None = None
         self._stopped = trio.Event()
         self._stack: AsyncExitStack | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
 
     async def run(
         self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
@@ -76,6 +81,7 @@ class TrioDriver(Driver):
                     self._scope.cancel()
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    self._token = trio.lowlevel.current_trio_token()
                     self._open_pump(trio.current_time)  # its sockets' tasks start here
                     nursery.start_soon(self._timer)
                     task_status.started(self.local)
@@ -107,6 +113,14 @@ class TrioDriver(Driver):
             return bool(await stack.__aexit__(exc_type, exc, tb))
         await stack.__aexit__(None, None, None)
         return False
+
+    def call(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` in the driver's trio run from another thread, then
+        :meth:`wake`; its result (or exception) arrives in the returned future."""
+        assert self._token is not None, "run() first"
+        fut: Future[T] = Future()
+        self._token.run_sync_soon(self._command, fn, fut)
+        return fut
 
     def close(self) -> None:
         """Ask the driver's tasks to stop and close the sockets.  Idempotent;

@@ -199,3 +199,30 @@ def test_refused_datagrams_are_counted_and_early_ones_dropped(loop: str) -> None
 
     dropped, sent, faults = run(loop, scenario)
     assert dropped == 2 and sent >= 5 and faults == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_commands_from_other_threads_run_where_the_pump_lives(loop: str) -> None:
+    """``call()`` from a foreign thread runs on the loop's thread (the owner
+    thread for threads) and its result or exception comes back in a future."""
+
+    async def scenario(h: Harness) -> tuple[list[object], int]:
+        results: list[object] = []
+
+        def worker() -> None:
+            driver = h.driver
+            assert hasattr(driver, "call")
+            results.append(driver.call(lambda: (threading.get_ident(), 7 * 6)).result(timeout=5))
+            failing = driver.call(lambda: 1 / 0)
+            results.append(type(failing.exception(timeout=5)))
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        await h.wait_for(lambda: len(results) == 2)
+        thread.join(5)
+        owner = getattr(h.driver, "owner_ident", None) or threading.get_ident()
+        return results, owner
+
+    results, owner = run(loop, scenario)
+    assert results == [(owner, 42), ZeroDivisionError]
