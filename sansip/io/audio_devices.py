@@ -153,7 +153,23 @@ class AudioDevice(Protocol):
         ...
 
 
-class _Endpoint:
+class _Volume:
+    """A volume percentage applied to every frame (50 = unchanged); checked when set."""
+
+    _volume: int
+
+    @property
+    def volume(self) -> int:
+        """The volume percentage (50 = unchanged); applies at once."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, percent: int) -> None:
+        volume_gain(percent)
+        self._volume = percent
+
+
+class _Endpoint(_Volume):
     """A ring plus the device stream that fills or drains it."""
 
     kind: DeviceKind
@@ -190,16 +206,6 @@ class _Endpoint:
         """The device streamed on (None once closed)."""
         stream = self._stream
         return stream.device if stream is not None else None
-
-    @property
-    def volume(self) -> int:
-        """The volume percentage applied to every frame (50 = unchanged)."""
-        return self._volume
-
-    @volume.setter
-    def volume(self, percent: int) -> None:
-        volume_gain(percent)
-        self._volume = percent
 
     @property
     def stream(self) -> DeviceStream | None:
@@ -303,7 +309,7 @@ class PlaybackDevice(_Endpoint):
             stream.pump(len(frame))
 
 
-class RingPlayer:
+class RingPlayer(_Volume):
     """Plays a frame source (ringtone, cadence) on the ringer device while started.
 
     The device pulls frames from ``source`` as it needs them (in PortAudio's
@@ -340,16 +346,6 @@ class RingPlayer:
         self._playback: PlaybackDevice | None = None
         self._lock = threading.Lock()
         self.frames_played = 0
-
-    @property
-    def volume(self) -> int:
-        """The ring volume percentage (50 = unchanged); applies at once."""
-        return self._volume
-
-    @volume.setter
-    def volume(self, percent: int) -> None:
-        volume_gain(percent)
-        self._volume = percent
 
     @property
     def ringing(self) -> bool:
