@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "transport": {"message"},
     "transaction": {"transport", "message"},
     "dialog": {"transaction", "transport", "message", "sdp"},
-    "server": {"transaction", "transport", "message", "sdp"},
+    "server": {"transaction", "transport", "message"},
     "audio": set(),
     "media": {"sdp", "rtp", "audio"},
     # The drivers run the machines of every layer below the applications.
