@@ -557,9 +557,9 @@ def print_targets(results: list[dict[str, Any]], peers: list[str]) -> None:
 
 
 def corpus_dir() -> Path | None:
-    """The RFC 4475 corpus: SANSIP_CONFORMANCE_DATA, or ../shared beside the checkout."""
+    """The RFC 4475 corpus: SANSIP_CONFORMANCE_DATA, or the checkout's conformance/data."""
     configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
-    root = Path(configured) if configured else ROOT.parent / "shared" / "conformance-data"
+    root = Path(configured) if configured else ROOT / "conformance" / "data"
     return root / "rfc4475" if (root / "rfc4475" / "INDEX.tsv").is_file() else None
 
 

@@ -1,8 +1,8 @@
 """Shared fixtures: where the conformance data lives.
 
-The RFC torture messages and test vectors are not part of the repository.
-Tests find them through ``SANSIP_CONFORMANCE_DATA`` or, by default, in
-``../shared/conformance-data`` next to the checkout.  Outside CI a missing
+The RFC torture messages live in the repository, under ``conformance/data``
+(see its README for where they came from).  ``SANSIP_CONFORMANCE_DATA`` names
+another directory with the same layout to use instead.  Outside CI a missing
 directory skips those tests with a message; in CI (``CI=true``) it fails.
 """
 
@@ -32,11 +32,18 @@ settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: The RFC 4475/5118 torture messages kept in the repository.
+CONFORMANCE_DATA = REPO / "conformance" / "data"
+
+
+def _conformance_data_path() -> Path:
+    configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
+    return Path(configured) if configured else CONFORMANCE_DATA
+
 
 def conformance_data_dir() -> Path | None:
     """The conformance data directory, or None if it cannot be found."""
-    configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
-    path = Path(configured) if configured else REPO.parent / "shared" / "conformance-data"
+    path = _conformance_data_path()
     return path if path.is_dir() else None
 
 
@@ -46,8 +53,9 @@ def conformance_data() -> Path:
     path = conformance_data_dir()
     if path is None:
         message = (
-            "conformance data not found: set SANSIP_CONFORMANCE_DATA to the directory "
-            "holding rfc4475/ and rfc5118/"
+            f"conformance data not found at {_conformance_data_path()}: restore "
+            "conformance/data or set SANSIP_CONFORMANCE_DATA to a directory holding "
+            "rfc4475/ and rfc5118/"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(message)

@@ -12,7 +12,7 @@ API (``plc``, ``vad``, ``aec``, ``agc``, ``denoise``, ``silencesuppress``,
   parameter is 2 (capture and playback) → ``volumeout``; the result is also
   the echo canceller's reference.
 
-Values follow SPEC.md §5.19: ``aec`` 0 no, 1 yes unless a headset is
+What the values mean: ``aec`` 0 no, 1 yes unless a headset is
 known, 2 yes if supported, 3 forced; ``agc``/``denoise`` 0 off, 1 capture,
 2 capture and playback, 3 auto (capture); ``vad`` 0 auto, 1 no, 2 playback
 side, 3 capture side, 4 both; ``silencesuppress`` -1 auto (on only for a
@@ -57,7 +57,7 @@ def _int(params: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    """The parameters that shape the audio processing (SPEC.md defaults)."""
+    """The parameters that shape the audio processing (defaults: the phone API's)."""
 
     plc: bool = True
     vad: int = 2
@@ -77,7 +77,7 @@ class PipelineSettings:
         cls, params: Mapping[str, str], defaults: PipelineSettings | None = None
     ) -> PipelineSettings:
         """Settings from ``-p name=value`` parameters; missing ones come from
-        ``defaults`` (SPEC.md's when None)."""
+        ``defaults`` (this class's when None)."""
         d = defaults or cls()
         return cls(
             plc=bool(_int(params, "plc", int(d.plc))),

@@ -1,10 +1,11 @@
 """``sansip demo``: what sansip can do today, on data that needs no network.
 
 Until the first call exists, the demo parses the RFC 4475 and RFC 5118
-torture messages (found through ``SANSIP_CONFORMANCE_DATA`` or a
-``shared/conformance-data`` directory next to the working directory or the
-checkout), re-serializes each one and reports the outcome against the
-corpus index.  Without the corpus it runs on a few built-in messages.
+torture messages (from ``SANSIP_CONFORMANCE_DATA`` if set, else from the
+checkout's ``conformance/data``, where sansip keeps them, or a
+``conformance/data`` in the working directory), re-serializes each one and
+reports the outcome against the corpus index.  Without the corpus (an
+installed wheel carries no test data) it runs on a few built-in messages.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def find_corpus() -> Path | None:
     configured = os.environ.get("SANSIP_CONFORMANCE_DATA")
     candidates = [Path(configured)] if configured else []
     candidates += [
-        Path.cwd().parent / "shared" / "conformance-data",
-        Path.cwd() / "shared" / "conformance-data",
-        Path(__file__).resolve().parents[3] / "shared" / "conformance-data",
+        # sansip/cli/corpus_demo.py -> the checkout's conformance/data
+        Path(__file__).resolve().parents[2] / "conformance" / "data",
+        Path.cwd() / "conformance" / "data",
     ]
     for path in candidates:
         if (path / "rfc4475" / "INDEX.tsv").is_file():

@@ -159,7 +159,7 @@ class CallAudio:
             mediatimeout=float(opts.param("mediatimeout", "0") or 0),
             # Files and tones are not microphones: their capture processing
             # (aec, agc, denoise, vad) only when asked for; a sound card gets
-            # the defaults of SPEC.md.
+            # PipelineSettings' defaults.
             pipeline=PipelineSettings.from_params(
                 dict(opts.params), None if opts.devices else CLI_PIPELINE_DEFAULTS
             ),

@@ -29,7 +29,7 @@ HostOrAddress: TypeAlias = str | Address
 
 @runtime_checkable
 class DatagramNode(Protocol):
-    """Anything with the sans-IO datagram machine shape (see ``STYLE.md``)."""
+    """Anything with sansip's sans-IO datagram machine shape (the methods below)."""
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Take one datagram that arrived from ``addr``."""

@@ -1,4 +1,4 @@
-"""Which blocks the audio pipeline runs, by parameter (SPEC.md §5.19), and
+"""Which blocks the audio pipeline runs, by parameter (``aec``, ``vad``, ...), and
 that whatever it is fed it returns bounded frames of the same size."""
 
 from __future__ import annotations

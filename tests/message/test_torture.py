@@ -4,7 +4,8 @@
 their exact bytes, and show the property the RFC section is about;
 ``invalid`` messages must raise ParseError with the status a UAS answers,
 except the two the RFC lets an element tolerate (listed in TOLERATED with
-the reason).  The data comes from ``SANSIP_CONFORMANCE_DATA``.
+the reason).  The messages and their indexes are in ``conformance/data``
+(``SANSIP_CONFORMANCE_DATA`` can name another copy).
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def test_rfc5118_archive_bare_lf(conformance_data: Path, name: str, expected: st
     """The archive form has bare-LF line ends; sansip accepts those too.
 
     Two archive messages declare a Content-Length longer than their body
-    (see the corpus README): a datagram that short is rejected.
+    (see conformance/data/rfc5118/README.md): a datagram that short is rejected.
     """
     data = (conformance_data / "rfc5118" / f"{name}.dat").read_bytes()
     if name in ("ipv6-bug-abnf-3-colons", "ipv6-correct-abnf-2-colons"):
