@@ -5,6 +5,7 @@ them with sansip's reader and, when present, ffprobe."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,3 +52,34 @@ def test_record_to_ogg_opus_and_both_directions_in_stereo(tmp_path: Path) -> Non
         info = subprocess.run([ffprobe, "-hide_banner", str(tmp_path / "call.ogg")],
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert "opus" in info.stderr and "stereo" in info.stderr
+
+
+def test_a_recording_that_cannot_be_written_stops_and_the_call_goes_on(tmp_path: Path) -> None:
+    """``--record-call`` to /dev/full: every write fails (no space left); the
+    recording stops with a message and a CDR field, the call completes.  A
+    path of no known format is refused before the call."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    full = tmp_path / "full.wav"
+    full.symlink_to("/dev/full")
+    refused = subprocess.run(sansip("call", "sip:bob@127.0.0.1:9", "--record-call", "/dev/full"),
+                             capture_output=True, timeout=30, check=False)  # fmt: skip
+    assert refused.returncode == 1 and b"recording format" in refused.stderr
+    port = free_udp_port()
+    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
+                          "--tone", "1000"), tmp_path / "answer.log")  # fmt: skip
+    try:
+        wait_listening(port, answer)
+        done = subprocess.run(
+            sansip("call", f"sip:bob@127.0.0.1:{port}", "--duration", "1.5", "--tone", "440",
+                   "--record-call", str(full), "--json"),
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+        answer.wait(10)
+    finally:
+        stop(answer)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"recording stopped: " + str(full).encode() in done.stderr
+    record = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert "No space left" in record["recording_failed"]
+    assert record["rtp"]["received"] > 30  # the call's audio went on after the failure

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
 from sansip.audio.pipeline import PipelineSettings
 from sansip.audio.player import FilePlayer, Ringback, Ringtone
-from sansip.audio.recorder import CallRecorder, FileRecorder
+from sansip.audio.recorder import CallRecorder, FileRecorder, recording_format
 from sansip.audio.tones import ToneSource
 from sansip.dialog.call import (
     Call,
@@ -35,7 +36,7 @@ from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.io.asyncio import AsyncioDatagramDriver
 from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
 from sansip.io.file_writer import open_call_recorder, open_recorder
-from sansip.media import CallMedia, MediaSettings
+from sansip.media import CallMedia, MediaSettings, RecordingFailed
 from sansip.media.engine import MediaEngineEvent, MediaPort, StreamFailed, StreamReported
 from sansip.rtp import DtmfReceived, MediaTimedOut
 from sansip.sdp import NegotiationFailed, codec_preferences
@@ -126,6 +127,7 @@ class CallAudio:
         self._started_media = False
         self.dtmf_received = ""
         self.media_timed_out = False
+        self.recording_failure: str | None = None
         #: Called once when ``mediatimeout`` expires (the command hangs up).
         self.on_timeout: Callable[[], None] | None = None
         self.holds = 0  # hold re-INVITEs that went through
@@ -146,7 +148,10 @@ class CallAudio:
         self._backend = backend  # the sound card's (tests pass a loopback one)
 
     async def open(self) -> None:
-        """Bind the RTP/RTCP ports and build the offer/answer side."""
+        """Bind the RTP/RTCP ports and build the offer/answer side (a
+        recording path of no known format is refused here, before the call)."""
+        if self.options.record_call:
+            recording_format(self.options.record_call)
         self.port = self.driver.open_media(self.host)
         opts = self.options
         codecs = codec_preferences(
@@ -382,6 +387,10 @@ class CallAudio:
                 self.media_timed_out = True
                 if self.on_timeout is not None:
                     self.on_timeout()
+            elif isinstance(inner, RecordingFailed):
+                # The recording stops; the call goes on.
+                self.recording_failure = f"{inner.path}: {inner.reason}"
+                print(f"sansip: recording stopped: {self.recording_failure}", file=sys.stderr)
 
     # -- the end -----------------------------------------------------------------------
     def close(self, now: float) -> None:
@@ -411,6 +420,7 @@ class CallAudio:
             "holds": self.holds,
             "resumes": self.resumes,
             "media_timeout": self.media_timed_out,
+            "recording_failed": self.recording_failure,
             "rtp": {
                 "sent": rtp.packets_sent,
                 "received": rtp.packets_received,
