@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import wave
 from pathlib import Path
 
@@ -13,25 +12,14 @@ import numpy as np
 import pytest
 
 from sansip.audio.analysis import dominant_frequency
-from tests.interop.peers import free_udp_port, sansip, start, stop, wait_listening
+from tests.interop.peers import call_answerer
 
 
 def _call_against(tmp_path: Path, answer_args: list[str], call_args: list[str]) -> tuple[
     dict[str, object], dict[str, object]
 ]:  # fmt: skip
-    port = free_udp_port()
-    log = tmp_path / "answer.log"
-    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
-                          *answer_args), log)  # fmt: skip
-    try:
-        wait_listening(port, answer)
-        done = subprocess.run(
-            sansip("call", f"sip:bob@127.0.0.1:{port}", "--duration", "2", "--json", *call_args),
-            capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
-        answer.wait(10)
-    finally:
-        stop(answer)
+    done, log = call_answerer(tmp_path, ["--json", *answer_args],
+                              ["--duration", "2", "--json", *call_args])  # fmt: skip
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     caller = json.loads(done.stdout.decode().strip().splitlines()[-1])
     answerer = json.loads(

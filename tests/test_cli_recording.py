@@ -15,7 +15,7 @@ import pytest
 
 from sansip.audio.analysis import dominant_frequency
 from sansip.audio.oggopus import OggOpusReader
-from tests.interop.peers import free_udp_port, sansip, start, stop, wait_listening
+from tests.interop.peers import call_answerer, sansip
 
 RATE = 16000
 
@@ -27,20 +27,9 @@ def _read(path: Path, seconds: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_record_to_ogg_opus_and_both_directions_in_stereo(tmp_path: Path) -> None:
-    port = free_udp_port()
-    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
-                          "--tone", "1000"), tmp_path / "answer.log")  # fmt: skip
-    try:
-        wait_listening(port, answer)
-        done = subprocess.run(
-            sansip("call", f"sip:bob@127.0.0.1:{port}", "--duration", "2", "--tone", "440",
-                   "--record", str(tmp_path / "heard.ogg"),
-                   "--record-call", str(tmp_path / "call.ogg"), "--stereo"),
-            capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
-        answer.wait(10)
-    finally:
-        stop(answer)
+    done, _ = call_answerer(tmp_path, ["--tone", "1000"], [
+        "--duration", "2", "--tone", "440", "--record", str(tmp_path / "heard.ogg"),
+        "--record-call", str(tmp_path / "call.ogg"), "--stereo"])  # fmt: skip
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     heard, _ = _read(tmp_path / "heard.ogg", 1.5)
     assert dominant_frequency(heard[RATE // 2 :], RATE) == pytest.approx(1000, abs=10)
@@ -65,19 +54,8 @@ def test_a_recording_that_cannot_be_written_stops_and_the_call_goes_on(tmp_path:
     refused = subprocess.run(sansip("call", "sip:bob@127.0.0.1:9", "--record-call", "/dev/full"),
                              capture_output=True, timeout=30, check=False)  # fmt: skip
     assert refused.returncode == 1 and b"recording format" in refused.stderr
-    port = free_udp_port()
-    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
-                          "--tone", "1000"), tmp_path / "answer.log")  # fmt: skip
-    try:
-        wait_listening(port, answer)
-        done = subprocess.run(
-            sansip("call", f"sip:bob@127.0.0.1:{port}", "--duration", "1.5", "--tone", "440",
-                   "--record-call", str(full), "--json"),
-            capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
-        answer.wait(10)
-    finally:
-        stop(answer)
+    done, _ = call_answerer(tmp_path, ["--tone", "1000"], [
+        "--duration", "1.5", "--tone", "440", "--record-call", str(full), "--json"])  # fmt: skip
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert b"recording stopped: " + str(full).encode() in done.stderr
     record = json.loads(done.stdout.decode().strip().splitlines()[-1])

@@ -120,11 +120,8 @@ class RequestSender:
         headers: Sequence[tuple[str, object]] = (),
         dest: Address | None = None,
     ) -> TransactionKey:
-        """Send a ``method`` request (MESSAGE, OPTIONS, INFO, PUBLISH, ...)
-        outside any dialog to ``target`` (through ``dest``, default: the
-        outbound proxy or the URI's address).  Challenges are answered with
-        the UA's credentials; the outcome is a
-        :class:`~sansip.dialog.call.RequestCompleted` event."""
+        """:meth:`UserAgent.send_request <sansip.dialog.ua.UserAgent.send_request>`:
+        a request outside any dialog."""
         method = method.upper()
         if method in _OWN_COMMANDS:
             raise LocalProtocolError(f"{method} has its own command")
@@ -158,9 +155,8 @@ class RequestSender:
         content_type: str | None = None,
         headers: Sequence[tuple[str, object]] = (),
     ) -> TransactionKey:
-        """Send a ``method`` request (INFO, MESSAGE, OPTIONS, NOTIFY, REFER,
-        UPDATE without an offer, ...) within the dialog of connected
-        ``call``; the outcome is a :class:`~sansip.dialog.call.RequestCompleted`."""
+        """:meth:`UserAgent.send_in_dialog <sansip.dialog.ua.UserAgent.send_in_dialog>`:
+        a request within the dialog of ``call``."""
         method = method.upper()
         if method in _OWN_COMMANDS:
             raise LocalProtocolError(f"{method} has its own command")

@@ -170,3 +170,23 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def call_answerer(
+    tmp_path: Path, answer_args: list[str], call_args: list[str], *, timeout: float = 30
+) -> tuple[subprocess.CompletedProcess[bytes], Path]:
+    """Start ``sansip answer --count 1`` on a free loopback port, run
+    ``sansip call`` to it, wait for the answerer to finish; return the call's
+    result and the answerer's log."""
+    port = free_udp_port()
+    log = tmp_path / "answer.log"
+    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
+                          *answer_args), log)  # fmt: skip
+    try:
+        wait_listening(port, answer)
+        done = subprocess.run(sansip("call", f"sip:bob@127.0.0.1:{port}", *call_args),
+                              capture_output=True, timeout=timeout, check=False)  # fmt: skip
+        answer.wait(10)
+    finally:
+        stop(answer)
+    return done, log
