@@ -18,12 +18,12 @@ only watches the sockets (``loop.add_reader``/``add_writer``), arms one
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sansip.io.driver import Driver, StreamDriving
+from sansip.io.streams import Pollable
 from sansip.transport.types import Address
 
 __all__ = ["AsyncioDatagramDriver", "AsyncioDriver", "AsyncioStreamDriver"]
@@ -65,7 +65,7 @@ class AsyncioDriver(Driver):
         await asyncio.sleep(0)
 
     # -- loop hooks --------------------------------------------------------------------
-    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+    def _watch(self, key: int, sock: Pollable, read: bool, write: bool) -> None:
         loop = self._loop
         assert loop is not None
         fd, reading, writing = self._watched.get(key, (sock.fileno(), False, False))
@@ -77,7 +77,7 @@ class AsyncioDriver(Driver):
              else loop.remove_writer(fd))  # fmt: skip
         self._watched[key] = (fd, read, write)
 
-    def _unwatch(self, key: int, sock: socket.socket) -> None:
+    def _unwatch(self, key: int, sock: Pollable) -> None:
         if key in self._watched:
             self._watch(key, sock, False, False)
             del self._watched[key]

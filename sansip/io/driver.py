@@ -13,7 +13,6 @@ ready and :meth:`Driver._fire` when the timer goes off.
 
 from __future__ import annotations
 
-import socket
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 from sansip.io.machines import DatagramMachine, StreamMachine
 from sansip.io.pump import Pump
-from sansip.io.streams import StreamConfig
+from sansip.io.streams import Pollable, StreamConfig
 from sansip.media import MediaStream
 from sansip.media.engine import MediaEngine, MediaPort
 from sansip.transport.types import Address
@@ -65,11 +64,11 @@ class Driver(ABC):
 
     # -- loop hooks ------------------------------------------------------------------
     @abstractmethod
-    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+    def _watch(self, key: int, sock: Pollable, read: bool, write: bool) -> None:
         """Wait for ``sock`` to be readable and/or writable, then :meth:`_ready`."""
 
     @abstractmethod
-    def _unwatch(self, key: int, sock: socket.socket) -> None:
+    def _unwatch(self, key: int, sock: Pollable) -> None:
         """Stop waiting for ``sock`` (it is about to be closed)."""
 
     @abstractmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ log = logging.getLogger("sansip.io")
 #: The key of the SIP UDP socket (media sockets use the engine's positive
 #: numbers, stream sockets negative ones below it).
 SIP_SOCKET: Final = -1
+#: The key of the epoll set holding every media socket (where the system has epoll).
+MEDIA_POLL: Final = 0
 #: Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max):
 #: a burst must not overflow the default ~200 kB while the loop is busy.
 SOCKET_BUFFER: Final = 2 * 1024 * 1024
@@ -90,6 +93,13 @@ class Pump:
         self._watch = watch
         self._unwatch = unwatch
         self._sockets: dict[int, socket.socket] = {}
+        # Media sockets wait in one epoll set that the loop watches as one
+        # descriptor: one readiness for all the datagrams of a tick, not one
+        # loop callback per packet (elsewhere each socket is watched).
+        self._media_poll = select.epoll() if hasattr(select, "epoll") else None
+        self._media_keys: dict[int, int] = {}  # fd -> key, in the epoll set
+        if self._media_poll is not None:
+            watch(MEDIA_POLL, self._media_poll, True, False)
         self.received = 0
         self.sent = 0
         self.faults = 0
@@ -126,11 +136,26 @@ class Pump:
             self.streams.close()
         for key, sock in list(self._sockets.items()):
             self._close_socket(key, sock)
+        if self._media_poll is not None and not self._media_poll.closed:
+            with contextlib.suppress(Exception):
+                self._unwatch(MEDIA_POLL, self._media_poll)
+            self._media_poll.close()
+
+    def _watch_media(self, key: int, sock: socket.socket) -> None:
+        if self._media_poll is None:
+            self._watch(key, sock, True, False)
+        else:
+            self._media_keys[sock.fileno()] = key
+            self._media_poll.register(sock.fileno(), select.EPOLLIN)
 
     def _close_socket(self, key: int, sock: socket.socket) -> None:
         self._sockets.pop(key, None)
         with contextlib.suppress(Exception):
-            self._unwatch(key, sock)
+            if key > MEDIA_POLL and self._media_poll is not None:
+                self._media_keys.pop(sock.fileno(), None)
+                self._media_poll.unregister(sock.fileno())
+            else:
+                self._unwatch(key, sock)
         sock.close()
 
     # -- media commands ---------------------------------------------------------------
@@ -166,6 +191,13 @@ class Pump:
         the deadline may have moved (a SIP socket: the driver then re-arms and
         checks for activity).  Media input never moves it: it only feeds
         streams, whose output leaves on ticks."""
+        if key == MEDIA_POLL and self._media_poll is not None:
+            keys = self._media_keys
+            for fd, _ in self._media_poll.poll(0):
+                media_key = keys.get(fd)
+                if media_key is not None:
+                    self._read_datagrams(media_key, 1)
+            return False
         if key > SIP_SOCKET:
             self._read_datagrams(key, 1)
             return False
@@ -282,7 +314,7 @@ class Pump:
                     media.socket_failed(request.socket_id, str(exc))
                     continue
                 self._sockets[request.socket_id] = sock
-                self._watch(request.socket_id, sock, True, False)
+                self._watch_media(request.socket_id, sock)
                 media.socket_opened(request.socket_id, int(sock.getsockname()[1]))
         self._send_all(media.datagrams_to_send())  # before closing: a final BYE
         for key in media.sockets_to_close():

@@ -26,11 +26,11 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from sansip.transport.types import Address, Datagram
 
-__all__ = ["LISTEN_KEY", "StreamConfig", "StreamSockets"]
+__all__ = ["LISTEN_KEY", "Pollable", "StreamConfig", "StreamSockets"]
 
 log = logging.getLogger("sansip.io")
 
@@ -40,9 +40,18 @@ _READ_SIZE: Final = 65536
 #: Reads from one connection per readiness before others get a turn.
 _READ_BATCH: Final = 16
 
+
+class Pollable(Protocol):
+    """What a loop can wait on: a socket, or an epoll object."""
+
+    def fileno(self) -> int:
+        """The file descriptor."""
+        ...
+
+
 #: ``watch(key, sock, read, write)``: wait for that readiness of ``sock``.
-Watch = Callable[[int, socket.socket, bool, bool], None]
-Unwatch = Callable[[int, socket.socket], None]
+Watch = Callable[[int, Pollable, bool, bool], None]
+Unwatch = Callable[[int, Pollable], None]
 
 
 @dataclass(frozen=True)

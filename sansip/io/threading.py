@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sansip.io.driver import Driver, StreamDriving
+from sansip.io.streams import Pollable
 from sansip.transport.types import Address
 
 __all__ = ["ThreadingDatagramDriver", "ThreadingDriver", "ThreadingStreamDriver"]
@@ -145,7 +146,7 @@ class ThreadingDriver(Driver):
                 self._after()
         return self.call(action).result()
 
-    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+    def _watch(self, key: int, sock: Pollable, read: bool, write: bool) -> None:
         mask = (_READ if read else 0) | (_WRITE if write else 0)
         try:
             current = self._selector.get_key(sock)
@@ -158,7 +159,7 @@ class ThreadingDriver(Driver):
         elif current.events != mask or current.fileobj is not sock:
             self._selector.modify(sock, mask, key)
 
-    def _unwatch(self, key: int, sock: socket.socket) -> None:
+    def _unwatch(self, key: int, sock: Pollable) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(sock)
 

@@ -20,7 +20,6 @@ structured:
 from __future__ import annotations
 
 import math
-import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AsyncExitStack
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 import trio
 
 from sansip.io.driver import Driver, StreamDriving
+from sansip.io.streams import Pollable
 from sansip.transport.types import Address
 
 __all__ = ["TrioDatagramDriver", "TrioDriver", "TrioStreamDriver"]
@@ -40,7 +40,7 @@ T = TypeVar("T")
 class _Watched:
     """What one socket's two tasks wait for; ``changed`` wakes them to look again."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: Pollable) -> None:
         self.sock = sock
         self.wanted = {"read": False, "write": False}
         self.changed = {"read": trio.Event(), "write": trio.Event()}
@@ -136,7 +136,7 @@ class TrioDriver(Driver):
             await self._stopped.wait()
 
     # -- loop hooks ----------------------------------------------------------------------
-    def _watch(self, key: int, sock: socket.socket, read: bool, write: bool) -> None:
+    def _watch(self, key: int, sock: Pollable, read: bool, write: bool) -> None:
         watched = self._watched.get(key)
         if watched is None or watched.sock is not sock:
             watched = self._watched[key] = _Watched(sock)
@@ -145,7 +145,7 @@ class TrioDriver(Driver):
         watched.set("read", read)
         watched.set("write", write)
 
-    def _unwatch(self, key: int, sock: socket.socket) -> None:
+    def _unwatch(self, key: int, sock: Pollable) -> None:
         watched = self._watched.pop(key, None)
         if watched is not None:
             trio.lowlevel.notify_closing(watched.sock)
