@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from array import array
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Final
@@ -69,6 +68,7 @@ from sansip.audio.playout import (
     Missing,
     Playout,
 )
+from sansip.audio.playout_delay import PlayoutDelay
 from sansip.errors import LocalProtocolError
 
 __all__ = [
@@ -89,38 +89,11 @@ TIMESTAMP_MODULUS: Final = 1 << 32
 MAX_DROPOUT: Final = 3000
 MAX_MISORDER: Final = 100
 
-_FLOOR_WINDOW: Final = 2.0  # seconds of arrivals the transit floor looks back on
-_SPREAD_WINDOW: Final = 5.0  # seconds of transit spread samples for the percentile
-_MAX_SPREAD_SAMPLES: Final = 1000
-_OUTLIERS_TO_REANCHOR: Final = 3  # consecutive unabsorbable transits re-anchor the floor
 _DELAY_SMOOTHING: Final = 0.05  # weight of one played packet in the smoothed delay
 _CORRECTION_COOLDOWN: Final = 0.2  # seconds between two drift corrections
 _CORRECTION_PATIENCE: Final = 1.0  # seconds to wait for a silent frame before any frame
 _MAX_PACKET_SECONDS: Final = 0.12  # the longest packet duration believed (Opus: 120 ms)
 _RECENT_SEQS: Final = 1024  # played sequence numbers remembered to spot duplicates
-
-
-@dataclass(frozen=True, slots=True)
-class _Bias:
-    base_packets: float  # packet durations always added to the target
-    quantile: float  # the transit-spread percentile covered
-    factor: float  # weight of that percentile
-
-
-# Every field is non-decreasing with the size, so the target is monotonic in it.
-_BIASES: Final[dict[JitterSize, _Bias]] = {
-    JitterSize.NONE: _Bias(0.0, 0.50, 1.0),
-    JitterSize.EXTRA_SMALL: _Bias(0.5, 0.80, 1.0),
-    JitterSize.SMALL: _Bias(1.0, 0.90, 1.0),
-    JitterSize.NORMAL: _Bias(1.0, 0.95, 1.0),
-    JitterSize.BIG: _Bias(2.0, 0.98, 1.2),
-    JitterSize.EXTRA_BIG: _Bias(3.0, 0.995, 1.5),
-    # MAX: always the largest allowed delay (max_delay).
-}
-
-
-#: Percentile indexes by quantile (see JitterBuffer._percentile_ranks), shared.
-_RANKS: Final[dict[float, list[int]]] = {}
 
 
 @dataclass(slots=True)
@@ -151,7 +124,10 @@ class _Packet:
     nominal: float  # arrival time had it seen the floor transit
 
 
-class JitterBuffer:
+_NO_PACKET: Final = _Packet(0, 0, b"", False, False, 0.0)
+
+
+class JitterBuffer(PlayoutDelay):
     """Adaptive jitter buffer for one RTP source (see the module docstring).
 
     ``clock_rate`` is the RTP clock rate of the payload; one tick is
@@ -181,12 +157,8 @@ class JitterBuffer:
             raise LocalProtocolError("a tick must last at least one timestamp unit")
         if not (0.0 <= min_delay <= max_delay) or not math.isfinite(max_delay):
             raise LocalProtocolError(f"need 0 <= min_delay <= max_delay: {min_delay}, {max_delay}")
-        self._rate = clock_rate
+        super().__init__(clock_rate, jittersize, min_delay, max_delay)
         self._tick = tick
-        self._size = self._check_size(jittersize)
-        self._bias = _BIASES.get(self._size)  # None for MAX
-        self._min_delay = min_delay
-        self._max_delay = max_delay
         self._capacity = max(capacity, max_delay + 2 * tick / clock_rate)
         self._capacity_units = self._capacity * clock_rate  # in timestamp units
         self._max_packet = max(tick, round(_MAX_PACKET_SECONDS * clock_rate))
@@ -194,39 +166,11 @@ class JitterBuffer:
         self._packet = tick
         if packet_duration is not None and packet_duration > 0:
             self._packet = min(self._max_packet, max(1, round(packet_duration * clock_rate)))
-        self._target = 0.0
-        self._jitter = 0.0
-        self._percentile = 0.0  # the transit-spread percentile the target was made from
-        self._ranks = self._percentile_ranks()
-        # Transit spreads of the window: when they arrived, and their values
-        # (contiguous doubles, kept sorted for the percentile).
-        self._spread_times: deque[float] = deque()
-        self._spread_values: deque[float] = deque()
-        self._sorted_spreads = array("d")
         self._counts = _Counters()
         self._clear()
         self._packet_changed()
 
     # -- configuration -------------------------------------------------------------------
-
-    @staticmethod
-    def _check_size(value: int) -> JitterSize:
-        try:
-            return JitterSize(value)
-        except ValueError:
-            raise LocalProtocolError(f"jittersize must be 0..6, not {value!r}") from None
-
-    @property
-    def jittersize(self) -> JitterSize:
-        """The delay bias; may be changed at any time."""
-        return self._size
-
-    @jittersize.setter
-    def jittersize(self, value: int) -> None:
-        self._size = self._check_size(value)
-        self._bias = _BIASES.get(self._size)
-        self._ranks = self._percentile_ranks()
-        self._update_target()
 
     @property
     def frame_samples(self) -> int:
@@ -237,11 +181,6 @@ class JitterBuffer:
     def packet_samples(self) -> int:
         """The packet duration learned from the stream, in timestamp units."""
         return self._packet
-
-    @property
-    def target_delay(self) -> float:
-        """The delay (seconds after nominal arrival) playout aims for."""
-        return self._target
 
     @property
     def current_delay(self) -> float | None:
@@ -284,12 +223,12 @@ class JitterBuffer:
         self._last_seq: int | None = None
         self._last_out_ts: int | None = None
         self._covered = 0  # timestamp units of underrun ticks not yet matched by a hole
+        self._last_played = _NO_PACKET  # the last packet played, and how long it lasts
+        self._played_duration = 0
         self._hole_chunks = 0
         # The last sequence numbers passed, rising (packets leave in order).
         self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
-        self._floor: deque[tuple[float, float]] = deque()  # (arrival, transit), increasing
-        self._outliers = 0
-        self._previous_transit: float | None = None
+        self._reset_transit()
         self._delay: float | None = None
         self._pending: tuple[int, float] | None = None  # (direction, since) of a correction
         self._last_correction = -math.inf
@@ -312,7 +251,7 @@ class JitterBuffer:
         corrections prefer dropping those.  Bad packets are dropped and counted,
         never raised; only out-of-range numbers (caller misuse) raise.
         """
-        if not (0 <= seq < SEQ_MODULUS and 0 <= timestamp < TIMESTAMP_MODULUS):
+        if not (0 <= seq <= 0xFFFF and 0 <= timestamp <= 0xFFFFFFFF):
             raise LocalProtocolError(f"sequence {seq} or timestamp {timestamp} out of range")
         self._counts.received += 1
         highest_seq = self._highest_seq
@@ -321,8 +260,8 @@ class JitterBuffer:
             # not late, not reordered unless its timestamp goes back in time.
             highest_ts = self._highest_ts
             ts_delta = (timestamp - highest_ts) & 0xFFFFFFFF
-            if ts_delta >= TIMESTAMP_MODULUS // 2:
-                ts_delta -= TIMESTAMP_MODULUS
+            if ts_delta >= 0x80000000:  # modulo 2**32, the nearest way
+                ts_delta -= 0x100000000
             ext_ts = highest_ts + ts_delta
             last_out = self._last_out_ts
             if last_out is None or ext_ts > last_out:
@@ -414,77 +353,6 @@ class JitterBuffer:
         self._step, self._half_step = step, -step / 2
         self._update_target()
 
-    def _observe_transit(self, ext_ts: int, now: float, marker: bool) -> float:
-        """Update the jitter estimates with one arrival; return its nominal arrival."""
-        transit = now - ext_ts / self._rate
-        previous = self._previous_transit
-        self._previous_transit = transit
-        if previous is not None:
-            step = transit - previous
-            if step < 0.0:
-                step = -step
-            if step <= self._max_delay:  # a timestamp jump is no jitter (RFC 3550 A.8)
-                self._jitter += (step - self._jitter) / 16.0
-        floor = self._floor
-        if len(floor) > 1:
-            horizon = now - _FLOOR_WINDOW
-            while len(floor) > 1 and floor[0][0] < horizon:
-                floor.popleft()
-        if floor and transit - floor[0][1] > self._max_delay:
-            # Beyond absorbing: a delay spike, or the sender's timeline moved.
-            self._outliers += 1
-            if not marker and self._outliers < _OUTLIERS_TO_REANCHOR:
-                return now
-            floor.clear()
-        self._outliers = 0
-        while floor and floor[-1][1] >= transit:
-            floor.pop()
-        floor.append((now, transit))
-        spread = transit - floor[0][1]
-        # The spread joins the window of spreads (kept sorted for the percentile).
-        times, values, ordered = self._spread_times, self._spread_values, self._sorted_spreads
-        times.append(now)
-        values.append(spread)
-        bisect.insort(ordered, spread)
-        oldest = now - _SPREAD_WINDOW
-        if len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest:
-            while times and (len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest):
-                times.popleft()
-                del ordered[bisect.bisect_left(ordered, values.popleft())]
-        if self._bias is not None:  # else JitterSize.MAX: the target ignores the spreads
-            count = len(ordered)
-            percentile = ordered[self._ranks[count]] if count else 0.0
-            if percentile != self._percentile:
-                self._update_target()
-        return now - spread
-
-    def _percentile_ranks(self) -> list[int]:
-        """The index of the covered percentile in a sorted window, by window size."""
-        bias = self._bias
-        if bias is None:
-            return []
-        ranks = _RANKS.get(bias.quantile)
-        if ranks is None:
-            quantile = bias.quantile
-            ranks = _RANKS[quantile] = [
-                min(count - 1, max(0, math.ceil(quantile * count) - 1))
-                for count in range(_MAX_SPREAD_SAMPLES + 1)
-            ]
-        return ranks
-
-    def _update_target(self) -> None:
-        bias = self._bias
-        if bias is None:  # JitterSize.MAX
-            target = self._max_delay
-        else:
-            percentile = 0.0
-            ordered = self._sorted_spreads
-            if bias.factor and ordered:
-                percentile = ordered[self._ranks[len(ordered)]]
-            self._percentile = percentile
-            target = bias.base_packets * self._packet / self._rate + bias.factor * percentile
-        self._target = min(max(target, self._min_delay), self._max_delay)
-
     def _enforce_capacity(self) -> None:
         limit = self._capacity_units
         while len(self._order) > 1 and len(self._order) * self._packet > limit:
@@ -504,8 +372,17 @@ class JitterBuffer:
 
     def pop(self, now: float) -> Playout:
         """What to play at this tick (see the module docstring)."""
+        item = self.pop_payload(now)
+        if type(item) is bytes:
+            head = self._last_played
+            return Frame(item, head.ts, head.seq, self._played_duration, head.marker)
+        return item  # type: ignore[return-value]
+
+    def pop_payload(self, now: float) -> bytes | Missing | Empty:
+        """:meth:`pop` for a caller that only decodes: a packet played is
+        given as its payload alone (no :class:`Frame` is built)."""
+        order = self._order
         if self._playing:
-            order = self._order
             if order and self._packets[order[0]].ts == self._next_ts:
                 # The usual case: the packet at the position is buffered; play
                 # it unless the delay has drifted out of its band.
@@ -517,13 +394,13 @@ class JitterBuffer:
                     self._pending = None
                     return self._play(now)
             return self._pop_playing(now, correct=True)
-        if self._order and now >= self._packets[self._order[0]].nominal + self._target:
+        if order and now >= self._packets[order[0]].nominal + self._target:
             self._playing = True
-            self._next_ts = self._packets[self._order[0]].ts
-            return self._play(now, anchor=True)
+            self._next_ts = self._packets[order[0]].ts
+            return self._play(now, True)
         return EMPTY
 
-    def _pop_playing(self, now: float, *, correct: bool) -> Playout:
+    def _pop_playing(self, now: float, *, correct: bool) -> bytes | Missing | Empty:
         while self._order:
             head = self._packets[self._order[0]]
             if head.ts >= self._next_ts:
@@ -547,7 +424,7 @@ class JitterBuffer:
             if now < head.nominal + self._target:
                 return EMPTY
             self._next_ts = head.ts
-            return self._play(now, anchor=True)
+            return self._play(now, True)
         if gap:  # a hole left by lost packets
             if self._covered:
                 skipped = min(gap, self._covered)
@@ -620,27 +497,29 @@ class JitterBuffer:
         self._counts.concealed += 1
         return missing
 
-    def _play(self, now: float, *, anchor: bool = False) -> Frame:
+    def _play(self, now: float, anchor: bool = False) -> bytes:
+        """Play the head packet: its payload (see :meth:`pop` for the rest)."""
         packets = self._packets
         head = packets.pop(self._order.pop(0))
-        seq, ts = head.seq, head.ts
+        seq = head.seq
         # Its duration: up to its buffered successor, else the learned one.
         duration = self._packet
         following = packets.get(seq + 1)
         if following is not None and not following.marker:
-            span = following.ts - ts
+            span = following.ts - head.ts
             if 0 < span <= self._max_packet:
                 duration = span
         self._pass(head, duration)
         self._counts.played += 1
-        self._last_out_ts = ts
+        self._last_out_ts = head.ts
+        self._last_played, self._played_duration = head, duration
         delay = now - head.nominal
         previous = self._delay
         if previous is None or anchor:
             self._delay = delay
         else:
             self._delay = previous + _DELAY_SMOOTHING * (delay - previous)
-        return Frame(head.payload, ts, seq, duration, head.marker)
+        return head.payload
 
     def _pass(self, packet: _Packet, duration: int) -> None:
         """Move the playout position past ``packet`` (played or dropped)."""
@@ -651,7 +530,8 @@ class JitterBuffer:
                 self._counts.lost += seq - last - 1
             self._last_seq = seq
         end = packet.ts + duration
-        self._next_ts = max(self._next_ts, end)
+        if end > self._next_ts:  # noqa: PLR1730 - no max() call per packet
+            self._next_ts = end
         self._covered = 0
         self._hole_chunks = 0
         self._recent.append(seq)

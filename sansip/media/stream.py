@@ -49,7 +49,7 @@ from sansip.audio.cng import (
 from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
 from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
-from sansip.audio.jitter import Frame, JitterBuffer, JitterStats, Missing
+from sansip.audio.jitter import JitterBuffer, JitterStats, Missing
 from sansip.audio.pipeline import AudioPipeline, PipelineSettings
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
@@ -62,7 +62,6 @@ from sansip.rtp import (
     RandomSource,
     RemoteSourceChanged,
     RtpConfig,
-    RtpPacket,
     RtpReceived,
     RtpSession,
     RtpStatistics,
@@ -392,23 +391,26 @@ class MediaStream:
     def _wall(self, now: float) -> float:
         return now + self.settings.wall_clock_offset
 
-    def _on_media(self, packet: RtpPacket, addr: Address, now: float) -> None:
+    def _on_media(  # noqa: PLR0917 - the session's media handler: fields, no packet object
+        self, payload_type: int, seq: int, timestamp: int, payload: bytes, marker: bool, now: float
+    ) -> None:
         """A media packet the RTP session accepted: into the jitter buffer
         (comfort noise updates the noise played while the peer is silent)."""
-        if packet.payload_type in self._receive_pts and self._receiving:
+        if payload_type in self._receive_pts and self._receiving:
             self._peer_silent = False
-            self._jitter.push(packet.sequence_number, packet.timestamp, packet.payload, now,
-                              marker=packet.marker)  # fmt: skip
-        elif packet.payload_type == self._cn_pt and packet.payload and self._receiving:
+            self._jitter.push(seq, timestamp, payload, now, marker=marker)
+        elif payload_type == self._cn_pt and payload and self._receiving:
             self._peer_silent = True
-            description = NoiseDescription.from_payload(packet.payload)
+            description = NoiseDescription.from_payload(payload)
             self._comfort.update(description.level, description.coefficients)
 
     def _drain(self, now: float) -> None:
         rtp = self.rtp
         while (event := rtp.next_event()) is not None:
             if isinstance(event, RtpReceived):  # a session without the media handler
-                self._on_media(event.packet, event.addr, now)
+                packet = event.packet
+                self._on_media(packet.payload_type, packet.sequence_number, packet.timestamp,
+                               packet.payload, packet.marker, now)  # fmt: skip
             elif isinstance(event, DtmfReceived | MediaTimedOut | Latched | ByeReceived
                             | RemoteSourceChanged | SsrcCollided):  # fmt: skip
                 self._events.append(event)
@@ -522,11 +524,11 @@ class MediaStream:
         nothing to play this tick (silence is written instead)."""
         if not self._receiving:
             return None
-        item = self._jitter.pop(now)
+        item = self._jitter.pop_payload(now)
         pipeline = self._pipeline
-        if isinstance(item, Frame):
+        if type(item) is bytes:
             self._playing = True
-            pcm = self._decoder.decode(item.payload)
+            pcm = self._decoder.decode(item)
             return pcm if pipeline is None else pipeline.received(pcm)
         if self._peer_silent:  # the peer suppresses silence: play its comfort noise
             noise = self._comfort.generate(self._frame)

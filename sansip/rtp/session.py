@@ -11,6 +11,7 @@ through an optional :class:`~sansip.rtp.types.PacketTransform` (SRTP).
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable
 
@@ -59,8 +60,11 @@ _MAX_SOURCES = 8
 _TS_MASK = 0xFFFFFFFF
 
 
-#: Where accepted media packets can go instead of :class:`RtpReceived` events.
-MediaHandler = Callable[[RtpPacket, Address, float], None]
+#: Where accepted media packets can go instead of :class:`RtpReceived` events:
+#: ``(payload_type, sequence_number, timestamp, payload, marker, arrival)``.
+MediaHandler = Callable[[int, int, int, bytes, bool, float], None]
+#: The fields after the first octet of a plain RTP header.
+_unpack_plain = struct.Struct("!xBHII").unpack_from
 
 
 def _ts_after(a: int, b: int) -> bool:
@@ -75,10 +79,10 @@ class RtpSession:
     the same address with rtcp-mux, else the next port) until RTCP from the
     peer shows where it really comes from.  ``now`` is monotonic seconds.
 
-    ``media_handler``, when set, receives each accepted media packet
-    ``(packet, addr, arrival)`` as it is accepted instead of an
+    ``media_handler``, when set, receives the fields of each accepted media
+    packet (see :data:`MediaHandler`) as it is accepted instead of an
     :class:`RtpReceived` event (a media stream feeding its jitter buffer
-    without an event object per packet); every other event is queued as usual.
+    without an object per packet); every other event is queued as usual.
     """
 
     def __init__(
@@ -393,8 +397,15 @@ class RtpSession:
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         if self._transform is not None:
             data = self._transform.unprotect_rtp(data)
-        packet = parse_rtp(data)
-        payload_type, seq, timestamp, ssrc, payload = packet[:5]
+        packet = None
+        if len(data) >= 12 and data[0] == 0x80:  # the usual header: no CSRC, extension, padding
+            second, seq, timestamp, ssrc = _unpack_plain(data)
+            payload_type = second & 0x7F
+            marker = second > 0x7F
+            payload = data[12:]
+        else:
+            packet = parse_rtp(data)
+            payload_type, seq, timestamp, ssrc, payload, marker = packet[:6]
         if payload_type not in self._accepted:
             raise RemoteProtocolError(f"unexpected payload type {payload_type}")
         if ssrc == self.ssrc:
@@ -421,8 +432,10 @@ class RtpSession:
         if is_dtmf:
             self._events.extend(self._dtmf.receive(ssrc, timestamp, payload, now))
         elif self.media_handler is not None:
-            self.media_handler(packet, addr, now)
+            self.media_handler(payload_type, seq, timestamp, payload, marker, now)
         else:
+            if packet is None:
+                packet = RtpPacket(payload_type, seq, timestamp, ssrc, payload, marker)
             self._events.append(RtpReceived(packet, addr, now))
 
     def _accept_from(self, ssrc: int, addr: Address, now: float) -> bool:

@@ -482,6 +482,35 @@ def test_random_pushes_and_pops_never_crash_and_keep_the_books(
 
 
 @settings(max_examples=examples(100))
+@given(operations, st.sampled_from(list(JitterSize)))
+def test_pop_payload_plays_what_pop_plays(ops: list[tuple[object, ...]], size: JitterSize) -> None:
+    """pop_payload is pop without the Frame: the payload of each frame, the rest as is."""
+    full, bare = (JitterBuffer(RATE, jittersize=size, max_delay=0.2) for _ in range(2))
+    now, seq, ts = 0.0, 0, 0
+    for op in ops:
+        if op[0] == "pop":
+            dt = op[1]
+            assert isinstance(dt, float)
+            now += dt
+            result, payload = full.pop(now), bare.pop_payload(now)
+            assert payload == (result.payload if isinstance(result, Frame) else result)
+            continue
+        if op[0] == "push":
+            _, new_seq, new_ts, marker, dt = op
+            assert isinstance(new_seq, int) and isinstance(new_ts, int)
+            assert isinstance(dt, float)
+            seq, ts, now = new_seq, new_ts, now + dt
+        else:
+            _, dseq, dframes, marker = op
+            assert isinstance(dseq, int) and isinstance(dframes, int)
+            seq, ts = (seq + dseq) % 65536, (ts + dframes * SAMPLES) % 2**32
+        data = seq.to_bytes(2, "big")
+        arrival = full.push(seq, ts, data, now, marker=bool(marker))
+        assert bare.push(seq, ts, data, now, marker=bool(marker)) is arrival
+    assert full.stats() == bare.stats()
+
+
+@settings(max_examples=examples(100))
 @given(st.lists(st.tuples(st.integers(0, 40), st.floats(0, 0.08)), min_size=1, max_size=120))
 def test_output_timestamps_strictly_increase(arrivals: list[tuple[int, float]]) -> None:
     """Any arrival order of one stream's packets: output strictly increasing, never repeated."""
