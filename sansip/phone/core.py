@@ -1,0 +1,537 @@
+"""The phone, sans-IO: :class:`PhoneCore` owns one
+:class:`~sansip.dialog.ua.UserAgent` and drives one
+:class:`~sansip.media.engine.MediaEngine`, and decides everything a
+softphone decides — the account's registration, lines 1..N, the call
+states ``setup``/``ringing``/``connected``/``disconnected`` with their
+reasons, offer/answer and the media of each call, policies (auto-accept,
+reject on busy, blacklist, ring and setup timeouts, media timeout, auto
+hold of the other line), DTMF after connect from a dial string, CDRs.
+
+It has the SIP machine shape (``receive_datagram``/``receive_data``,
+``datagrams_to_send``, ``get_timer``, ``handle_timer``), so a driver of
+:mod:`sansip.io` runs it in place of the bare UA, with the engine beside
+it; the front ends call :meth:`PhoneCore.process` when the driver reports
+activity (the engine's events) and read :meth:`PhoneCore.next_event`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from sansip.audio.frames import NullSink, SilenceSource
+from sansip.dialog.call import (
+    Call,
+    CallState,
+    EarlyMediaReceived,
+    IncomingCall,
+    ModificationFailed,
+    OfferReceived,
+    RequestCompleted,
+    SessionUpdated,
+)
+from sansip.dialog.call import CallStateChanged as SipCallStateChanged
+from sansip.dialog.register import (
+    RegisterClient,
+    Registered,
+    RegistrationFailed,
+    RegistrationStateChanged,
+    Unregistered,
+)
+from sansip.dialog.ua import UserAgent
+from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.media.engine import (
+    MediaEngine,
+    PortsFailed,
+    PortsOpened,
+    StreamFailed,
+    StreamReported,
+)
+from sansip.message import SipURI, parse_uri
+from sansip.phone.events import (
+    DISC_LOCAL,
+    DISC_REMOTE,
+    DISC_TIMEOUT,
+    INCOMING,
+    OUTGOING,
+    CallEnded,
+    CallStateChanged,
+    DtmfReceived,
+    PhoneEvent,
+    PhoneWarning,
+    RegStateChanged,
+)
+from sansip.phone.line import MediaOptions, PhoneCall
+from sansip.rtp import DtmfReceived as RtpDtmf
+from sansip.rtp import MediaTimedOut
+from sansip.transport.types import Address, Datagram
+
+__all__ = ["AudioFactory", "PhoneConfig", "PhoneCore"]
+
+#: Events kept for the front end before the oldest are dropped (and counted).
+MAX_EVENTS: Final = 4096
+#: Seconds after connecting before a dial string's digits go out.
+DIGITS_DELAY: Final = 0.5
+
+#: ``(call) -> (source, sink)``: what a call sends and plays.
+AudioFactory = Callable[[PhoneCall], tuple[object, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneConfig:
+    """The parameters the core acts on (the names are the reference client's)."""
+
+    serveraddress: Address | None = None
+    username: str = "sansip"
+    sipusername: str = ""
+    password: str = ""
+    displayname: str = ""
+    register: int = 1
+    registerinterval: int = 300
+    maxlines: int = 4
+    autoaccept: bool = False
+    rejectonbusy: bool = False
+    ringtimeout: float = 90.0
+    calltimeout: float = 60.0
+    blacklist: tuple[str, ...] = ()
+    disablesamecall: bool = False
+    autohold: bool = True  # hold the other line when a call is answered
+    media: MediaOptions | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class PhoneCore:
+    """The phone's decisions (see the module docstring).  ``audio`` gives
+    each call its source and sink (silence and nothing by default)."""
+
+    def __init__(self, ua: UserAgent, engine: MediaEngine, config: PhoneConfig, *,
+                 rng: object, audio: AudioFactory | None = None) -> None:  # fmt: skip
+        self.ua = ua
+        self.engine = engine
+        self.config = config
+        self._rng = rng
+        self._audio = audio
+        self._lines: dict[int, PhoneCall] = {}
+        self._by_sip: dict[Call, PhoneCall] = {}
+        self._by_port: dict[object, PhoneCall] = {}
+        self._events: deque[PhoneEvent] = deque()
+        self.events_dropped = 0
+        self.registration: RegisterClient | None = None
+        self.reg_state = "unregistered"
+        self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
+
+    # -- the SIP machine shape (the driver runs the phone in place of the UA) -------------
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """A SIP datagram; then the phone's decisions."""
+        self.ua.receive_datagram(data, addr, now)
+        self.process(now)
+
+    def receive_data(self, data: bytes, addr: Address, now: float) -> None:
+        """SIP octets from a connection; then the phone's decisions."""
+        self.ua.receive_data(data, addr, now)
+        self.process(now)
+
+    def connection_lost(self, addr: Address, now: float) -> None:
+        """A SIP connection went."""
+        self.ua.connection_lost(addr, now)
+        self.process(now)
+
+    def connections_to_close(self) -> list[object]:
+        """The SIP connections to close."""
+        return list(self.ua.connections_to_close())
+
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """SIP to send."""
+        return self.ua.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        """The UA's next deadline, or a call's (ring/setup timeout, digits)."""
+        due = [self.ua.get_timer()]
+        for call in self._lines.values():
+            due += [call.deadline, call.digits_at]
+        return min((d for d in due if d is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire the UA's timers and the calls' own."""
+        self.ua.handle_timer(now)
+        for call in list(self._lines.values()):
+            if call.deadline is not None and now >= call.deadline:
+                call.deadline = None
+                if call.direction == INCOMING:
+                    self._hang_up(call, now, "ring timeout", DISC_TIMEOUT)
+                else:
+                    self._hang_up(call, now, "call setup timeout", DISC_TIMEOUT)
+            if call.digits_at is not None and now >= call.digits_at:
+                call.digits_at = None
+                digits, call.digits = call.digits, ""
+                if digits:
+                    self.dtmf(call.line, digits, now)
+        self.process(now)
+
+    def next_event(self) -> PhoneEvent | None:
+        """The next phone event, or None."""
+        return self._events.popleft() if self._events else None
+
+    # -- lines -----------------------------------------------------------------------
+    @property
+    def calls(self) -> list[PhoneCall]:
+        """The calls on the lines, by line number."""
+        return [self._lines[n] for n in sorted(self._lines)]
+
+    def line(self, line: int = -1) -> PhoneCall:
+        """The call on ``line`` (-1: the best one: connected, else ringing,
+        else the newest); :class:`~sansip.errors.LocalProtocolError` if none."""
+        if line > 0:
+            call = self._lines.get(line)
+            if call is None:
+                raise LocalProtocolError(f"no call on line {line}")
+            return call
+        order = {"connected": 0, "ringing": 1, "setup": 2}
+        calls = sorted(self._lines.values(), key=lambda c: (order.get(c.state, 3), -c.started))
+        if not calls:
+            raise LocalProtocolError("no call")
+        return calls[0]
+
+    def _free_line(self) -> int | None:
+        for number in range(1, self.config.maxlines + 1):
+            if number not in self._lines:
+                return number
+        return None
+
+    # -- registration -----------------------------------------------------------------
+    def register(self, now: float) -> None:
+        """Register the account at ``serveraddress`` (and keep it fresh)."""
+        server = self.config.serveraddress
+        if server is None:
+            raise LocalProtocolError("register() needs serveraddress")
+        if self.registration is not None:
+            self.ua.unregister(self.registration, now)
+        host, port = server
+        user = self.config.username
+        self.registration = self.ua.register(
+            SipURI(host, port=port), now, username=self.config.sipusername or user,
+            password=self.config.password or None, expires=self.config.registerinterval,
+            aor=SipURI(host, user), dest=server,
+        )  # fmt: skip
+
+    def unregister(self, now: float) -> None:
+        """Remove the account's binding."""
+        if self.registration is not None:
+            self.ua.unregister(self.registration, now)
+
+    # -- calls -------------------------------------------------------------------------
+    def call(self, target: str, now: float) -> PhoneCall:
+        """Call ``target``: a user at ``serveraddress``, or a ``sip:`` URI; a
+        dial string ``number,digits`` sends the digits after connect."""
+        number, _, digits = target.partition(",")
+        uri = self._target_uri(number.strip())
+        if self.config.disablesamecall and any(
+            c.peername == (uri.user or "") for c in self._lines.values()
+        ):
+            raise LocalProtocolError(f"already in a call with {number}")
+        line = self._free_line()
+        if line is None:
+            raise LocalProtocolError("all lines are busy")
+        call = PhoneCall(line, OUTGOING, uri.user or str(uri), "", now=now)
+        call.digits = digits.strip()
+        call.target = uri
+        self._lines[line] = call
+        self._emit_state(call, "setup")
+        self._open_media(call)
+        return call
+
+    def accept(self, line: int, now: float) -> None:
+        """Answer the incoming call on ``line``."""
+        call = self.line(line)
+        if call.direction != INCOMING or call.sip is None or call.state != "ringing":
+            raise LocalProtocolError(f"nothing to accept on line {call.line}")
+        call.accept_requested = True
+        if call.media is not None:
+            self._answer(call, now)
+
+    def reject(self, line: int, now: float, status: int = 486) -> None:
+        """Refuse the incoming call on ``line`` (486 Busy Here by default)."""
+        call = self.line(line)
+        if call.direction != INCOMING or call.sip is None or call.sip.final is not None:
+            raise LocalProtocolError(f"nothing to reject on line {call.line}")
+        call.reason, call.discparty = "rejected", DISC_LOCAL
+        self.ua.reject(call.sip, now, status)
+
+    def hangup(self, line: int, now: float) -> None:
+        """End the call on ``line`` (-2: every call): BYE, CANCEL or 486."""
+        calls = list(self._lines.values()) if line == -2 else [self.line(line)]
+        for call in calls:
+            self._hang_up(call, now, "User Hung Up", DISC_LOCAL)
+
+    def hold(self, line: int, now: float, *, resume: bool = False) -> None:
+        """Put the call on ``line`` on hold (a sendonly re-offer) or resume it."""
+        call = self.line(line)
+        if call.sip is None or call.media is None or call.state != "connected":
+            raise LocalProtocolError(f"no connected call on line {call.line}")
+        sdp = call.media.resume() if resume else call.media.hold()
+        try:
+            self.ua.reinvite(call.sip, sdp, now)
+        except LocalProtocolError:
+            call.media.cancel_offer()
+            raise
+        call.hold_pending = "resume" if resume else "hold"
+
+    def dtmf(self, line: int, digits: str, now: float) -> None:
+        """Send RFC 4733 ``digits`` on the call on ``line``."""
+        call = self.line(line)
+        if call.port is None or not call.media_started:
+            raise LocalProtocolError(f"no media on line {call.line} yet")
+        self.engine.command(call.port, lambda s: s.send_dtmf(digits, now), now)
+
+    def mute(self, line: int, muted: bool = True) -> None:
+        """Send silence instead of the call's audio (or stop doing so)."""
+        call = self.line(line)
+        call.muted = muted
+        source = call.media.source if call.media is not None else None
+        if source is not None and hasattr(source, "muted"):
+            source.muted = muted
+
+    # -- events ------------------------------------------------------------------------
+    def process(self, now: float) -> None:
+        """Turn the UA's and the engine's events into decisions and phone events."""
+        while (event := self.ua.next_event()) is not None:
+            if isinstance(event, IncomingCall):
+                self._incoming(event.call, now)
+            elif isinstance(event, SipCallStateChanged):
+                self._sip_state(event.call, event.new, event.reason, now)
+            elif isinstance(event, EarlyMediaReceived):
+                self._early_media(event.call, event.sdp, now)
+            elif isinstance(event, OfferReceived):
+                self._offer(event.call, event.sdp, now)
+            elif isinstance(event, SessionUpdated):
+                self._updated(event.call, event.remote_sdp, event.by_peer, now)
+            elif isinstance(event, ModificationFailed):
+                call = self._by_sip.get(event.call)
+                if call is not None and call.media is not None:
+                    call.media.cancel_offer()  # the previous session stays
+                    call.hold_pending = None
+            elif isinstance(event, Registered):
+                self._reg_state("registered", "")
+            elif isinstance(event, RegistrationFailed):
+                self._reg_state("failed", f"{event.status} {event.reason}")
+            elif isinstance(event, Unregistered):
+                self._reg_state("unregistered", "")
+            elif isinstance(event, RegistrationStateChanged | RequestCompleted):
+                pass  # followed through Registered/Failed; requests are their sender's
+            # MessageDropped: counted by the UA
+        while (media_event := self.engine.next_event()) is not None:
+            call = self._by_port.get(media_event.port)
+            if call is None:
+                continue
+            if isinstance(media_event, PortsOpened):
+                self._media_ready(call, now)
+            elif isinstance(media_event, PortsFailed):
+                self._emit(PhoneWarning(media_event.reason, call.line))
+                self._hang_up(call, now, "cannot start media", DISC_LOCAL)
+            elif isinstance(media_event, StreamFailed):
+                self._emit(PhoneWarning(f"media failed: {media_event.reason}", call.line))
+            elif isinstance(media_event, StreamReported):
+                inner = media_event.event
+                if isinstance(inner, RtpDtmf):
+                    self._emit(DtmfReceived(call.line, call.callid, inner.digit))
+                elif isinstance(inner, MediaTimedOut):
+                    self._hang_up(call, now, "media timeout", DISC_TIMEOUT)
+
+    # -- internals: call flow -------------------------------------------------------------
+    def _target_uri(self, number: str) -> SipURI:
+        if number.lower().startswith(("sip:", "sips:")):
+            uri = parse_uri(number)
+            if not isinstance(uri, SipURI):
+                raise LocalProtocolError(f"not a SIP URI: {number}")
+            return uri
+        server = self.config.serveraddress
+        if server is None:
+            raise LocalProtocolError(f"calling {number!r} needs serveraddress (or a sip: URI)")
+        return SipURI(server[0], number, port=server[1])
+
+    def _open_media(self, call: PhoneCall) -> None:
+        options = self.config.media
+        if options is None:
+            raise LocalProtocolError("the phone has no media options")
+        port = self.engine.open_ports(options.host)
+        call.port = port
+        self._by_port[port] = call
+
+    def _media_ready(self, call: PhoneCall, now: float) -> None:
+        options = self.config.media
+        assert options is not None and call.port is not None
+        source, sink = self._audio(call) if self._audio is not None else (None, None)
+        if source is None or sink is None:
+            source = source or SilenceSource(options.sample_rate)
+            sink = sink or NullSink()
+        call.build_media(options, call.port, self._rng, source, sink)  # type: ignore[arg-type]
+        if call.direction == OUTGOING and call.sip is None and call.state == "setup":
+            assert call.media is not None and isinstance(call.target, SipURI)
+            server = self.config.serveraddress
+            sip = self.ua.call(call.target, now, sdp=call.media.offer(), dest=server)
+            self._bind(call, sip)
+            if self.config.calltimeout > 0:
+                call.deadline = now + self.config.calltimeout
+        elif call.direction == INCOMING and call.accept_requested:
+            self._answer(call, now)
+
+    def _bind(self, call: PhoneCall, sip: Call) -> None:
+        call.sip = sip
+        self._by_sip[sip] = call
+
+    def _incoming(self, sip: Call, now: float) -> None:
+        peer = sip.peer_name
+        if peer in self.config.blacklist:
+            self.ua.reject(sip, now, 603)
+            return
+        busy = any(c.state in ("connected", "ringing", "setup") for c in self._lines.values())
+        line = self._free_line()
+        if line is None or (busy and self.config.rejectonbusy):
+            self.ua.reject(sip, now, 486)
+            return
+        call = PhoneCall(line, INCOMING, peer, sip.peer_display_name, now=now)
+        self._lines[line] = call
+        self._bind(call, sip)
+        self.ua.ring(sip, now)
+        if self.config.ringtimeout > 0:
+            call.deadline = now + self.config.ringtimeout
+        call.accept_requested = self.config.autoaccept
+        self._open_media(call)
+
+    def _answer(self, call: PhoneCall, now: float) -> None:
+        sip = call.sip
+        assert sip is not None and call.media is not None
+        try:
+            sdp = call.answer_sdp(sip.invite.body, now)
+        except RemoteProtocolError as exc:
+            call.reason, call.discparty = f"{exc.status} {exc.reason}", DISC_LOCAL
+            self.ua.reject(sip, now, exc.status, warning=PhoneCall.warning(exc, self._host))
+            return
+        if self.config.autohold:
+            for other in self._lines.values():
+                if other is not call and other.state == "connected" and not other.on_hold:
+                    self.hold(other.line, now)
+        self.ua.answer(sip, now, sdp=sdp)
+        call.start_media(self.engine, now)
+
+    def _sip_state(self, sip: Call, new: CallState, reason: str, now: float) -> None:
+        call = self._by_sip.get(sip)
+        if call is None:
+            return
+        if new is CallState.RINGING:
+            self._emit_state(call, "ringing")
+        elif new is CallState.CONNECTED:
+            call.deadline = None
+            call.connected_at = now
+            if call.direction == OUTGOING and not call.media_started:
+                problem = call.take_answer(sip.remote_sdp, now)
+                if problem is not None:
+                    self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line))
+                    self._hang_up(call, now, "failed media", DISC_LOCAL)
+                    return
+            call.start_media(self.engine, now)
+            self._emit_state(call, "connected")
+            if call.digits:
+                call.digits_at = now + DIGITS_DELAY
+        elif new is CallState.DISCONNECTED:
+            self._ended(call, sip, reason, now)
+
+    def _early_media(self, sip: Call, sdp: bytes, now: float) -> None:
+        call = self._by_sip.get(sip)
+        if call is None or call.media_started or call.media is None:
+            return
+        if call.take_answer(sdp, now) is None:
+            call.start_media(self.engine, now)
+
+    def _offer(self, sip: Call, sdp: bytes, now: float) -> None:
+        call = self._by_sip.get(sip)
+        if call is None or call.media is None:
+            self.ua.reject_offer(sip, now, 488)
+            return
+        try:
+            answer = call.answer_sdp(sdp, now)
+        except RemoteProtocolError as exc:
+            self.ua.reject_offer(sip, now, exc.status, PhoneCall.warning(exc, self._host))
+            return
+        self.ua.accept_offer(sip, answer, now)
+        call.on_hold = call.media.on_hold
+        call.start_media(self.engine, now)
+
+    def _updated(self, sip: Call, remote_sdp: bytes, by_peer: bool, now: float) -> None:
+        call = self._by_sip.get(sip)
+        if call is None or call.media is None:
+            return
+        if by_peer and call.answer_in_ack:
+            call.answer_in_ack = False
+            if call.take_answer(remote_sdp, now) is not None:
+                self._emit(PhoneWarning("bad SDP answer in the ACK", call.line))
+            call.start_media(self.engine, now)
+        elif not by_peer:
+            if call.take_answer(remote_sdp, now) is None:
+                call.on_hold = call.hold_pending == "hold"
+            call.hold_pending = None
+
+    def _hang_up(self, call: PhoneCall, now: float, reason: str, party: int) -> None:
+        if call.state == "disconnected":
+            return
+        call.reason = call.reason or reason
+        call.discparty = call.discparty or party
+        sip = call.sip
+        if sip is None:  # no INVITE yet: the media was still being opened
+            self._ended(call, None, reason, now)
+        else:
+            self.ua.hangup(sip, now)
+
+    def _ended(self, call: PhoneCall, sip: Call | None, sip_reason: str, now: float) -> None:
+        if call.state == "disconnected":
+            return
+        call.ended_at = now
+        call.deadline = call.digits_at = None
+        if not call.discparty:
+            call.discparty = DISC_REMOTE
+        call.reason = _reason_text(sip, call.reason or sip_reason)
+        if call.port is not None:
+            self.engine.close(call.port, now)
+            self._by_port.pop(call.port, None)
+        if sip is not None:
+            self._by_sip.pop(sip, None)
+        self._lines.pop(call.line, None)
+        self._emit_state(call, "disconnected", call.reason)
+        self.history.append(call)
+        account = self.config.username
+        self._emit(CallEnded(call.record(account)))
+
+    @property
+    def _host(self) -> str:
+        return self.config.media.host if self.config.media is not None else "sansip"
+
+    # -- internals: events ----------------------------------------------------------------
+    def _emit_state(self, call: PhoneCall, state: str, reason: str = "") -> None:
+        if call.state == state and state != "setup":
+            return
+        call.state = state
+        self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
+                                    call.line, call.callid, reason))  # fmt: skip
+
+    def _reg_state(self, state: str, reason: str) -> None:
+        if state == self.reg_state and state != "failed":
+            return
+        self.reg_state = state
+        self._emit(RegStateChanged(state, self.config.username, reason))
+
+    def _emit(self, event: PhoneEvent) -> None:
+        if len(self._events) >= MAX_EVENTS:
+            self._events.popleft()
+            self.events_dropped += 1
+        self._events.append(event)
+
+
+def _reason_text(sip: Call | None, reason: str) -> str:
+    """``"<code> <text>"``: the final status (or -1) and the reason."""
+    status = sip.status if sip is not None else None
+    code = status if status is not None and status >= 300 else None
+    if reason in ("bye received", "User Hung Up") or code is None:
+        code = 200 if sip is not None and sip.connected_at is not None else -1
+    return f"{code} {reason}".strip()

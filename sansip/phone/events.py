@@ -1,0 +1,101 @@
+"""What a phone reports, as one union of frozen dataclasses with the
+reference client's vocabulary: call states ``setup``, ``ringing``,
+``connected``, ``disconnected``; registration states ``registered``,
+``unregistered``, ``failed``; directions 1 (outgoing) and 2 (incoming);
+line numbers 1..N; disconnect reasons as ``"<code> <text>"``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, TypeAlias
+
+__all__ = [
+    "INCOMING",
+    "OUTGOING",
+    "CallEnded",
+    "CallRecord",
+    "CallStateChanged",
+    "DtmfReceived",
+    "PhoneEvent",
+    "PhoneWarning",
+    "RegStateChanged",
+]
+
+#: Call directions.
+OUTGOING: Final = 1
+INCOMING: Final = 2
+#: Who ended a call (``discparty``): unknown, us, the peer, a timeout.
+DISC_UNKNOWN, DISC_LOCAL, DISC_REMOTE, DISC_TIMEOUT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class CallStateChanged:
+    """A call moved to ``state`` (``setup``, ``ringing``, ``connected``,
+    ``disconnected``); emitted only when the state changes.  ``reason`` is
+    the disconnect reason (``"486 Busy Here"``, ``"200 bye received"``)."""
+
+    state: str
+    direction: int
+    peername: str
+    peerdisplayname: str
+    line: int
+    callid: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RegStateChanged:
+    """The account ``account`` is now ``registered``, ``unregistered`` or
+    ``failed`` (``reason`` says why it failed)."""
+
+    state: str
+    account: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived:
+    """The peer of the call on ``line`` sent ``digit`` (RFC 4733)."""
+
+    line: int
+    callid: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneWarning:
+    """Something went wrong that ends no call by itself (a media stream
+    failed, a recording stopped, ports could not be had)."""
+
+    text: str
+    line: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """The CDR of one call (what the history stores)."""
+
+    callid: str
+    line: int
+    direction: int
+    caller: str
+    called: str
+    peerdisplayname: str
+    started: float
+    connected: float | None
+    ended: float
+    duration: float
+    reason: str
+    discparty: int
+    codec: str | None
+    rtp: dict[str, float | int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """A call ended; ``record`` is its CDR (emitted after its ``disconnected``)."""
+
+    record: CallRecord
+
+
+PhoneEvent: TypeAlias = CallStateChanged | RegStateChanged | DtmfReceived | PhoneWarning | CallEnded

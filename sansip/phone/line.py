@@ -1,0 +1,141 @@
+"""One call on one line of the phone, sans-IO: its signalling call, its
+media port and offer/answer, the state the phone reports and the facts of
+its CDR.
+
+:class:`PhoneCall` owns the glue between the UA core's SDP and the
+:class:`~sansip.media.CallMedia` of the call: our offer (or our answer, or
+our offer in a 2xx when the INVITE had none, answered in the ACK), early
+media from a 18x, re-INVITEs both ways with rollback when a re-offer is
+refused, and starting the stream on the media engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sansip.dialog.call import Call
+from sansip.errors import RemoteProtocolError
+from sansip.media import CallMedia, MediaSettings
+from sansip.media.engine import MediaEngine, MediaPort
+from sansip.phone.events import DISC_UNKNOWN, OUTGOING, CallRecord
+from sansip.rtp import RandomSource
+from sansip.sdp import CodecPreferences, NegotiationFailed
+
+__all__ = ["MediaOptions", "PhoneCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOptions:
+    """How the calls' media is built: where RTP listens, which codecs, the
+    stream settings, and the rate of what is played and recorded."""
+
+    host: str
+    codecs: CodecPreferences
+    settings: MediaSettings = field(default_factory=MediaSettings)
+    sample_rate: int = 16000
+
+
+class PhoneCall:
+    """One call of the phone on ``line`` (see the module docstring)."""
+
+    def __init__(self, line: int, direction: int, peername: str, peerdisplayname: str,
+                 *, now: float) -> None:  # fmt: skip
+        self.line = line
+        self.direction = direction
+        self.peername = peername
+        self.peerdisplayname = peerdisplayname
+        self.sip: Call | None = None
+        self.port: MediaPort | None = None
+        self.media: CallMedia | None = None
+        self.state = "setup"
+        self.reason = ""
+        self.discparty = DISC_UNKNOWN
+        self.started = now
+        self.connected_at: float | None = None
+        self.ended_at: float | None = None
+        self.deadline: float | None = None  # ring or setup timeout
+        self.digits = ""  # sent after connect (a dial string's ",digits")
+        self.digits_at: float | None = None
+        self.answer_in_ack = False  # our offer went in the 2xx: the answer comes in the ACK
+        self.hold_pending: str | None = None  # "hold"/"resume" re-offer in flight
+        self.on_hold = False
+        self.muted = False
+        self.accept_requested = False  # accept() came before the media was ready
+        self.media_started = False
+        self.target: object = None  # an outgoing call's URI, until its INVITE goes
+
+    @property
+    def callid(self) -> str:
+        """The SIP Call-ID (empty until the INVITE is sent or received)."""
+        return self.sip.call_id if self.sip is not None else ""
+
+    # -- offer/answer ------------------------------------------------------------------
+    def build_media(self, options: MediaOptions, port: MediaPort, rng: RandomSource,
+                    source: object, sink: object) -> None:  # fmt: skip
+        """The call's offer/answer side on ``port``."""
+        self.port = port
+        self.media = CallMedia(
+            options.host, port.rtp_port, options.codecs, rng=rng,
+            source=source, sink=sink,  # type: ignore[arg-type]
+            settings=options.settings, sample_rate=options.sample_rate,
+        )  # fmt: skip
+
+    def answer_sdp(self, offer: bytes, now: float) -> bytes:
+        """Our answer to an incoming offer (our offer when there was none);
+        raises :class:`~sansip.errors.RemoteProtocolError` (488/400) when it
+        cannot be used."""
+        assert self.media is not None
+        if not offer:
+            self.answer_in_ack = True
+            return self.media.offer()
+        return self.media.answer(offer, now)
+
+    def take_answer(self, sdp: bytes, now: float) -> str | None:
+        """The peer's answer to our offer; None, or why it is unusable."""
+        assert self.media is not None
+        try:
+            self.media.receive_answer(sdp, now)
+        except RemoteProtocolError as exc:
+            return exc.reason
+        return None
+
+    def start_media(self, engine: MediaEngine, now: float) -> None:
+        """Start the negotiated stream on the engine (once)."""
+        media, port = self.media, self.port
+        if self.media_started or media is None or port is None or media.stream is None:
+            return
+        self.media_started = True
+        engine.start(port, media.stream, now)
+
+    @staticmethod
+    def warning(error: RemoteProtocolError, host: str) -> str:
+        """The Warning header value for refusing an offer (RFC 3261 §20.43)."""
+        if isinstance(error, NegotiationFailed):
+            return error.warning
+        reason = error.reason.replace('"', "'")
+        return f'399 {host} "{reason}"'
+
+    # -- the end ----------------------------------------------------------------------
+    def record(self, account: str) -> CallRecord:
+        """The CDR of the call (call once it ended)."""
+        stream = self.media.stream if self.media is not None else None
+        ended = self.ended_at if self.ended_at is not None else self.started
+        rtp: dict[str, float | int | None] = {}
+        codec = None
+        if stream is not None:
+            stats = stream.statistics(ended).rtp
+            codec = stream.codec
+            rtp = {"sent": stats.packets_sent, "received": stats.packets_received,
+                   "lost": stats.packets_lost, "jitter_ms": round(stats.jitter * 1000, 2),
+                   "rtt_ms": None if stats.rtt is None else round(stats.rtt * 1000, 2),
+                   "mos": None if stats.mos is None else round(stats.mos, 2)}  # fmt: skip
+        me, peer = account, self.peername
+        caller, called = (me, peer) if self.direction == OUTGOING else (peer, me)
+        connected = self.connected_at
+        duration = 0.0 if connected is None else max(0.0, ended - connected)
+        return CallRecord(self.callid, self.line, self.direction, caller, called,
+                          self.peerdisplayname, self.started, connected, ended, duration,
+                          self.reason, self.discparty, codec, rtp)  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<PhoneCall line={self.line} {self.state} {self.peername}>"
