@@ -166,11 +166,16 @@ class ThreadingDriver(Driver):
     def _set_timer(self, deadline: float | None) -> None:
         """Nothing to do: the owner waits until ``_armed`` each turn."""
 
-    def _activity(self) -> None:
+    def notify(self) -> None:
+        """Have the dispatcher thread run ``on_activity`` soon (coalesced)."""
         callback = self.on_activity
-        if self.pump.take_activity() and callback is not None and not self._callback_pending:
+        if callback is not None and not self._callback_pending:
             self._callback_pending = True
             self._callbacks.put(callback)
+
+    def _activity(self) -> None:
+        if self.pump.take_activity():
+            self.notify()
 
     # -- owner thread ----------------------------------------------------------------------
     def _run(self) -> None:

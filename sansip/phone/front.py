@@ -1,0 +1,242 @@
+"""What the phone's front ends (asyncio, threads, trio) share: building the
+:class:`~sansip.phone.core.PhoneCore` and its driver from the parameters,
+one call object per line, the reference client's callbacks, and turning
+the core's events into call-object updates.  A front end supplies only how
+its loop runs a command and waits."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sansip.dialog.ua import UserAgent
+from sansip.io.driver import Driver
+from sansip.media.engine import MediaEngine
+from sansip.phone.config import PhoneSetup, phone_setup
+from sansip.phone.core import PhoneCore
+from sansip.phone.events import (
+    INCOMING,
+    CallEnded,
+    CallRecord,
+    CallStateChanged,
+    DtmfReceived,
+    PhoneEvent,
+    RegStateChanged,
+)
+from sansip.phone.line import PhoneCall
+from sansip.transaction.endpoint import EndpointConfig
+from sansip.transport.types import Address, Transport
+
+__all__ = ["CallHandle", "FrontEnd"]
+
+P = TypeVar("P", bound="FrontEnd[Any]")
+C = TypeVar("C", bound="CallHandle")
+
+
+class CallHandle:
+    """A call as the user holds it: the reference client's call commands
+    on one line.  The front ends add waiting (``connected()``, ``ended()``)
+    and audio queues their loop can use."""
+
+    def __init__(self, phone: FrontEnd[Any], call: PhoneCall) -> None:
+        self._phone = phone
+        self._call = call
+        self.record: CallRecord | None = None
+        self.dtmf_received = ""
+
+    @property
+    def line(self) -> int:
+        """The line number (1..N)."""
+        return self._call.line
+
+    @property
+    def state(self) -> str:
+        """``setup``, ``ringing``, ``connected`` or ``disconnected``."""
+        return self._call.state
+
+    @property
+    def direction(self) -> int:
+        """1 outgoing, 2 incoming."""
+        return self._call.direction
+
+    @property
+    def callid(self) -> str:
+        """The SIP Call-ID."""
+        return self._call.callid
+
+    @property
+    def peername(self) -> str:
+        """Who the other party is (the user part of its URI)."""
+        return self._call.peername
+
+    @property
+    def on_hold(self) -> bool:
+        """Whether the last negotiation put the call on hold."""
+        return self._call.on_hold
+
+    def accept(self) -> None:
+        """Answer this incoming call."""
+        self._phone._command(lambda core, now: core.accept(self.line, now))
+
+    def reject(self, status: int = 486) -> None:
+        """Refuse this incoming call (486 Busy Here by default)."""
+        self._phone._command(lambda core, now: core.reject(self.line, now, status))
+
+    def hangup(self) -> None:
+        """End the call (BYE, CANCEL or a refusal, as fits)."""
+        if self.state != "disconnected":
+            self._phone._command(lambda core, now: core.hangup(self.line, now))
+
+    def hold(self) -> None:
+        """Put the call on hold (a sendonly re-offer)."""
+        self._phone._command(lambda core, now: core.hold(self.line, now))
+
+    def resume(self) -> None:
+        """Take the call off hold."""
+        self._phone._command(lambda core, now: core.hold(self.line, now, resume=True))
+
+    def dtmf(self, digits: str) -> None:
+        """Send RFC 4733 digits."""
+        self._phone._command(lambda core, now: core.dtmf(self.line, digits, now))
+
+    def _event(self, event: PhoneEvent) -> None:
+        """The phone tells the call what happened to it."""
+        if isinstance(event, CallStateChanged) and event.state == "connected":
+            self._connected()
+        elif isinstance(event, DtmfReceived):
+            self.dtmf_received += event.digit
+        elif isinstance(event, CallEnded):
+            self.record = event.record
+            self._ended()
+
+    def _connected(self) -> None:
+        """The call is connected (front ends wake their waiters)."""
+
+    def _ended(self) -> None:
+        """The call ended (front ends wake their waiters, close audio queues)."""
+
+    def _audio(self) -> tuple[object, object]:
+        """The call's source and sink."""
+        return None, None
+
+
+class FrontEnd(ABC, Generic[C]):
+    """The loop-independent part of a phone (see the module docstring),
+    configured with the reference client's parameter names, as keywords or
+    ``params``."""
+
+    def __init__(self, params: dict[str, str] | None = None, **kwargs: object) -> None:
+        self.params = {**(params or {}), **{k: str(v) for k, v in kwargs.items()}}
+        self.setup: PhoneSetup = phone_setup(self.params)
+        self._driver: Driver | None = None
+        self._core: PhoneCore | None = None
+        self._calls: dict[int, C] = {}
+        self._callbacks: dict[str, list[Callable[..., object]]] = {
+            "call": [], "reg": [], "event": []}  # fmt: skip
+        self.reg_state = "unregistered"
+        self.reg_reason = ""
+
+    @property
+    def core(self) -> PhoneCore:
+        """The sans-IO phone (its lines, configuration, recent calls)."""
+        assert self._core is not None, "start() first"
+        return self._core
+
+    # -- what a loop supplies ------------------------------------------------------------
+    @abstractmethod
+    def _new_call(self, call: PhoneCall) -> C:
+        """The loop's call object for ``call``."""
+
+    @abstractmethod
+    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
+        """Run ``action(core, now)`` where the core lives, then dispatch its events."""
+
+    def _incoming_call(self, handle: C) -> None:
+        """An incoming call rings (front ends queue it for ``incoming()``)."""
+
+    # -- building ------------------------------------------------------------------------
+    def _build(self, driver_type: type[Driver]) -> Driver:
+        """The engine and the (not yet started) driver of this phone."""
+        self._rng: random.Random = (random.Random(self.params["seed"]) if "seed" in self.params
+                                    else secrets.SystemRandom())  # fmt: skip
+        self._engine = MediaEngine(rng=self._rng)
+        self._driver = driver_type(None, self.setup.local, media=self._engine)
+        return self._driver
+
+    def _attach_core(self, local: Address) -> PhoneCore:
+        """Once the driver is bound on ``local``: the UA and the core, run by the driver."""
+        assert self._driver is not None
+        ua = UserAgent(EndpointConfig(local, self.setup.transport), self.setup.ua, rng=self._rng)
+        core = self._core = PhoneCore(ua, self._engine, self.setup.core, rng=self._rng,
+                                      audio=self._audio_for)  # fmt: skip
+        self._driver.attach(core, self._on_activity)
+        return core
+
+    @abstractmethod
+    def _on_activity(self) -> None:
+        """The driver reports input or engine events (in its loop, or on its dispatcher thread)."""
+
+    @property
+    def udp(self) -> bool:
+        """Whether SIP goes over UDP (else TCP or TLS)."""
+        return self.setup.transport is Transport.UDP
+
+    # -- the reference callbacks ----------------------------------------------------------
+    def on_call_state_change(self, callback: Callable[..., object]) -> None:
+        """``callback(event, direction, peername, peerdisplayname, line, callid)``."""
+        self._callbacks["call"].append(callback)
+
+    def on_reg_state_change(self, callback: Callable[..., object]) -> None:
+        """``callback(state, reason)`` on ``registered``/``unregistered``/``failed``."""
+        self._callbacks["reg"].append(callback)
+
+    def on_event(self, callback: Callable[[PhoneEvent], object]) -> None:
+        """``callback(event)`` for every phone event."""
+        self._callbacks["event"].append(callback)
+
+    # -- dispatch (never with a lock held) -------------------------------------------------
+    def _audio_for(self, call: PhoneCall) -> tuple[object, object]:
+        return self._handle(call)._audio()
+
+    def _handle(self, call: PhoneCall) -> C:
+        handle = self._calls.get(call.line)
+        if handle is None or handle._call is not call:
+            handle = self._calls[call.line] = self._new_call(call)
+        return handle
+
+    def _drain(self, core: PhoneCore, now: float) -> list[PhoneEvent]:
+        """Where the core lives: its decisions, and the events they made."""
+        core.process(now)
+        events = []
+        while (event := core.next_event()) is not None:
+            events.append(event)
+            if isinstance(event, CallStateChanged) and event.line not in self._calls:
+                for call in core.calls:
+                    if call.line == event.line:
+                        self._handle(call)
+        return events
+
+    def _dispatch(self, event: PhoneEvent) -> None:
+        """Hand one event to its call object and the callbacks."""
+        for callback in self._callbacks["event"]:
+            callback(event)
+        if isinstance(event, RegStateChanged):
+            self.reg_state, self.reg_reason = event.state, event.reason
+            for callback in self._callbacks["reg"]:
+                callback(event.state, event.reason)
+            return
+        line = event.record.line if isinstance(event, CallEnded) else getattr(event, "line", 0)
+        handle = self._calls.get(line)
+        if isinstance(event, CallStateChanged):
+            if handle is not None and event.state == "ringing" and event.direction == INCOMING:
+                self._incoming_call(handle)
+            for callback in self._callbacks["call"]:
+                callback(event.state, event.direction, event.peername, event.peerdisplayname,
+                         event.line, event.callid)  # fmt: skip
+        if handle is not None:
+            handle._event(event)
+            if isinstance(event, CallEnded) and self._calls.get(line) is handle:
+                self._calls.pop(line, None)  # unless a new call took the line already
