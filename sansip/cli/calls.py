@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from sansip import __version__
-from sansip.cli.media import DTMF_DELAY, CallAudio, MediaOptions, add_media_options
+from sansip.cli.media import DTMF_DELAY, CallAudio, MediaOptions, add_media_options, check_codecs
 from sansip.cli.options import (
     instance_id,
     parse_custom_headers,
@@ -245,6 +245,8 @@ async def _answer(args: argparse.Namespace) -> int:
         return 2
     listen = args.listen or f"127.0.0.1:{default_port(transport)}"
     params = parse_params(args.param)
+    if not check_codecs("sansip answer", MediaOptions.from_args(args, params), offering=False):
+        return 2
     address = parse_hostport(listen, default_port(transport))
     try:
         targets = await registration_targets(params, transport, address)
@@ -383,6 +385,8 @@ async def _call(args: argparse.Namespace) -> int:
         print("sansip call: the target must be a sip: or sips: URI", file=sys.stderr)
         return 2
     params = parse_params(args.param)
+    if not check_codecs("sansip call", MediaOptions.from_args(args, params), offering=True):
+        return 2
     transport = transport_of(params)
     target = with_transport(target, transport)
     local = parse_hostport(args.local, 0)

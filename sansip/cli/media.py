@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sansip.audio.codecs import available_codecs, unavailable_codecs
 from sansip.audio.frames import EchoLoop, FrameSink, FrameSource, NullSink, SilenceSource
 from sansip.audio.pipeline import PipelineSettings
 from sansip.audio.player import FilePlayer, Ringback, Ringtone
@@ -39,9 +40,9 @@ from sansip.io.file_writer import open_call_recorder, open_recorder
 from sansip.media import CallMedia, MediaSettings, RecordingFailed
 from sansip.media.engine import MediaEngineEvent, MediaPort, StreamFailed, StreamReported
 from sansip.rtp import DtmfReceived, MediaTimedOut
-from sansip.sdp import NegotiationFailed, codec_preferences
+from sansip.sdp import CodecPreferences, NegotiationFailed, UnknownCodec, codec_preferences
 
-__all__ = ["PIPELINE_RATE", "CallAudio", "MediaOptions", "add_media_options"]
+__all__ = ["PIPELINE_RATE", "CallAudio", "MediaOptions", "add_media_options", "check_codecs"]
 
 #: The rate of what is played and recorded (wideband; G.711 is resampled).
 PIPELINE_RATE = 16000
@@ -82,6 +83,40 @@ class MediaOptions:
     def param(self, name: str, default: str = "") -> str:
         """A ``-p`` parameter's value."""
         return dict(self.params).get(name, default)
+
+    def codecs(self) -> CodecPreferences:
+        """The preferences of ``-p codec=``, ``prefcodec=`` and ``use_<codec>=``;
+        raises :class:`~sansip.sdp.UnknownCodec` for a name that is no codec."""
+        return codec_preferences(
+            codec=self.param("codec"), prefcodec=self.param("prefcodec"),
+            use={k: v for k, v in self.params if k.startswith("use_")},
+        )  # fmt: skip
+
+
+def check_codecs(command: str, options: MediaOptions, *, offering: bool) -> bool:
+    """Whether the codec parameters can make calls, checked before any call.
+
+    An unknown codec name, or no codec that can run here to offer
+    (``offering``) or to accept, is printed as ``command: ...`` on stderr
+    and gives False (the command exits 2); warnings (a codec sansip does
+    not have) are printed and give True.
+    """
+    try:
+        codecs = options.codecs()
+    except UnknownCodec as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return False
+    for warning in codecs.warnings:
+        print(f"{command}: warning: {warning}", file=sys.stderr)
+    runnable = codecs.restrict(available_codecs())
+    if options.enabled and not (runnable.offered if offering else runnable.accepted):
+        reasons = unavailable_codecs()
+        why = "; ".join(f"{c.name} cannot run here: {reasons.get(c.name, 'unavailable')}"
+                        for c in runnable.unavailable)  # fmt: skip
+        what = "offer" if offering else "accept"
+        print(f"{command}: no codec to {what}" + (f" ({why})" if why else ""), file=sys.stderr)
+        return False
+    return True
 
 
 def add_media_options(parser: argparse.ArgumentParser) -> None:
@@ -152,12 +187,9 @@ class CallAudio:
         recording path of no known format is refused here, before the call)."""
         if self.options.record_call:
             recording_format(self.options.record_call)
+        codecs = self.options.codecs()  # an unknown codec name raises before the ports open
         self.port = self.driver.open_media(self.host)
         opts = self.options
-        codecs = codec_preferences(
-            codec=opts.param("codec"), prefcodec=opts.param("prefcodec"),
-            use={k: v for k, v in opts.params if k.startswith("use_")},
-        )  # fmt: skip
         settings = MediaSettings(
             jittersize=int(opts.param("jittersize", "3") or 3),
             natopenpackets=int(opts.param("natopenpackets", "0") or 0),

@@ -13,10 +13,18 @@ The UA core carries SDP bodies; this object produces and consumes them:
   carried none, then :meth:`receive_answer` with the ACK's SDP);
 - hold and resume: :meth:`hold` / :meth:`resume` give the re-offer, the
   answer goes to :meth:`receive_answer`.
+
+Only codecs that can run here are offered and accepted: Opus needs libopus,
+which pyogg loads at run time.  Without it Opus is left out and one
+warning per process, on the ``sansip.media`` logger, says what to install.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
+
+from sansip.audio.codecs import available_codecs, unavailable_codecs
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.errors import LocalProtocolError
 from sansip.media.stream import MediaSettings, MediaStream
@@ -34,13 +42,36 @@ from sansip.sdp import (
 
 __all__ = ["CallMedia"]
 
+log = logging.getLogger("sansip.media")
+#: Codecs whose absence was logged already (one warning per process).
+_warned: set[str] = set()
+
+
+def _warn_unavailable(codecs: CodecPreferences) -> None:
+    """Log once per codec and process why a wanted codec is left out.
+
+    A logging warning rather than :func:`warnings.warn`: a missing system
+    library is the machine's state, not a misuse the calling code can fix,
+    and ``-W error`` must not turn it into a failed call.  Without logging
+    configured, Python prints it on stderr.
+    """
+    reasons = unavailable_codecs()
+    for spec in codecs.unavailable:
+        reason = reasons.get(spec.name)
+        if reason is not None and spec.name not in _warned:
+            _warned.add(spec.name)
+            log.warning("%s is left out of offers and answers: %s", spec.name, reason)
+
 
 class CallMedia:
     """Offer/answer and the audio stream of one call.
 
     ``address``/``port``: where we receive RTP (the RTCP port is ``port + 1``
     unless ``rtcp_mux``).  ``codecs``: preferences from the parameters (see
-    :func:`sansip.sdp.codec_preferences`).  ``source`` and ``sink`` are
+    :func:`sansip.sdp.codec_preferences`), restricted to ``available``, the
+    codec names that can run (default:
+    :func:`sansip.audio.codecs.available_codecs`; a wanted codec left out
+    for a missing library is logged once).  ``source`` and ``sink`` are
     the audio in and out, at ``sample_rate`` (default: the codec's rate).
     """
 
@@ -58,7 +89,11 @@ class CallMedia:
         ptime: int = 20,
         rtcp_mux: bool = False,
         username: str = "-",
+        available: Collection[str] | None = None,
     ) -> None:
+        codecs = codecs.restrict(available_codecs() if available is None else available)
+        if codecs.unavailable:
+            _warn_unavailable(codecs)
         # RFC 3389 comfort noise is always accepted (the stream plays it); it
         # is sent only when silence suppression is on.
         stream = LocalStream(port, codecs=codecs, ptime=ptime, rtcp_mux=rtcp_mux,

@@ -3,16 +3,25 @@
 The table is data: one :class:`CodecSpec` per RTP format.  The parameters
 ``codec`` (allowed list), ``prefcodec`` (preferred codec) and ``use_<codec>``
 (0 never, 1 accept but do not offer, 2 offer low, 3 offer high) turn into a
-:class:`CodecPreferences` with :func:`codec_preferences`.  Unknown or
-unsupported names never raise: they are reported in ``warnings``.
+:class:`CodecPreferences` with :func:`codec_preferences`.  A name that is no
+codec sansip knows (a typo such as ``pcmuu``) raises :class:`UnknownCodec`
+naming the closest known one; a real codec sansip does not have (G.729,
+GSM, iLBC, Speex) is ignored and reported in ``warnings``.
+
+This layer does not know which codecs can run here (Opus needs libopus):
+the media layer passes those it can run as ``available`` (or calls
+:meth:`CodecPreferences.restrict`), and the others are left out of offers
+and answers and listed in :attr:`CodecPreferences.unavailable`.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from sansip.errors import LocalProtocolError
 from sansip.sdp.attributes import RtpMap
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "TELEPHONE_EVENT_48K",
     "CodecPreferences",
     "CodecSpec",
+    "UnknownCodec",
     "codec_preferences",
     "find_codec",
     "telephone_event_for",
@@ -101,6 +111,29 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
 #: Codec names a user may know from the parameter list that sansip cannot do.
 UNSUPPORTED: Final = frozenset({"g729", "g.729", "gsm", "ilbc", "speex", "speexwb",
                                 "speexuwb", "g723", "g.723", "g726", "g.726"})  # fmt: skip
+#: Every codec name the parameters accept: the codec keys first, then the other spellings.
+KNOWN_NAMES: Final = (*_BY_KEY, *(name for name in ALIASES if name not in _BY_KEY))
+
+
+class UnknownCodec(LocalProtocolError, ValueError):
+    """A codec parameter names no codec sansip knows (a typo, say ``pcmuu``).
+
+    ``value`` is the name as given, ``parameter`` where it came from
+    (``codec``, ``prefcodec``, ``use_<name>``) and ``closest`` the known
+    name nearest to it (by :mod:`difflib`), or None when none is close.
+    The message names all three and the known names.
+    """
+
+    def __init__(self, value: str, parameter: str) -> None:
+        self.value = value
+        self.parameter = parameter
+        close = difflib.get_close_matches(_fold(value), KNOWN_NAMES, n=1)
+        self.closest: str | None = close[0] if close else None
+        hint = f" (did you mean {self.closest!r}?)" if self.closest else ""
+        super().__init__(
+            f"{parameter}: unknown codec {value!r}{hint}; "
+            f"known codec names: {', '.join(KNOWN_NAMES)}"
+        )
 
 
 def find_codec(encoding: str, clock_rate: int, channels: int | None) -> CodecSpec | None:
@@ -127,24 +160,54 @@ class CodecPreferences:
     """What to offer and what to accept, best first, and what was ignored.
 
     ``offered`` goes into offers; ``accepted`` (``offered`` then the
-    accept-only codecs) is what an answer may pick from.
+    accept-only codecs) is what an answer may pick from; ``unavailable``
+    are the codecs the parameters wanted but the media layer cannot run
+    here (left out of both; a 488 for an offer of only those names them).
     """
 
     offered: tuple[CodecSpec, ...]
     accepted: tuple[CodecSpec, ...]
     warnings: tuple[str, ...] = ()
+    unavailable: tuple[CodecSpec, ...] = ()
+
+    def restrict(self, available: Collection[str]) -> CodecPreferences:
+        """These preferences without the codecs that cannot run here.
+
+        ``available`` holds the codec keys or rtpmap names (case-insensitive)
+        that can run, as the media layer's codec registry reports them;
+        whatever else was offered or accepted moves to ``unavailable``.
+        """
+        allowed = {name.lower() for name in available}
+
+        def runs(spec: CodecSpec) -> bool:
+            return spec.key in allowed or spec.name.lower() in allowed
+
+        dropped = tuple(c for c in self.accepted if not runs(c) and c not in self.unavailable)
+        if not dropped:
+            return self
+        return replace(
+            self,
+            offered=tuple(c for c in self.offered if runs(c)),
+            accepted=tuple(c for c in self.accepted if runs(c)),
+            unavailable=self.unavailable + dropped,
+        )
+
+
+def _fold(name: str) -> str:
+    folded = name.strip().lower().replace(" ", "")
+    return folded[4:] if folded.startswith("use_") else folded
 
 
 def _expand(name: str, what: str, warnings: list[str]) -> tuple[str, ...]:
-    folded = name.strip().lower().replace(" ", "")
-    if folded.startswith("use_"):
-        folded = folded[4:]
+    folded = _fold(name)
     if folded in ALIASES:
         return ALIASES[folded]
     if folded in UNSUPPORTED:
         warnings.append(f"{what}: codec {name.strip()!r} is not supported, ignored")
     elif folded:
-        warnings.append(f"{what}: unknown codec {name.strip()!r}, ignored")
+        # ``use_<codec>`` names the codec in the parameter's own name
+        value, parameter = (folded, name.strip()) if what == "use" else (name.strip(), what)
+        raise UnknownCodec(value, parameter)
     return ()
 
 
@@ -167,8 +230,10 @@ def codec_preferences(
     default set), ``prefcodec`` the preferred codec (put first), ``use``
     maps ``use_<codec>`` (or ``<codec>``) to a priority 0-3 as text or int,
     and ``available`` (codec keys, None = all) drops codecs the media layer
-    cannot run.  Explicit ``use_*`` values win over the ``codec`` list and
-    over ``prefcodec`` (which otherwise makes its codec offered and first).
+    cannot run (see :meth:`CodecPreferences.restrict`).  Explicit ``use_*``
+    values win over the ``codec`` list and over ``prefcodec`` (which
+    otherwise makes its codec offered and first).  Raises
+    :class:`UnknownCodec` for a name that is no codec.
     """
     warnings: list[str] = []
     priority = dict(DEFAULT_PRIORITY)
@@ -196,17 +261,15 @@ def codec_preferences(
     for key in preferred:
         if key not in explicit:
             priority[key] = max(priority[key], 2)
-    if available is not None:
-        allowed = {a.lower() for a in available}
-        priority = {k: (p if k in allowed else 0) for k, p in priority.items()}
 
     def rank(key: str) -> tuple[bool, int, int]:
         return (key not in preferred, -priority[key], order.index(key))
 
     offered = sorted((k for k in order if priority[k] >= 2), key=rank)
     accept_only = [k for k in order if priority[k] == 1]
-    return CodecPreferences(
+    preferences = CodecPreferences(
         offered=tuple(_BY_KEY[k] for k in offered),
         accepted=tuple(_BY_KEY[k] for k in (*offered, *accept_only)),
         warnings=tuple(warnings),
     )
+    return preferences if available is None else preferences.restrict(available)

@@ -300,6 +300,7 @@ class Negotiator:
         streams = list(self._local.streams)
         media: list[MediaDescription] = []
         failures: set[int] = set()
+        unavailable: list[str] = []  # offered codecs we want but cannot run here
         for offered in offer.media:
             if offered.media.lower() != "audio" or offered.port == 0 or not streams:
                 if offered.port != 0:
@@ -314,6 +315,8 @@ class Negotiator:
             formats = answer_formats(stream, formats_of(offered))
             if not any(is_voice(f.spec) for f in formats):
                 failures.add(WARN_INCOMPATIBLE_FORMAT)
+                unavailable += [f.spec.name for f in formats_of(offered)
+                                if f.spec in stream.codecs.unavailable]  # fmt: skip
                 media.append(disabled(offered))
                 continue
             direction = answer_direction(remote_direction(offer, offered), self._wish(stream))
@@ -327,7 +330,11 @@ class Negotiator:
             reasons = {WARN_INCOMPATIBLE_FORMAT: "no common audio codec",
                        WARN_INCOMPATIBLE_TRANSPORT: "no supported media transport",
                        WARN_MEDIA_TYPE_UNAVAILABLE: "no audio stream offered"}  # fmt: skip
-            raise NegotiationFailed(reasons[code], code, self._local.address)
+            detail = ""
+            if code == WARN_INCOMPATIBLE_FORMAT and unavailable:
+                detail = f"{', '.join(dict.fromkeys(unavailable))} not available here"
+                reasons[code] += f" ({detail})"
+            raise NegotiationFailed(reasons[code], code, self._local.address, detail)
         return media
 
     def _answer_streams(

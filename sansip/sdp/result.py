@@ -33,13 +33,17 @@ _WARN_TEXT: Final = {
 
 class NegotiationFailed(RemoteProtocolError):
     """No usable media in the peer's SDP: answer 488 with ``warning`` as the
-    Warning header value (``305 host "Incompatible media format"``)."""
+    Warning header value (``305 host "Incompatible media format"``; a
+    ``detail`` follows the standard text: ``"Incompatible media format:
+    opus not available here"``)."""
 
-    def __init__(self, reason: str, warn_code: int, host: str) -> None:
+    def __init__(self, reason: str, warn_code: int, host: str, detail: str = "") -> None:
         super().__init__(reason, 488)
         self.warn_code = warn_code
         agent = f"[{host}]" if ":" in host and not host.startswith("[") else host
-        self.warning = f'{warn_code} {agent or "-"} "{_WARN_TEXT.get(warn_code, reason)}"'
+        text = _WARN_TEXT.get(warn_code, reason) + (f": {detail}" if detail else "")
+        text = text.replace('"', "'")  # the warn-text is a quoted-string
+        self.warning = f'{warn_code} {agent or "-"} "{text}"'
 
     def __repr__(self) -> str:
         return f"NegotiationFailed({self.reason!r}, warning={self.warning!r})"

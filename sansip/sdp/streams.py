@@ -104,6 +104,9 @@ def formats_of(media: MediaDescription) -> list[PayloadFormat]:
 def offer_specs(stream: LocalStream) -> list[CodecSpec]:
     """The formats to offer: voice codecs, one telephone-event per clock rate, CN."""
     voice = list(stream.codecs.offered)
+    if not voice and stream.codecs.unavailable:
+        names = ", ".join(c.name for c in stream.codecs.unavailable)
+        raise LocalProtocolError(f"no codec to offer: {names} cannot run here")
     if not voice:
         raise LocalProtocolError("no codec to offer (every codec is disabled or accept-only)")
     specs = list(voice)

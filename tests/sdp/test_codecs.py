@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sansip.errors import LocalProtocolError
 from sansip.sdp import (
     CN,
     G722,
@@ -12,6 +15,7 @@ from sansip.sdp import (
     TELEPHONE_EVENT,
     TELEPHONE_EVENT_48K,
     CodecSpec,
+    UnknownCodec,
     codec_preferences,
     find_codec,
     telephone_event_for,
@@ -80,23 +84,60 @@ def test_use_wins_over_codec_list_and_prefcodec() -> None:
     assert keys(prefs.accepted) == ["opus", "g722", "pcmu"]
 
 
-def test_unknown_and_unsupported_names_warn() -> None:
+def test_unsupported_names_and_bad_priorities_warn() -> None:
     prefs = codec_preferences(
-        codec="G.729,silk,pcmu", prefcodec="speexwb", use={"use_gsm": "3", "use_pcma": "x"}
+        codec="G.729,pcmu", prefcodec="speexwb", use={"use_gsm": "3", "use_pcma": "x"}
     )
     assert keys(prefs.offered) == ["pcmu"]
     text = " ".join(prefs.warnings)
-    for name in ("G.729", "silk", "speexwb", "use_gsm", "'x'"):
+    for name in ("G.729", "speexwb", "use_gsm", "'x'"):
         assert name in text
-    assert len(prefs.warnings) == 5
+    assert len(prefs.warnings) == 4
 
 
-def test_only_unknown_codecs_keep_defaults() -> None:
-    prefs = codec_preferences(codec="silk")
+def test_only_unsupported_codecs_keep_defaults() -> None:
+    prefs = codec_preferences(codec="g729")
     assert keys(prefs.offered) == ["opus", "g722", "pcmu", "pcma"]
     assert len(prefs.warnings) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "value", "parameter", "closest"),
+    [
+        ({"codec": "pcmuu"}, "pcmuu", "codec", "pcmu"),
+        ({"codec": "opus, PCMUU"}, "PCMUU", "codec", "pcmu"),
+        ({"prefcodec": "g7222"}, "g7222", "prefcodec", "g722"),
+        ({"use": {"use_pcmuu": "2"}}, "pcmuu", "use_pcmuu", "pcmu"),
+        ({"codec": "silk"}, "silk", "codec", None),
+    ],
+)
+def test_unknown_names_raise_with_the_closest_known_name(
+    kwargs: dict[str, object], value: str, parameter: str, closest: str | None
+) -> None:
+    with pytest.raises(UnknownCodec) as caught:
+        codec_preferences(**kwargs)  # type: ignore[arg-type]
+    error = caught.value
+    assert (error.value, error.parameter, error.closest) == (value, parameter, closest)
+    assert isinstance(error, LocalProtocolError) and isinstance(error, ValueError)
+    text = str(error)
+    assert parameter in text and repr(value) in text
+    assert "known codec names: opus, g722, pcmu, pcma, l16" in text and "ulaw" in text
+    assert (f"did you mean {closest!r}" in text) == (closest is not None)
 
 
 def test_available_drops_codecs() -> None:
     prefs = codec_preferences(prefcodec="opus", available={"pcmu", "PCMA", "g722"})
     assert keys(prefs.offered) == ["g722", "pcmu", "pcma"]
+    assert keys(prefs.accepted) == ["g722", "pcmu", "pcma"]
+    assert keys(prefs.unavailable) == ["opus", "l16"]
+
+
+def test_restrict_moves_what_cannot_run_to_unavailable() -> None:
+    prefs = codec_preferences(codec="opus,pcmu")
+    assert prefs.restrict(["PCMU", "PCMA", "G722", "opus", "L16"]) is prefs
+    restricted = prefs.restrict(("PCMU", "PCMA", "G722", "L16"))
+    assert keys(restricted.offered) == keys(restricted.accepted) == ["pcmu"]
+    assert keys(restricted.unavailable) == ["opus"]
+    assert restricted.restrict(("PCMU",)) == restricted  # restricting again adds nothing
+    nothing = codec_preferences(codec="opus").restrict(("PCMU",))
+    assert nothing.offered == nothing.accepted == () and keys(nothing.unavailable) == ["opus"]

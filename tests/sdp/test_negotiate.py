@@ -219,6 +219,29 @@ def test_nothing_acceptable_is_488_with_warning(media: bytes, code: int, text: s
     assert bob.state is NegotiatorState.IDLE
 
 
+def test_an_offer_of_codecs_that_cannot_run_here_is_488_saying_so() -> None:
+    offer = (b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
+             b"m=audio 7000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n"
+             b"a=rtpmap:101 telephone-event/48000\r\n")  # fmt: skip
+    no_opus = codec_preferences().restrict({"pcmu", "pcma", "g722", "l16"})
+    bob = negotiator(codecs=no_opus)
+    with pytest.raises(NegotiationFailed) as caught:
+        bob.receive_offer(offer)
+    assert caught.value.status == 488 and caught.value.warn_code == 305
+    assert caught.value.warning == f'305 {BOB} "Incompatible media format: opus not available here"'
+    assert "opus not available here" in caught.value.reason
+    # An offer we cannot run for other reasons keeps the plain text.
+    with pytest.raises(NegotiationFailed) as caught:
+        bob.receive_offer(offer.replace(b"opus/48000/2", b"G729/8000"))
+    assert caught.value.warning == f'305 {BOB} "Incompatible media format"'
+
+
+def test_nothing_to_offer_names_the_codecs_that_cannot_run() -> None:
+    alice = negotiator(ALICE, codecs=codec_preferences(codec="opus").restrict({"pcmu"}))
+    with pytest.raises(LocalProtocolError, match="opus cannot run here"):
+        alice.create_offer()
+
+
 def test_warning_host_for_ipv6() -> None:
     bob = negotiator("2001:db8::5")
     with pytest.raises(NegotiationFailed) as caught:

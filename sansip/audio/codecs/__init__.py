@@ -15,6 +15,7 @@ from sansip.audio.codecs.registry import (
     available_codecs,
     create_decoder,
     create_encoder,
+    unavailable_codecs,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "create_decoder",
     "create_encoder",
     "opus_unavailable_reason",
+    "unavailable_codecs",
 ]

@@ -41,7 +41,10 @@ def _bindings() -> tuple[Any, str | None]:
     if not getattr(bindings, "PYOGG_OPUS_AVAIL", False) or not hasattr(
         bindings, "opus_encoder_create"
     ):
-        return None, "pyogg did not find libopus (and libopusfile), install libopus0"
+        return None, (
+            "pyogg (which loads libopus at run time) did not find libopus: "
+            "install it (Debian/Ubuntu package libopus0)"
+        )
     return bindings, None
 
 

@@ -9,7 +9,13 @@ from sansip.audio.codecs.l16 import L16Decoder, L16Encoder
 from sansip.audio.codecs.opus import OpusDecoder, OpusEncoder, opus_unavailable_reason
 from sansip.errors import LocalProtocolError
 
-__all__ = ["CODEC_NAMES", "available_codecs", "create_decoder", "create_encoder"]
+__all__ = [
+    "CODEC_NAMES",
+    "available_codecs",
+    "create_decoder",
+    "create_encoder",
+    "unavailable_codecs",
+]
 
 #: Every codec sansip knows, by canonical name (names are matched case-insensitively).
 CODEC_NAMES = ("PCMU", "PCMA", "G722", "opus", "L16")
@@ -19,11 +25,17 @@ L16_RATES = (8000, 16000, 32000, 44100, 48000)
 _FIXED_CLOCK = {"PCMU": 8000, "PCMA": 8000, "G722": 8000, "opus": 48000}
 
 
+def unavailable_codecs() -> dict[str, str]:
+    """The codecs that cannot be created here, by name, with the reason and
+    what to install (Opus when pyogg does not find libopus)."""
+    reason = opus_unavailable_reason()
+    return {} if reason is None else {"opus": reason}
+
+
 def available_codecs() -> tuple[str, ...]:
     """The codec names that can be created here (Opus only if libopus loads)."""
-    if opus_unavailable_reason() is None:
-        return CODEC_NAMES
-    return tuple(name for name in CODEC_NAMES if name != "opus")
+    missing = unavailable_codecs()
+    return tuple(name for name in CODEC_NAMES if name not in missing)
 
 
 def _canonical(name: str, clock_rate: int | None) -> str:
