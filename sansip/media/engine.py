@@ -22,6 +22,8 @@ run at once up to :data:`MAX_CATCH_UP`, then the grid restarts), which
 socket a packet leaves on (RTCP on the RTCP socket unless rtcp-mux), and
 what a failure means: a stream that raises is closed with a
 :class:`StreamFailed` event and its sockets released, the others go on.
+The PCMU and PCMA streams of a tick are encoded and decoded all at once
+(:class:`~sansip.media.batch.CodecBatch`).
 
     engine = MediaEngine(rng=random.Random(7))
     port = engine.open_ports("127.0.0.1")           # the driver binds the sockets
@@ -39,8 +41,9 @@ from enum import Enum
 from typing import Final, Protocol, TypeAlias, TypeVar
 
 from sansip.errors import LocalProtocolError
+from sansip.media.batch import CodecBatch
 from sansip.media.stream import FRAME_DURATION, MediaEvent, MediaStream
-from sansip.rtp import RandomSource, is_rtcp
+from sansip.rtp import RandomSource
 from sansip.rtp.types import Address
 
 __all__ = [
@@ -238,6 +241,7 @@ class MediaEngine:
         self._closing: list[int] = []
         self._outbox: list[EngineDatagram] = []
         self._events: deque[MediaEngineEvent] = deque()
+        self._batch = CodecBatch()  # the G.711 work of a tick, for all streams at once
         self._next_port = 1
         self._next_socket = 1
 
@@ -400,14 +404,20 @@ class MediaEngine:
         """Run the ticks due at ``now``, then every stream's due timers; collect output."""
         if not (self._running or self._tickers) or now < self.grid.next_due:
             return
+        batch = self._batch
         for due in self.grid.due(now):
             for port in list(self._running):
                 stream = port.stream
                 assert stream is not None
                 try:
-                    stream.tick(due)
+                    stream.tick(due, batch)
                 except Exception as exc:
+                    batch.discard(stream)
                     self._fail(port, f"tick raised {exc!r}")
+            if batch:  # the G.711 streams' encoding and decoding, at once
+                for stream, error in batch.run(due):
+                    failed = next(p for p in self._running if p.stream is stream)
+                    self._fail(failed, f"tick raised {error!r}")
             for ticker in list(self._tickers):
                 try:
                     ticker.tick(due)
@@ -440,8 +450,12 @@ class MediaEngine:
             assert rtp is not None
             if rtcp is None:
                 self._outbox += [(rtp, data, dest) for data, dest in out]
-            else:
-                self._outbox += [(rtcp if is_rtcp(data) else rtp, data, dest) for data, dest in out]
+            else:  # RTCP to its own socket: what is_rtcp() tells, inline
+                self._outbox += [
+                    (rtcp if len(data) > 1 and data[0] >> 6 == 2 and 192 <= data[1] <= 223 else rtp,
+                     data, dest)
+                    for data, dest in out
+                ]  # fmt: skip
         while (event := stream.next_event()) is not None:
             self._report(StreamReported(port, event))
 

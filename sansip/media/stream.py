@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import PurePath
-from typing import Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +47,7 @@ from sansip.audio.cng import (
     SuppressorDecision,
 )
 from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
+from sansip.audio.codecs.g711 import G711Decoder, G711Encoder
 from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
 from sansip.audio.jitter import JitterBuffer, JitterStats, Missing
@@ -69,6 +70,9 @@ from sansip.rtp import (
 )
 from sansip.rtp.types import Address, Datagram
 from sansip.sdp import NegotiatedMedia
+
+if TYPE_CHECKING:
+    from sansip.media.batch import CodecBatch
 
 __all__ = [
     "FRAME_DURATION",
@@ -150,6 +154,9 @@ class MediaStatistics:
 
 #: An empty frame (nothing decoded ahead); never written to.
 _NOTHING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
+#: What _next_piece returns for a payload a CodecBatch decodes (never written to).
+_WAITING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
+_INT16: Final = np.dtype(np.int16)
 
 
 class MediaStream:
@@ -211,6 +218,10 @@ class MediaStream:
             codec.name, ptime=media.ptime, clock_rate=codec.clock_rate, sample_rate=rate
         )
         codec_rate = self._encoder.sample_rate
+        # PCMU or PCMA: a CodecBatch may encode and decode for the stream.
+        decoder, g711 = self._decoder, isinstance(self._encoder, G711Encoder)
+        self._g711 = decoder if g711 and isinstance(decoder, G711Decoder) else None
+        self._law = self._encoder.name if self._g711 is not None else None
         self._frame = round(codec_rate * FRAME_DURATION)  # codec samples per tick
         self._packet = max(self._frame, round(codec_rate * media.ptime / 1000))
         self._send_pt = codec.payload_type
@@ -345,13 +356,18 @@ class MediaStream:
         return self._events.popleft() if self._events else None
 
     # -- commands ----------------------------------------------------------------------
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, batch: CodecBatch | None = None) -> None:
         """One media clock tick: one frame in from the source, one frame out
-        to the sink."""
+        to the sink.  A G.711 stream leaves its coding to a ``batch`` (see
+        :mod:`sansip.media.batch`), whose ``run`` then finishes the tick."""
         if self.rtp.closed:
             return
-        self._send_side(now)
-        self._receive_side(now)
+        batch = batch if self._law is not None else None
+        self._send_side(now, batch)
+        if self._receive_side(now, batch):
+            self._end_tick()
+
+    def _end_tick(self) -> None:
         recorder = self.recorder
         if recorder is not None:
             recorder.end_tick()
@@ -415,7 +431,7 @@ class MediaStream:
                             | RemoteSourceChanged | SsrcCollided):  # fmt: skip
                 self._events.append(event)
 
-    def _send_side(self, now: float) -> None:
+    def _send_side(self, now: float, batch: CodecBatch | None) -> None:
         frame = self.source.read(now)
         recorder = self.recorder
         if recorder is not None:
@@ -459,15 +475,20 @@ class MediaStream:
                 return
             pcm = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
             self._pending, self._pending_samples = [], 0
+        if batch is not None and type(pcm) is np.ndarray and pcm.dtype is _INT16 and pcm.ndim == 1:
+            batch.encode(self, pcm)  # it calls _send_encoded
+            return
         try:
             payload = self._encoder.encode(pcm)
         except LocalProtocolError:
             return
-        count = len(pcm)
+        self._send_encoded(payload, len(pcm), now)
+
+    def _send_encoded(self, payload: bytes, count: int, now: float) -> None:
         advance = (self._packet_advance if count == self._packet
                    else self._encoder.timestamp_increment(count))  # fmt: skip
-        rtp.send_payload(payload, self._send_pt, now, marker=self._marker,
-                         timestamp_advance=advance)  # fmt: skip
+        self.rtp.send_payload(payload, self._send_pt, now, marker=self._marker,
+                              timestamp_advance=advance)  # fmt: skip
         self._marker = False
 
     def _silent_frame(self, decision: SuppressorDecision, now: float) -> None:
@@ -486,21 +507,37 @@ class MediaStream:
         else:
             self.rtp.skip(advance)
 
-    def _receive_side(self, now: float) -> None:
+    def _receive_side(self, now: float, batch: CodecBatch | None) -> bool:
+        """Play one frame; False when ``batch`` decodes it (see :meth:`_batch_decoded`)."""
+        piece = None
+        if len(self._decoded) < self._frame:
+            piece = self._next_piece(now, batch)
+            if piece is _WAITING:
+                return False
+        self._receive_piece(piece, now)
+        return True
+
+    def _batch_decoded(self, pcm: NDArray[np.int16], now: float) -> None:
+        """The rest of the tick once a CodecBatch decoded this tick's payload."""
+        self._g711.remember(pcm)  # type: ignore[union-attr]  # G.711 (with a _law)
+        pipeline = self._pipeline
+        self._receive_piece(pcm if pipeline is None else pipeline.received(pcm), now)
+        self._end_tick()
+
+    def _receive_piece(self, piece: NDArray[np.int16] | None, now: float) -> None:
+        """Play one frame, starting with ``piece`` (None: nothing decoded)."""
         size = self._frame
         decoded = self._decoded
-        if len(decoded) < size:
+        if piece is not None and not len(decoded) and len(piece) == size:
+            # The usual case: one decoded packet is exactly one frame.
+            self._played += 1
+            self._write(piece)
+            return
+        while piece is not None:
+            decoded = np.concatenate((decoded, piece))
+            if len(decoded) >= size:
+                break
             piece = self._next_piece(now)
-            if piece is not None and not len(decoded) and len(piece) == size:
-                # The usual case: one decoded packet is exactly one frame.
-                self._played += 1
-                self._write(piece)
-                return
-            while piece is not None:
-                decoded = np.concatenate((decoded, piece))
-                if len(decoded) >= size:
-                    break
-                piece = self._next_piece(now)
         if len(decoded) >= size:
             out, self._decoded = decoded[:size], decoded[size:]
             self._played += 1
@@ -519,15 +556,19 @@ class MediaStream:
         if self.recorder is not None:
             self.recorder.received(frame)
 
-    def _next_piece(self, now: float) -> NDArray[np.int16] | None:
+    def _next_piece(self, now: float, batch: CodecBatch | None = None) -> NDArray[np.int16] | None:
         """The next decoded audio from the jitter buffer; None when there is
-        nothing to play this tick (silence is written instead)."""
+        nothing to play this tick (silence is written instead), _WAITING when
+        ``batch`` decodes it."""
         if not self._receiving:
             return None
         item = self._jitter.pop_payload(now)
         pipeline = self._pipeline
         if type(item) is bytes:
             self._playing = True
+            if batch is not None and item:
+                batch.decode(self, item)  # it calls _batch_decoded
+                return _WAITING
             pcm = self._decoder.decode(item)
             return pcm if pipeline is None else pipeline.received(pcm)
         if self._peer_silent:  # the peer suppresses silence: play its comfort noise

@@ -1,5 +1,5 @@
 """RFC 4733 telephone events: the payload codec, the packet plan of one event
-on the sending side, and the de-duplicating receiver.
+and the paced sender of queued digits, and the de-duplicating receiver.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ __all__ = [
     "FLASH",
     "DtmfPayload",
     "DtmfReceiver",
+    "DtmfSender",
     "dtmf_event_code",
     "dtmf_packets",
     "parse_dtmf",
@@ -93,6 +94,57 @@ class _Ongoing:
     volume: int
     duration: int
     last_update: float
+
+
+class DtmfSender:
+    """Queued events sent one after another: each as the packets of
+    :func:`dtmf_packets` with ``step`` timestamp units per update, one packet
+    per ``ptime`` seconds, ``gap`` seconds of pause between two events.  The
+    RTP session sends what :meth:`pump` returns."""
+
+    def __init__(self, step: int, ptime: float, gap: float) -> None:
+        self._step, self._ptime, self._gap = step, ptime, gap
+        self._queue: deque[tuple[int, int, int]] = deque()
+        self._plan: deque[DtmfPayload] = deque()
+        self._ts = 0
+        self._first = False
+        #: When the next packet is due; None while nothing is queued.
+        self.due: float | None = None
+
+    def queue(self, codes: list[int], duration: int, volume: int, now: float) -> None:
+        """Queue events ``codes`` of ``duration`` timestamp units (1-65535) at
+        ``volume`` (0-63); the first packet is due now if nothing was queued."""
+        self._queue.extend((code, duration, volume) for code in codes)
+        if self.due is None and self._queue:
+            self.due = now
+
+    def clear(self) -> None:
+        """Forget every queued event (the session closed)."""
+        self._queue.clear()
+        self._plan.clear()
+        self.due = None
+
+    def pump(self, now: float, next_ts: int) -> tuple[list[tuple[int, bytes, bool]], int]:
+        """The packets due at ``now``, as ``(timestamp, payload, marker)``, and
+        the session's running timestamp ``next_ts`` moved past the events
+        that ended (an event starts at the running timestamp)."""
+        out: list[tuple[int, bytes, bool]] = []
+        while self.due is not None and now >= self.due - 1e-9:
+            if not self._plan:
+                code, duration, volume = self._queue.popleft()
+                self._plan.extend(dtmf_packets(code, duration, self._step, volume))
+                self._ts, self._first = next_ts, True
+            block = self._plan.popleft()
+            out.append((self._ts, block.encode(), self._first))
+            self._first = False
+            if self._plan:
+                self.due += self._ptime
+                continue
+            end = (self._ts + block.duration) & 0xFFFFFFFF
+            if 0 < (end - next_ts) & 0xFFFFFFFF < 0x80000000:  # later, modulo 2**32
+                next_ts = end
+            self.due = self.due + self._ptime + self._gap if self._queue else None
+        return out, next_ts
 
 
 class DtmfReceiver:

@@ -34,6 +34,7 @@ __all__ = [
     "ntp_from_unix",
     "ntp_middle",
     "parse_rtcp",
+    "report_compound",
 ]
 
 #: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
@@ -368,3 +369,21 @@ def _sdes_item(kind: int, value: bytes) -> bytes:
 def encode_rtcp(packets: Iterable[RtcpPacket]) -> bytes:
     """The wire form of a compound packet made of ``packets``, in order."""
     return b"".join(_encode_one(packet) for packet in packets)
+
+
+def report_compound(
+    ssrc: int, blocks: tuple[ReportBlock, ...], cname: str,
+    sender: tuple[int, int, int, int] | None = None, bye: str | None = None,
+) -> bytes:  # fmt: skip
+    """A compound report of ``ssrc`` (RFC 3550 §6.1): a sender report when
+    ``sender`` ``(ntp, rtp_timestamp, packets, octets)`` is given, else a
+    receiver report, with the report ``blocks``; then the SDES CNAME (at most
+    255 octets) and, with ``bye`` (the reason), a BYE."""
+    first: RtcpPacket = (
+        ReceiverReport(ssrc, blocks) if sender is None else SenderReport(ssrc, *sender, blocks)
+    )
+    items = ((SdesItem.CNAME, cname.encode()[:255]),)
+    packets = [first, SourceDescription((SdesChunk(ssrc, items),))]
+    if bye is not None:
+        packets.append(Bye((ssrc,), bye))
+    return encode_rtcp(packets)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.rtp.comfort_noise import ComfortNoise
 from sansip.rtp.config import RtpConfig, RtpStatistics
-from sansip.rtp.dtmf import DtmfPayload, DtmfReceiver, dtmf_event_code, dtmf_packets
+from sansip.rtp.dtmf import DtmfReceiver, DtmfSender, dtmf_event_code
 from sansip.rtp.events import (
     ByeReceived,
     Latched,
@@ -30,21 +30,17 @@ from sansip.rtp.events import (
     SsrcCollided,
 )
 from sansip.rtp.interval import random_unit, rtcp_interval
-from sansip.rtp.packet import RtpPacket, encode_rtp, parse_rtp, plain_rtp_header
+from sansip.rtp.packet import RtpPacket, encode_rtp, parse_rtp
 from sansip.rtp.rtcp import (
     Bye,
     ReceiverReport,
     ReportBlock,
-    RtcpPacket,
-    SdesChunk,
-    SdesItem,
     SenderReport,
-    SourceDescription,
-    encode_rtcp,
     is_rtcp,
     ntp_from_unix,
     ntp_middle,
     parse_rtcp,
+    report_compound,
 )
 from sansip.rtp.stats import SourceStatistics, mos_from_r, r_factor
 from sansip.rtp.types import Address, Datagram, PacketTransform, RandomSource
@@ -63,13 +59,9 @@ _TS_MASK = 0xFFFFFFFF
 #: Where accepted media packets can go instead of :class:`RtpReceived` events:
 #: ``(payload_type, sequence_number, timestamp, payload, marker, arrival)``.
 MediaHandler = Callable[[int, int, int, bytes, bool, float], None]
-#: The fields after the first octet of a plain RTP header.
+#: A plain RTP header (no CSRC, extension or padding), and its fields after the first octet.
+_pack_plain = struct.Struct("!BBHII").pack
 _unpack_plain = struct.Struct("!xBHII").unpack_from
-
-
-def _ts_after(a: int, b: int) -> bool:
-    """Whether timestamp ``a`` is later than ``b`` (modulo 2**32)."""
-    return 0 < (a - b) & _TS_MASK < 0x80000000
 
 
 class RtpSession:
@@ -127,12 +119,9 @@ class RtpSession:
         self._sr_octets = 0
         self._sent_now = False
         self._sent_before = False
-        self._ts_anchor: tuple[int, float] | None = None
-        self._dtmf_queue: deque[tuple[int, int, int]] = deque()
-        self._dtmf_plan: deque[DtmfPayload] = deque()
-        self._dtmf_ts = 0
-        self._dtmf_first = False
-        self._dtmf_due: float | None = None
+        self._anchor_ts = 0  # the timestamp of the last media packet sent, and when
+        self._anchor_time: float | None = None
+        self._dtmf_out = DtmfSender(config.samples_per_packet, config.ptime, config.dtmf_gap)
         # Receiving.
         self._sources: dict[int, SourceStatistics] = {}
         # Counters of sources that left (BYE, evicted): statistics stay cumulative.
@@ -207,7 +196,7 @@ class RtpSession:
         if self.closed:
             return None
         due = self._rtcp_due
-        dtmf = self._dtmf_due
+        dtmf = self._dtmf_out.due
         if dtmf is not None and dtmf < due:
             due = dtmf
         dtmf_end = self._dtmf.deadline()
@@ -253,7 +242,7 @@ class RtpSession:
         ts = self._next_ts if timestamp is None else timestamp & _TS_MASK
         advance = self._samples_per_packet if timestamp_advance is None else timestamp_advance
         self._send_rtp(payload_type, ts, payload, marker)
-        self._ts_anchor = (ts, now)
+        self._anchor_ts, self._anchor_time = ts, now
         self._next_ts = (ts + advance) & _TS_MASK
 
     def skip(self, timestamp_advance: int) -> None:
@@ -289,9 +278,7 @@ class RtpSession:
             raise LocalProtocolError("DTMF duration must be positive and volume 0-63")
         samples = min(round(duration_ms * self.config.clock_rate / 1000), 0xFFFF)
         codes = [dtmf_event_code(digit) for digit in digits]
-        self._dtmf_queue.extend((code, max(samples, 1), volume) for code in codes)
-        if self._dtmf_due is None and self._dtmf_queue:
-            self._dtmf_due = now
+        self._dtmf_out.queue(codes, max(samples, 1), volume, now)
         self._pump_dtmf(now)
 
     def bye(self, now: float, reason: str = "", *, wall_time: float | None = None) -> None:
@@ -300,9 +287,7 @@ class RtpSession:
             return
         self._send_report(now, self._wall(now, wall_time), bye=reason)
         self.closed = True
-        self._dtmf_queue.clear()
-        self._dtmf_plan.clear()
-        self._dtmf_due = None
+        self._dtmf_out.clear()
 
     def set_receiving(self, receiving: bool, now: float) -> None:
         """Pause (hold) or resume the media timeout; resuming restarts its clock."""
@@ -337,15 +322,14 @@ class RtpSession:
     @property
     def dtmf_active(self) -> bool:
         """Whether telephone events are being sent or queued."""
-        return self._dtmf_due is not None
+        return self._dtmf_out.due is not None
 
     def statistics(self, now: float) -> RtpStatistics:
         """A snapshot of the counters, jitter, RTT and MOS estimate."""
-        sources = list(self._sources.values())
-        gone = self._departed
-        received = sum(s.packets for s in sources) + gone[0]
-        lost = sum(s.lost for s in sources) + gone[2]
-        expected = sum(s.expected for s in sources) + gone[3]
+        totals = self._departed
+        for source in self._sources.values():
+            totals = [a + b for a, b in zip(totals, source.counts, strict=True)]
+        received, octets, lost, expected, duplicates, out_of_order, late = totals
         current = self._sources.get(self.remote_ssrc) if self.remote_ssrc is not None else None
         jitter = current.jitter_seconds if current is not None else self._departed_jitter
         loss = lost / expected if expected > 0 else 0.0
@@ -364,12 +348,12 @@ class RtpSession:
             packets_sent=self._packets_sent,
             bytes_sent=self._bytes_sent,
             packets_received=received,
-            bytes_received=sum(s.octets for s in sources) + gone[1],
+            bytes_received=octets,
             packets_lost=lost,
             loss=loss,
-            duplicates=sum(s.duplicates for s in sources) + gone[4],
-            out_of_order=sum(s.out_of_order for s in sources) + gone[5],
-            late=sum(s.late for s in sources) + gone[6],
+            duplicates=duplicates,
+            out_of_order=out_of_order,
+            late=late,
             rejected=self.rejected,
             jitter=jitter,
             rtt=self._rtt,
@@ -390,9 +374,7 @@ class RtpSession:
         if source is not None:
             if ssrc == self.remote_ssrc:
                 self._departed_jitter = source.jitter_seconds
-            counts = (source.packets, source.octets, source.lost, source.expected,
-                      source.duplicates, source.out_of_order, source.late)  # fmt: skip
-            self._departed = [a + b for a, b in zip(self._departed, counts, strict=True)]
+            self._departed = [a + b for a, b in zip(self._departed, source.counts, strict=True)]
 
     def _receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         if self._transform is not None:
@@ -536,7 +518,8 @@ class RtpSession:
 
     def _send_rtp(self, payload_type: int, ts: int, payload: bytes, marker: bool) -> None:
         if 0 <= payload_type <= 127:
-            data = plain_rtp_header(payload_type, self._seq, ts, self.ssrc, marker) + payload
+            second = payload_type | 0x80 if marker else payload_type
+            data = _pack_plain(0x80, second, self._seq, ts, self.ssrc) + payload
         else:  # out of range: encode_rtp raises the usual error
             data = encode_rtp(RtpPacket(payload_type, self._seq, ts, self.ssrc, payload, marker))
         size = len(payload)
@@ -548,30 +531,14 @@ class RtpSession:
         self._sent_now = True
         if self._transform is not None:
             data = self._transform.protect_rtp(data)
-        self._outbox.append((data, self.rtp_address))
+        self._outbox.append((data, self._latched or self._remote_rtp))
 
     def _pump_dtmf(self, now: float) -> None:
-        step = self.config.ptime
-        while self._dtmf_due is not None and now >= self._dtmf_due - 1e-9:
-            if not self._dtmf_plan:
-                code, samples, volume = self._dtmf_queue.popleft()
-                unit = self.config.samples_per_packet
-                self._dtmf_plan.extend(dtmf_packets(code, samples, unit, volume))
-                self._dtmf_ts, self._dtmf_first = self._next_ts, True
-            block = self._dtmf_plan.popleft()
-            pt = self.config.dtmf_payload_type
+        packets, self._next_ts = self._dtmf_out.pump(now, self._next_ts)
+        pt = self.config.dtmf_payload_type
+        for ts, payload, marker in packets:
             assert pt is not None
-            self._send_rtp(pt, self._dtmf_ts, block.encode(), self._dtmf_first)
-            self._dtmf_first = False
-            if self._dtmf_plan:
-                self._dtmf_due += step
-                continue
-            end = (self._dtmf_ts + block.duration) & _TS_MASK
-            if _ts_after(end, self._next_ts):
-                self._next_ts = end
-            self._dtmf_due = (
-                self._dtmf_due + step + self.config.dtmf_gap if self._dtmf_queue else None
-            )
+            self._send_rtp(pt, ts, payload, marker)
 
     def _send_report(self, now: float, wall: float, bye: str | None = None) -> None:
         blocks = [
@@ -579,26 +546,14 @@ class RtpSession:
             for source in self._sources.values()
             if source.valid and source.take_report_heard()
         ][:31]
-        we_sent = self._sent_now or self._sent_before
-        first: RtcpPacket
-        if we_sent:
+        sender = None
+        if self._sent_now or self._sent_before:
             rtp_ts = self._next_ts
-            if self._ts_anchor is not None:
-                anchor_ts, anchor_time = self._ts_anchor
-                rtp_ts = anchor_ts + round((now - anchor_time) * self.config.clock_rate)
-            first = SenderReport(
-                self.ssrc, ntp_from_unix(wall), rtp_ts & _TS_MASK, self._sr_packets,
-                self._sr_octets, tuple(blocks),
-            )  # fmt: skip
-        else:
-            first = ReceiverReport(self.ssrc, tuple(blocks))
-        cname = self.config.cname.encode()[:255]
-        packets: list[RtcpPacket] = [
-            first, SourceDescription((SdesChunk(self.ssrc, ((SdesItem.CNAME, cname),)),)),
-        ]  # fmt: skip
-        if bye is not None:
-            packets.append(Bye((self.ssrc,), bye))
-        data = encode_rtcp(packets)
+            anchor_time = self._anchor_time
+            if anchor_time is not None:
+                rtp_ts = self._anchor_ts + round((now - anchor_time) * self.config.clock_rate)
+            sender = (ntp_from_unix(wall), rtp_ts & _TS_MASK, self._sr_packets, self._sr_octets)
+        data = report_compound(self.ssrc, tuple(blocks), self.config.cname, sender, bye)
         self._avg_rtcp_size += (len(data) + _LOWER_HEADERS - self._avg_rtcp_size) / 16
         self._sent_before, self._sent_now = self._sent_now, False
         self._rtcp_sent += 1

@@ -233,6 +233,12 @@ class SourceStatistics:
         return self.expected - self.received if self.valid else 0
 
     @property
+    def counts(self) -> tuple[int, int, int, int, int, int, int]:
+        """``(packets, octets, lost, expected, duplicates, out_of_order, late)``."""
+        return (self.packets, self.octets, self.lost, self.expected, self.duplicates,
+                self.out_of_order, self.late)  # fmt: skip
+
+    @property
     def jitter_seconds(self) -> float:
         """The interarrival jitter in seconds."""
         return self.jitter / self.clock_rate

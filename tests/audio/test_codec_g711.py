@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sansip.audio.codecs import create_decoder, create_encoder
-from sansip.audio.codecs.g711 import ALAW_DECODE, ULAW_DECODE
+from sansip.audio.codecs.g711 import ALAW_DECODE, ULAW_DECODE, decode_payloads, encode_frames
 from sansip.errors import LocalProtocolError
 from tests.audio.codec_reference import reference_decode, reference_encode, reference_signals
 from tests.conftest import examples
@@ -78,6 +78,19 @@ def test_any_payload_decodes(name: str, payload: bytes) -> None:
     assert decoded.dtype == np.int16
     assert len(decoded) == (len(payload) or decoder.frame_samples)
     assert decoder.bad_payloads == (0 if payload else 1)
+
+
+@settings(max_examples=examples(60))
+@given(
+    st.sampled_from(NAMES),
+    st.lists(arrays(np.int16, st.sampled_from([160, 160, 1, 80, 320])), min_size=1, max_size=6),
+)
+def test_many_frames_at_once_are_each_frame_alone(name: str, frames: list[np.ndarray]) -> None:
+    encoder, decoder = create_encoder(name), create_decoder(name)
+    payloads = encode_frames(name, frames)
+    assert payloads == [encoder.encode(frame) for frame in frames]
+    decoded = decode_payloads(name, payloads)
+    assert [d.tobytes() for d in decoded] == [decoder.decode(p).tobytes() for p in payloads]
 
 
 @pytest.mark.parametrize("name", NAMES)

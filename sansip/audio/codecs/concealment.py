@@ -38,11 +38,14 @@ class RepeatFadeConcealer:
         A frame at least as long as the history is kept by reference, not
         copied: frames are not modified once decoded.
         """
-        if len(frame) >= self._history_len:
-            self._history = frame[-self._history_len :]
+        size = self._history_len
+        if len(frame) == size:
+            self._history = frame
+        elif len(frame) > size:
+            self._history = frame[-size:]
         else:
             joined = np.concatenate((self._history, frame))
-            self._history = joined[-self._history_len :]
+            self._history = joined[-size:]
         self._position = 0
         self._faded = 0
 
@@ -102,6 +105,11 @@ class ConcealingDecoder(Decoder):
             return self.conceal(self.frame_samples)
         self._concealer.remember(frame)
         return frame
+
+    def remember(self, frame: NDArray[np.int16]) -> None:
+        """Take ``frame``, decoded elsewhere (several payloads at once), as
+        the last good audio, as :meth:`decode` would have."""
+        self._concealer.remember(frame)
 
     def conceal(self, samples: int) -> NDArray[np.int16]:
         """``samples`` samples of faded repetition of the last good audio."""

@@ -7,10 +7,16 @@ decision points being the midpoints between adjacent levels, measured on the
 14-bit (μ-law) or 13-bit-in-14 (A-law) magnitude scale.  The encoder looks
 samples up by their 16 bits read as unsigned (a view of the frame, no
 copy), in the same table rotated by half its length.
+
+:func:`encode_frames` and :func:`decode_payloads` do the same for many
+frames at once (the frames of every stream of one media clock tick): one
+table lookup over all of them instead of one per frame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Final
 
 import numpy as np
@@ -26,6 +32,8 @@ __all__ = [
     "ULAW_ENCODE",
     "G711Decoder",
     "G711Encoder",
+    "decode_payloads",
+    "encode_frames",
 ]
 
 
@@ -121,3 +129,32 @@ class G711Decoder(ConcealingDecoder):
         if not payload:
             return None
         return self._table.take(_frombuffer(payload, _UINT8))
+
+
+def encode_frames(name: str, frames: Sequence[NDArray[np.int16]]) -> list[bytes]:
+    """The ``name`` (PCMU or PCMA) payload of each frame (1-D ``int16``
+    arrays, any lengths), encoded by one table lookup over all of them:
+    the same bytes as :meth:`G711Encoder.encode` of each."""
+    count = len(frames)
+    if count == 1:
+        return [_BY_BITS[name].take(frames[0].view(_UINT16)).tobytes()]
+    codes = _BY_BITS[name].take(np.concatenate(frames).view(_UINT16)).tobytes()
+    size = len(frames[0])
+    if len(codes) == size * count and all(len(frame) == size for frame in frames):
+        return [codes[start : start + size] for start in range(0, len(codes), size)]
+    ends = list(accumulate(len(frame) for frame in frames))
+    return [codes[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+
+
+def decode_payloads(name: str, payloads: Sequence[bytes]) -> list[NDArray[np.int16]]:
+    """The samples of each ``name`` (PCMU or PCMA) payload, decoded by one
+    table lookup over all of them: the frames are views of one array (do
+    not write to them).  Decoders keep no state but their concealment
+    history: give each frame to its decoder's :meth:`G711Decoder.remember`."""
+    pcm: NDArray[np.int16] = _TABLES[name][1].take(_frombuffer(b"".join(payloads), _UINT8))
+    count = len(payloads)
+    size = len(payloads[0])
+    if len(pcm) == size * count and all(len(payload) == size for payload in payloads):
+        return list(pcm.reshape(count, size))
+    ends = list(accumulate(len(payload) for payload in payloads))
+    return [pcm[start:end] for start, end in zip([0, *ends], ends, strict=False)]
