@@ -121,6 +121,10 @@ class PhoneCore:
         self.registration: RegisterClient | None = None
         self.reg_state = "unregistered"
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
+        #: The line the line-less commands act on (0: the best one, see :meth:`line`).
+        self.current_line = 0
+        self.last_sent_invite = b""
+        self.last_received_invite = b""
 
     # -- the SIP machine shape (the driver runs the phone in place of the UA) -------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
@@ -159,8 +163,10 @@ class PhoneCore:
         for call in list(self._lines.values()):
             if call.deadline is not None and now >= call.deadline:
                 call.deadline = None
-                if call.direction == INCOMING:
-                    self._hang_up(call, now, "ring timeout", DISC_TIMEOUT)
+                if call.direction == INCOMING and call.sip is not None:
+                    # Nobody answered: 480 Temporarily Unavailable (RFC 3261 §21.4.18).
+                    call.reason, call.discparty = call.reason or "ring timeout", DISC_TIMEOUT
+                    self.ua.reject(call.sip, now, 480)
                 else:
                     self._hang_up(call, now, "call setup timeout", DISC_TIMEOUT)
             if call.digits_at is not None and now >= call.digits_at:
@@ -181,8 +187,11 @@ class PhoneCore:
         return [self._lines[n] for n in sorted(self._lines)]
 
     def line(self, line: int = -1) -> PhoneCall:
-        """The call on ``line`` (-1: the best one: connected, else ringing,
-        else the newest); :class:`~sansip.errors.LocalProtocolError` if none."""
+        """The call on ``line`` (-1: the current line set by :meth:`setline`,
+        else the best one: connected, else ringing, else the newest);
+        :class:`~sansip.errors.LocalProtocolError` if none."""
+        if line < 0 and self.current_line in self._lines:
+            line = self.current_line
         if line > 0:
             call = self._lines.get(line)
             if call is None:
@@ -193,6 +202,24 @@ class PhoneCore:
         if not calls:
             raise LocalProtocolError("no call")
         return calls[0]
+
+    def setline(self, line: int | str) -> int:
+        """Make ``line`` (a number, a Call-ID or a peer's user name) the one
+        the line-less commands act on; -1/-2 go back to the best line.
+        Returns the line chosen (0 when nothing matched)."""
+        if isinstance(line, int) or str(line).lstrip("-").isdigit():
+            number = int(line)
+            self.current_line = number if number > 0 else 0
+            return number
+        for call in self._lines.values():
+            if line in (call.callid, call.peername):
+                self.current_line = call.line
+                return call.line
+        return 0
+
+    def callid_to_line(self, callid: str) -> int:
+        """The line of the call with ``callid``, or -1."""
+        return next((c.line for c in self._lines.values() if c.callid == callid), -1)
 
     def _free_line(self) -> int | None:
         for number in range(1, self.config.maxlines + 1):
@@ -285,13 +312,22 @@ class PhoneCore:
             raise LocalProtocolError(f"no media on line {call.line} yet")
         self.engine.command(call.port, lambda s: s.send_dtmf(digits, now), now)
 
-    def mute(self, line: int, muted: bool = True) -> None:
-        """Send silence instead of the call's audio (or stop doing so)."""
+    def ignore(self, line: int, now: float) -> None:
+        """Stop alerting for the incoming call on ``line`` without answering
+        the peer (it ends when the caller gives up or the ring timeout passes)."""
         call = self.line(line)
-        call.muted = muted
-        source = call.media.source if call.media is not None else None
-        if source is not None and hasattr(source, "muted"):
-            source.muted = muted
+        if call.direction != INCOMING or call.state != "ringing":
+            raise LocalProtocolError(f"nothing ringing on line {call.line}")
+        call.ignored = True
+        call.reason = "ignored"
+
+    def mute(self, line: int, muted: bool = True, direction: int = 0) -> None:
+        """Mute the call on ``line``: 0 both ways, 1 what we hear, 2 what we
+        send (silence goes out and is played instead)."""
+        call = self.line(line)
+        call.mute_out = muted and direction in (0, 2)
+        call.mute_in = muted and direction in (0, 1)
+        call.muted = call.mute_out or call.mute_in
 
     # -- events ------------------------------------------------------------------------
     def process(self, now: float) -> None:
@@ -371,6 +407,7 @@ class PhoneCore:
             assert call.media is not None and isinstance(call.target, SipURI)
             server = self.config.serveraddress
             sip = self.ua.call(call.target, now, sdp=call.media.offer(), dest=server)
+            self.last_sent_invite = bytes(sip.invite)
             self._bind(call, sip)
             if self.config.calltimeout > 0:
                 call.deadline = now + self.config.calltimeout
@@ -382,6 +419,7 @@ class PhoneCore:
         self._by_sip[sip] = call
 
     def _incoming(self, sip: Call, now: float) -> None:
+        self.last_received_invite = bytes(sip.invite)
         peer = sip.peer_name
         if peer in self.config.blacklist:
             self.ua.reject(sip, now, 603)
@@ -501,7 +539,7 @@ class PhoneCore:
         self._emit_state(call, "disconnected", call.reason)
         self.history.append(call)
         account = self.config.username
-        self._emit(CallEnded(call.record(account)))
+        self._emit(CallEnded(call.record(account, self.engine.wall_clock_offset)))
 
     @property
     def _host(self) -> str:
@@ -530,6 +568,8 @@ class PhoneCore:
 
 def _reason_text(sip: Call | None, reason: str) -> str:
     """``"<code> <text>"``: the final status (or -1) and the reason."""
+    if reason[:3].isdigit():
+        return reason  # already "<code> <phrase>"
     status = sip.status if sip is not None else None
     code = status if status is not None and status >= 300 else None
     if reason in ("bye received", "User Hung Up") or code is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +27,7 @@ from sansip.phone.events import (
     RegStateChanged,
 )
 from sansip.phone.line import PhoneCall
+from sansip.phone.vocabulary import Vocabulary
 from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 
@@ -123,7 +124,7 @@ class CallHandle:
         return None, None
 
 
-class FrontEnd(ABC, Generic[C]):
+class FrontEnd(Vocabulary, Generic[C]):
     """The loop-independent part of a phone (see the module docstring),
     configured with the reference client's parameter names, as keywords or
     ``params``."""
@@ -149,10 +150,6 @@ class FrontEnd(ABC, Generic[C]):
     @abstractmethod
     def _new_call(self, call: PhoneCall) -> C:
         """The loop's call object for ``call``."""
-
-    @abstractmethod
-    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
-        """Run ``action(core, now)`` where the core lives, then dispatch its events."""
 
     def _incoming_call(self, handle: C) -> None:
         """An incoming call rings (front ends queue it for ``incoming()``)."""

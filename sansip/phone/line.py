@@ -12,7 +12,11 @@ refused, and starting the stream on the media engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+
+from sansip.audio.frames import AudioFrame
 from sansip.dialog.call import Call
 from sansip.errors import RemoteProtocolError
 from sansip.media import CallMedia, MediaSettings
@@ -60,6 +64,8 @@ class PhoneCall:
         self.hold_pending: str | None = None  # "hold"/"resume" re-offer in flight
         self.on_hold = False
         self.muted = False
+        self.mute_out = self.mute_in = False
+        self.ignored = False
         self.accept_requested = False  # accept() came before the media was ready
         self.media_started = False
         self.target: object = None  # an outgoing call's URI, until its INVITE goes
@@ -72,11 +78,12 @@ class PhoneCall:
     # -- offer/answer ------------------------------------------------------------------
     def build_media(self, options: MediaOptions, port: MediaPort, rng: RandomSource,
                     source: object, sink: object) -> None:  # fmt: skip
-        """The call's offer/answer side on ``port``."""
+        """The call's offer/answer side on ``port`` (the source and sink go
+        through the call's mute switches)."""
         self.port = port
         self.media = CallMedia(
             options.host, port.rtp_port, options.codecs, rng=rng,
-            source=source, sink=sink,  # type: ignore[arg-type]
+            source=_MutedSource(self, source), sink=_MutedSink(self, sink),
             settings=options.settings, sample_rate=options.sample_rate,
         )  # fmt: skip
 
@@ -116,8 +123,9 @@ class PhoneCall:
         return f'399 {host} "{reason}"'
 
     # -- the end ----------------------------------------------------------------------
-    def record(self, account: str) -> CallRecord:
-        """The CDR of the call (call once it ended)."""
+    def record(self, account: str, wall_clock_offset: float = 0.0) -> CallRecord:
+        """The CDR of the call (call once it ended); its times are wall-clock
+        seconds (``now`` plus ``wall_clock_offset``)."""
         stream = self.media.stream if self.media is not None else None
         ended = self.ended_at if self.ended_at is not None else self.started
         rtp: dict[str, float | int | None] = {}
@@ -133,9 +141,32 @@ class PhoneCall:
         caller, called = (me, peer) if self.direction == OUTGOING else (peer, me)
         connected = self.connected_at
         duration = 0.0 if connected is None else max(0.0, ended - connected)
+        wall = wall_clock_offset
         return CallRecord(self.callid, self.line, self.direction, caller, called,
-                          self.peerdisplayname, self.started, connected, ended, duration,
-                          self.reason, self.discparty, codec, rtp)  # fmt: skip
+                          self.peerdisplayname, self.started + wall,
+                          None if connected is None else connected + wall, ended + wall,
+                          duration, self.reason, self.discparty, codec, rtp)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<PhoneCall line={self.line} {self.state} {self.peername}>"
+
+
+class _MutedSource:
+    """The call's source, or silence while it is muted towards the peer."""
+
+    def __init__(self, call: PhoneCall, source: Any) -> None:
+        self._call, self._source = call, source
+
+    def read(self, now: float | None = None) -> AudioFrame:
+        frame: AudioFrame = self._source.read(now)
+        return np.zeros_like(frame) if self._call.mute_out else frame
+
+
+class _MutedSink:
+    """The call's sink, given silence while what we hear is muted."""
+
+    def __init__(self, call: PhoneCall, sink: Any) -> None:
+        self._call, self._sink = call, sink
+
+    def write(self, frame: AudioFrame) -> None:
+        self._sink.write(np.zeros_like(frame) if self._call.mute_in else frame)

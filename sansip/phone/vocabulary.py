@@ -1,0 +1,197 @@
+"""The reference client's functions under their own names, on every front
+end (they run where the phone's core lives and return at once).
+
+Most act on the *current line* (``-1``; see :meth:`Vocabulary.setline`), as
+in the reference; ``-2`` means every line where that makes sense.  Where
+the reference hands a result to a callback, these return it.  Functions
+for features sansip does not have yet are not here (the reference mapping
+in the docs lists them)."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from sansip.errors import LocalProtocolError
+from sansip.message import parse
+from sansip.phone.core import PhoneCore
+from sansip.phone.events import INCOMING
+
+__all__ = ["Vocabulary"]
+
+
+class Vocabulary(ABC):
+    """Mixed into the front ends; ``_command`` runs an action on the core."""
+
+    params: dict[str, str]
+
+    @abstractmethod
+    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
+        """Run ``action(core, now)`` where the core lives; its result."""
+
+    # -- settings --------------------------------------------------------------------
+    def setparameter(self, name: str, value: object) -> None:
+        """Set a parameter at run time (it applies to what starts next)."""
+        self.params[name] = str(value)
+
+    def getparameter(self, name: str) -> str:
+        """A parameter's value as text, ``""`` when unset."""
+        return self.params.get(name, "")
+
+    # -- calls on a line ---------------------------------------------------------------
+    def hangup(self, line: int = -1) -> None:
+        """End the call on ``line`` (-2: all of them); an unanswered incoming
+        call is refused."""
+        self._command(lambda core, now: core.hangup(line, now))
+
+    def accept(self, line: int = -1) -> None:
+        """Answer the ringing incoming call on ``line``."""
+        self._command(lambda core, now: core.accept(line, now))
+
+    def reject(self, line: int = -1) -> None:
+        """Decline the ringing incoming call on ``line`` (486)."""
+        self._command(lambda core, now: core.reject(line, now))
+
+    def ignore(self, line: int = -1) -> None:
+        """Stop alerting for the incoming call on ``line`` without answering."""
+        self._command(lambda core, now: core.ignore(line, now))
+
+    def hold(self, state: bool = True, line: int = -1) -> None:
+        """Put the call on ``line`` on hold (``False``: resume)."""
+        self._command(lambda core, now: core.hold(line, now, resume=not state))
+
+    def mute(self, state: bool = True, direction: int = 0, line: int = -1) -> None:
+        """Mute the call on ``line``: direction 0 both, 1 what we hear, 2 what we send."""
+        self._command(lambda core, _now: core.mute(line, state, direction))
+
+    def dtmf(self, msg: str, line: int = -1) -> None:
+        """Send DTMF ``msg`` (RFC 4733) on the call on ``line``."""
+        self._command(lambda core, now: core.dtmf(line, msg, now))
+
+    # -- lines and state ---------------------------------------------------------------
+    def setline(self, line: int | str) -> int:
+        """Make ``line`` (a number, Call-ID or peer user name) the current
+        line; -1/-2 go back to the best line.  Returns the line (0: none matched)."""
+        result: int = self._command(lambda core, _now: core.setline(line))
+        return result
+
+    def getline(self) -> int:
+        """The current line: the one set, else the best call's, else 0."""
+
+        def current(core: PhoneCore, _now: float) -> int:
+            try:
+                return core.line(-1).line
+            except LocalProtocolError:
+                return core.current_line
+
+        result: int = self._command(current)
+        return result
+
+    def linetocallid(self, line: int) -> str:
+        """The Call-ID of the call on ``line``, ``""`` if none."""
+        return str(self._command(lambda core, _now: _or(lambda: core.line(line).callid, "")))
+
+    def callidtoline(self, callid: str) -> int:
+        """The line of the call with ``callid``, -1 if none."""
+        return int(self._command(lambda core, _now: core.callid_to_line(callid)))
+
+    def getlinedetails(self, line: int = -1) -> str:
+        """``LINEDETAILS,line,state,callid,remoteusername,localusername,type,
+        localaddress,serveraddress,mute,hold,remotefullname`` (``""`` if no call)."""
+
+        def details(core: PhoneCore, _now: float) -> str:
+            try:
+                call = core.line(line)
+            except LocalProtocolError:
+                return ""
+            local = core.ua.endpoint.config.local
+            server = core.config.serveraddress
+            return ",".join(str(v) for v in (
+                "LINEDETAILS", call.line, call.state, call.callid, call.peername,
+                core.config.username, "in" if call.direction == INCOMING else "out",
+                f"{local[0]}:{local[1]}", f"{server[0]}:{server[1]}" if server else "",
+                int(call.muted), int(call.on_hold), call.peerdisplayname,
+            ))  # fmt: skip
+
+        return str(self._command(details))
+
+    def getlastcalldetails(self) -> str:
+        """A report of the last call that ended (``""`` if none)."""
+
+        def report(core: PhoneCore, _now: float) -> str:
+            if not core.history:
+                return ""
+            record = core.history[-1].record(core.config.username, core.engine.wall_clock_offset)
+            rtp = ", ".join(f"{k} {v}" for k, v in record.rtp.items())
+            return (f"direction: {'incoming' if record.direction == INCOMING else 'outgoing'}\n"
+                    f"caller: {record.caller}\ncalled: {record.called}\n"
+                    f"duration: {record.duration:.1f} s\nreason: {record.reason}\n"
+                    f"disconnected by: {record.discparty}\ncodec: {record.codec}\n"
+                    f"rtp: {rtp}")  # fmt: skip
+
+        return str(self._command(report))
+
+    def isregistered(self) -> bool:
+        """Whether the account is registered."""
+        return bool(self._command(lambda core, _now: core.reg_state == "registered"))
+
+    def isincall(self) -> bool:
+        """Whether any line has a call being set up, ringing or connected."""
+        return bool(self._command(lambda core, _now: bool(core.calls)))
+
+    def ismuted(self, line: int = -1) -> bool:
+        """Whether the call on ``line`` is muted."""
+        return bool(self._command(lambda core, _now: _or(lambda: core.line(line).muted, False)))
+
+    def isonhold(self, line: int = -1) -> bool:
+        """Whether the call on ``line`` is on hold."""
+        return bool(self._command(lambda core, _now: _or(lambda: core.line(line).on_hold, False)))
+
+    # -- raw SIP ------------------------------------------------------------------------
+    def getlastrecinvite(self) -> str:
+        """The last INVITE received, as text (``""`` if none)."""
+        return str(self._command(
+            lambda core, _now: core.last_received_invite.decode("utf-8", "replace")))  # fmt: skip
+
+    def getlastsentinvite(self) -> str:
+        """The last INVITE sent, as text (``""`` if none)."""
+        return str(self._command(
+            lambda core, _now: core.last_sent_invite.decode("utf-8", "replace")))  # fmt: skip
+
+    def getsipheader(self, header: str) -> str:
+        """The value of ``header`` in the last INVITE received (``""`` if absent)."""
+
+        def value(core: PhoneCore, _now: float) -> str:
+            if not core.last_received_invite:
+                return ""
+            found = parse(core.last_received_invite).headers.get(header)
+            return "" if found is None else str(found)
+
+        return str(self._command(value))
+
+    # -- history ------------------------------------------------------------------------
+    def listcallhistory(self) -> str:
+        """The recent calls as rows of ``type, name, number, date, duration
+        ms, reason`` separated by tabs, one per line (``""`` if none)."""
+
+        def rows(core: PhoneCore, _now: float) -> str:
+            out = []
+            for call in core.history:
+                record = call.record(core.config.username, core.engine.wall_clock_offset)
+                kind = "incoming" if record.direction == INCOMING else "outgoing"
+                date = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
+                fields = (kind, record.peerdisplayname, call.peername, date,
+                          str(round(record.duration * 1000)), record.reason)  # fmt: skip
+                out.append("\t".join(fields))
+            return "\r\n".join(out)
+
+        return str(self._command(rows))
+
+
+def _or(getter: Callable[[], Any], default: Any) -> Any:
+    try:
+        return getter()
+    except LocalProtocolError:
+        return default

@@ -1,0 +1,87 @@
+"""The reference client's functions on a phone: lines and Call-IDs, line
+details, state queries, mute and hold, the raw INVITEs, ignore, the call
+history rows and the last call's report (asyncio phones, embedded registrar)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sansip.phone.aio import AsyncPhone
+
+
+async def _scenario(server: str) -> dict[str, object]:
+    r: dict[str, object] = {}
+    async with (
+        AsyncPhone(serveraddress=server, username="alice", password="alice-secret") as alice,
+        AsyncPhone(serveraddress=server, username="bob", password="bob-secret",
+                   ringtimeout=1) as bob,
+    ):  # fmt: skip
+        await alice.register()
+        await bob.register()
+        r["registered"] = alice.isregistered()
+        r["idle"] = (alice.isincall(), alice.getline(), alice.getlinedetails())
+        # An ignored call rings on until the ring timeout ends it.
+        ignored = await alice.call("bob")
+        ringing = await bob.incoming(timeout=5)
+        bob.ignore()
+        r["ignored"] = ((await ignored.ended(timeout=10)).reason,
+                        (await ringing.ended(timeout=10)).reason)
+        # A call answered, queried, muted and held.
+        outgoing = await alice.call("sip:bob@" + server)
+        incoming = await bob.incoming(timeout=5)
+        r["rec_invite"] = bob.getlastrecinvite()
+        r["from"] = bob.getsipheader("From")
+        bob.accept()
+        await outgoing.connected(timeout=5)
+        line = alice.getline()
+        r["line"] = line
+        callid = outgoing.callid
+        r["callid"] = (alice.linetocallid(line), callid, alice.callidtoline(callid))
+        r["details"] = alice.getlinedetails(line)
+        r["sent_invite"] = alice.getlastsentinvite()
+        alice.mute(True, 2)
+        r["muted"] = alice.ismuted()
+        alice.mute(False)
+        alice.hold(True)
+        await asyncio.sleep(0.3)
+        r["held"] = alice.isonhold()
+        alice.hold(False)
+        await asyncio.sleep(0.3)
+        r["resumed"] = not alice.isonhold()
+        r["in_call"] = alice.isincall()
+        alice.hangup()
+        await outgoing.ended(timeout=5)
+        await incoming.ended(timeout=5)
+        r["history"] = alice.listcallhistory()
+        r["last"] = alice.getlastcalldetails()
+        r["setline"] = alice.setline(5)
+        alice.setline(-1)
+        r["param"] = (alice.getparameter("username"), alice.getparameter("nosuchthing"))
+    return r
+
+
+@pytest.mark.timeout(60)
+def test_the_reference_functions(registrar: str) -> None:
+    r = asyncio.run(_scenario(registrar))
+    assert r["registered"] is True
+    assert r["idle"] == (False, 0, "")
+    assert r["ignored"] == ("480 Temporarily Unavailable", "480 ignored")
+    assert str(r["rec_invite"]).startswith("INVITE sip:bob@")
+    assert "alice" in str(r["from"])
+    assert r["line"] == 1
+    callid, expected, back = r["callid"]  # type: ignore[misc]
+    assert callid == expected and back == 1
+    details = str(r["details"]).split(",")
+    assert details[:3] == ["LINEDETAILS", "1", "connected"] and details[4] == "bob"
+    assert details[6] == "out"
+    assert str(r["sent_invite"]).startswith("INVITE sip:bob@")
+    assert r["muted"] is True and r["held"] is True and r["resumed"] is True
+    assert r["in_call"] is True
+    rows = str(r["history"]).split("\r\n")
+    assert len(rows) == 2 and rows[-1].split("\t")[0] == "outgoing"
+    assert rows[-1].split("\t")[2] == "bob" and int(rows[-1].split("\t")[4]) > 500
+    assert "duration:" in str(r["last"]) and "User Hung Up" in str(r["last"])
+    assert r["setline"] == 5
+    assert r["param"] == ("alice", "")
