@@ -15,7 +15,8 @@ the asyncio driver::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -89,8 +90,9 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     """A phone in the running asyncio loop (see :class:`~sansip.phone.front.FrontEnd`
     for the parameters and callbacks)."""
 
-    def __init__(self, params: dict[str, str] | None = None, **kwargs: object) -> None:
-        super().__init__(params, **kwargs)
+    def __init__(self, params: Mapping[str, object] | None = None, *,
+                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
+        super().__init__(params, rng=rng, **kwargs)
         self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
         self._incoming: asyncio.Queue[AsyncCall] = asyncio.Queue()
         self._reg_changed = asyncio.Event()

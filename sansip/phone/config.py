@@ -1,29 +1,33 @@
-"""From the phone's parameters (the reference client's names, as text) to
-what the layers below are configured with: the UA's identity, the
-endpoint's address and transport, the media options and the core's
-policies."""
+"""From the phone's :class:`~sansip.phone.params.Parameters` (the reference
+client's names, checked and typed) to what the layers below are configured
+with: the UA's identity, the endpoint's address and transport, the media
+options and the core's policies."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sansip.audio.codecs import available_codecs
 from sansip.audio.pipeline import PipelineSettings
 from sansip.dialog.uaconfig import UAConfig
 from sansip.errors import LocalProtocolError
 from sansip.media import MediaSettings
 from sansip.phone.core import PhoneConfig
 from sansip.phone.line import MediaOptions
+from sansip.phone.params import Parameters, Source
 from sansip.sdp import codec_preferences
 from sansip.transport.types import Address, Transport
 
-__all__ = ["PhoneSetup", "parse_address", "phone_setup"]
+__all__ = ["PhoneSetup", "parameters_of", "parse_address", "phone_setup"]
 
-_TRANSPORTS = {"udp": Transport.UDP, "0": Transport.UDP, "tcp": Transport.TCP,
-               "1": Transport.TCP, "tls": Transport.TLS, "2": Transport.TLS}  # fmt: skip
-#: What a phone's local files and tones are not: microphones (no capture processing).
+#: ``transport`` by number (-1 auto is UDP here) and by name.
+_TRANSPORTS = {-1: Transport.UDP, 0: Transport.UDP, 1: Transport.TCP, 2: Transport.TLS}
+_TRANSPORT_NAMES = {"udp": "0", "tcp": "1", "tls": "2"}
+#: The phone's audio comes from queues and files, not microphones: no
+#: capture processing unless the parameters ask for it.
 _PIPELINE = PipelineSettings(aec=0, agc=0, denoise=0, vad=1, silencesuppress=0)
+_PIPELINE_NAMES = ("plc", "vad", "aec", "agc", "denoise", "silencesuppress", "volumein",
+                   "volumeout")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,53 +57,61 @@ def parse_address(text: str, default_port: int) -> Address:
         raise LocalProtocolError(f"bad address {text!r}") from exc
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def parameters_of(values: Mapping[str, object]) -> Parameters:
+    """Run-time parameters from keyword-style values (``transport`` may be
+    ``udp``/``tcp``/``tls`` too); a bad name or value raises
+    :class:`~sansip.phone.params.ParameterError`."""
+    values = dict(values)
+    transport = str(values.get("transport", "")).lower()
+    if transport in _TRANSPORT_NAMES:
+        values["transport"] = _TRANSPORT_NAMES[transport]
+    params = Parameters()
+    params.load(values)
+    return params
 
 
-def phone_setup(params: Mapping[str, str]) -> PhoneSetup:
-    """The configuration of a phone from ``params`` (missing ones take
-    their defaults)."""
-
-    def get(name: str, default: str = "") -> str:
-        value = params.get(name)
-        return default if value is None or value == "" else str(value)
-
-    transport = _TRANSPORTS.get(get("transport", "udp").lower())
+def phone_setup(params: Parameters) -> PhoneSetup:
+    """The configuration of a phone from ``params``."""
+    transport = _TRANSPORTS.get(params.get_int("transport"))
     if transport is None:
-        raise LocalProtocolError(f"transport: unknown value {get('transport')!r} (udp, tcp, tls)")
+        raise LocalProtocolError(f"transport {params.get('transport')}: sansip has UDP, TCP, TLS")
     default_port = 5061 if transport is Transport.TLS else 5060
-    server = parse_address(get("serveraddress"), default_port) if get("serveraddress") else None
-    local = parse_address(get("localip", "127.0.0.1") + ":" + get("signalingport", "0"), 0)
-    codecs = codec_preferences(
-        codec=get("codec"), prefcodec=get("prefcodec"),
-        use={k: v for k, v in params.items() if k.startswith("use_")},
-        available={c.lower() for c in available_codecs()},
-    )  # fmt: skip
+    server_text = params.get_str("serveraddress")
+    server = parse_address(server_text, default_port) if server_text else None
+    host = params.get_str("localip") or "127.0.0.1"
+    local = (host, params.get_int("signalingport"))
+    explicit = {name: params.text(name) for name in _PIPELINE_NAMES
+                if params.source(name) is not Source.DEFAULT}  # fmt: skip
     settings = MediaSettings(
-        jittersize=int(get("jittersize", "3")),
-        natopenpackets=int(get("natopenpackets", "0")),
-        mediatimeout=float(get("mediatimeout", "0")),
-        pipeline=PipelineSettings.from_params(dict(params), _PIPELINE),
+        jittersize=params.get_int("jittersize"),
+        natopenpackets=params.get_int("natopenpackets"),
+        mediatimeout=float(params.get_int("mediatimeout")),
+        pipeline=PipelineSettings.from_params(explicit, _PIPELINE),
     )
-    media = MediaOptions(get("localip", local[0]), codecs, settings)
-    user = get("username", "sansip")
+    use = {name: params.text(name) for name in params.as_dict()
+           if name.startswith("use_") and params.source(name) is not Source.DEFAULT}  # fmt: skip
+    codecs = codec_preferences(codec=",".join(params.get_list("codec")),
+                               prefcodec=params.text("prefcodec"), use=use)  # fmt: skip
+    user = params.get_str("username") or "sansip"
+    autohold = params.get_int("autohold")
     core = PhoneConfig(
-        serveraddress=server, username=user, sipusername=get("sipusername"),
-        password=get("password"), displayname=get("displayname"),
-        register=int(get("register", "1")), registerinterval=int(get("registerinterval", "300")),
-        maxlines=int(get("maxlines", "4")), autoaccept=_flag(get("autoaccept", "0")),
-        rejectonbusy=_flag(get("rejectonbusy", "0")),
-        ringtimeout=float(get("ringtimeout", "90")), calltimeout=float(get("calltimeout", "60")),
-        blacklist=tuple(b.strip() for b in get("blacklist").split(",") if b.strip()),
-        disablesamecall=_flag(get("disablesamecall", "0")),
-        autohold=_flag(get("autohold", "1")), media=media,
+        serveraddress=server, username=user, sipusername=params.get_str("sipusername"),
+        password=params.get_str("password"), displayname=params.get_str("displayname"),
+        register=params.get_int("register"), registerinterval=params.get_int("registerinterval"),
+        maxlines=params.get_int("maxlines"), autoaccept=params.get_bool("autoaccept"),
+        rejectonbusy=params.get_bool("rejectonbusy"),
+        ringtimeout=params.get_int("ringtimeout") / 1000,
+        calltimeout=params.get_int("calltimeout") / 1000,
+        blacklist=params.get_list("blacklist"),
+        disablesamecall=params.get_int("disablesamecall") == 1,
+        autohold=autohold in (1, 3), media=MediaOptions(host, codecs, settings),
     )  # fmt: skip
+    proxy = params.get_str("proxyaddress")
     ua = UAConfig(
-        user=user, display_name=get("displayname") or None,
-        user_agent=get("useragent", "sansip"),
-        auth_username=get("sipusername") or user, auth_password=get("password") or None,
-        outbound_proxy=parse_address(get("proxyaddress"), default_port)
-        if get("proxyaddress") else None,
+        user=user, display_name=params.get_str("displayname") or None,
+        user_agent=params.get_str("useragent") or "sansip",
+        auth_username=params.get_str("sipusername") or user,
+        auth_password=params.get_str("password") or None,
+        outbound_proxy=parse_address(proxy, default_port) if proxy else None,
     )  # fmt: skip
     return PhoneSetup(core, ua, local, transport)

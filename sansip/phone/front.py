@@ -9,13 +9,13 @@ from __future__ import annotations
 import random
 import secrets
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from sansip.dialog.ua import UserAgent
 from sansip.io.driver import Driver
 from sansip.media.engine import MediaEngine
-from sansip.phone.config import PhoneSetup, phone_setup
+from sansip.phone.config import PhoneSetup, parameters_of, phone_setup
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import (
     INCOMING,
@@ -27,6 +27,7 @@ from sansip.phone.events import (
     RegStateChanged,
 )
 from sansip.phone.line import PhoneCall
+from sansip.phone.params import Parameters
 from sansip.phone.vocabulary import Vocabulary
 from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
@@ -129,9 +130,13 @@ class FrontEnd(Vocabulary, Generic[C]):
     configured with the reference client's parameter names, as keywords or
     ``params``."""
 
-    def __init__(self, params: dict[str, str] | None = None, **kwargs: object) -> None:
-        self.params = {**(params or {}), **{k: str(v) for k, v in kwargs.items()}}
-        self.setup: PhoneSetup = phone_setup(self.params)
+    def __init__(self, params: Mapping[str, object] | None = None, *,
+                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
+        #: The parameters in force (checked: a bad name or value raises
+        #: :class:`~sansip.phone.params.ParameterError` here).
+        self.parameters: Parameters = parameters_of({**(params or {}), **kwargs})
+        self.setup: PhoneSetup = phone_setup(self.parameters)
+        self._rng = rng if rng is not None else secrets.SystemRandom()
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[int, C] = {}
@@ -157,8 +162,6 @@ class FrontEnd(Vocabulary, Generic[C]):
     # -- building ------------------------------------------------------------------------
     def _build(self, driver_type: type[Driver]) -> Driver:
         """The engine and the (not yet started) driver of this phone."""
-        self._rng: random.Random = (random.Random(self.params["seed"]) if "seed" in self.params
-                                    else secrets.SystemRandom())  # fmt: skip
         self._engine = MediaEngine(rng=self._rng)
         self._driver = driver_type(None, self.setup.local, media=self._engine)
         return self._driver

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -99,8 +100,9 @@ class Phone(FrontEnd[ThreadCall]):
     """A phone on its own threads (see :class:`~sansip.phone.front.FrontEnd`
     for the parameters and callbacks)."""
 
-    def __init__(self, params: dict[str, str] | None = None, **kwargs: object) -> None:
-        super().__init__(params, **kwargs)
+    def __init__(self, params: Mapping[str, object] | None = None, *,
+                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
+        super().__init__(params, rng=rng, **kwargs)
         self._incoming: queue.SimpleQueue[ThreadCall] = queue.SimpleQueue()
         # Events collected on the owner thread, handed out on the dispatcher thread.
         self._pending: deque[PhoneEvent] = deque()

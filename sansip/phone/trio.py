@@ -14,7 +14,8 @@ trio's primitives (the driver's tasks live in the phone's own nursery)::
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -95,8 +96,9 @@ class TrioPhone(FrontEnd[TrioCall]):
     """A phone in trio tasks (see :class:`~sansip.phone.front.FrontEnd` for
     the parameters and callbacks); use it with ``async with``."""
 
-    def __init__(self, params: dict[str, str] | None = None, **kwargs: object) -> None:
-        super().__init__(params, **kwargs)
+    def __init__(self, params: Mapping[str, object] | None = None, *,
+                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
+        super().__init__(params, rng=rng, **kwargs)
         self._incoming_send, self._incoming_receive = trio.open_memory_channel[TrioCall](math.inf)
         self._reg_changed = trio.Event()
 

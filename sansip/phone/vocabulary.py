@@ -18,6 +18,7 @@ from sansip.errors import LocalProtocolError
 from sansip.message import parse
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import INCOMING
+from sansip.phone.params import ParameterError, Parameters
 
 __all__ = ["Vocabulary"]
 
@@ -25,7 +26,7 @@ __all__ = ["Vocabulary"]
 class Vocabulary(ABC):
     """Mixed into the front ends; ``_command`` runs an action on the core."""
 
-    params: dict[str, str]
+    parameters: Parameters
 
     @abstractmethod
     def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
@@ -33,12 +34,17 @@ class Vocabulary(ABC):
 
     # -- settings --------------------------------------------------------------------
     def setparameter(self, name: str, value: object) -> None:
-        """Set a parameter at run time (it applies to what starts next)."""
-        self.params[name] = str(value)
+        """Set a parameter at run time (checked; ``""``, ``NULL`` or ``DEF``
+        clear it; it applies to what starts next)."""
+        self.parameters.set(name, value)
 
     def getparameter(self, name: str) -> str:
-        """A parameter's value as text, ``""`` when unset."""
-        return self.params.get(name, "")
+        """A parameter's value in force, as text (its default when unset;
+        ``""`` for a name sansip does not know, as the reference answers)."""
+        try:
+            return self.parameters.text(name)
+        except ParameterError:
+            return ""
 
     # -- calls on a line ---------------------------------------------------------------
     def hangup(self, line: int = -1) -> None:

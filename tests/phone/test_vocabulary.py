@@ -16,7 +16,7 @@ async def _scenario(server: str) -> dict[str, object]:
     async with (
         AsyncPhone(serveraddress=server, username="alice", password="alice-secret") as alice,
         AsyncPhone(serveraddress=server, username="bob", password="bob-secret",
-                   ringtimeout=1) as bob,
+                   ringtimeout=2000) as bob,
     ):  # fmt: skip
         await alice.register()
         await bob.register()
