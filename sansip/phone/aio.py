@@ -15,8 +15,7 @@ the asyncio driver::
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -90,9 +89,7 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     """A phone in the running asyncio loop (see :class:`~sansip.phone.front.FrontEnd`
     for the parameters and callbacks)."""
 
-    def __init__(self, params: Mapping[str, object] | None = None, *,
-                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
-        super().__init__(params, rng=rng, **kwargs)
+    def _init_loop(self) -> None:
         self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
         self._incoming: asyncio.Queue[AsyncCall] = asyncio.Queue()
         self._reg_changed = asyncio.Event()
@@ -118,6 +115,7 @@ class AsyncPhone(FrontEnd[AsyncCall]):
         assert isinstance(driver, AsyncioDriver)
         await driver.close()
         self._driver = self._core = None
+        self._close_history()
 
     async def __aenter__(self) -> AsyncPhone:
         await self.start()

@@ -6,8 +6,10 @@ line numbers 1..N; disconnect reasons as ``"<code> <text>"``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, TypeAlias
+
+from sansip.phone.history import CallRecord
 
 __all__ = [
     "INCOMING",
@@ -69,26 +71,6 @@ class PhoneWarning:
 
     text: str
     line: int = -1
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """The CDR of one call (what the history stores)."""
-
-    callid: str
-    line: int
-    direction: int
-    caller: str
-    called: str
-    peerdisplayname: str
-    started: float
-    connected: float | None
-    ended: float
-    duration: float
-    reason: str
-    discparty: int
-    codec: str | None
-    rtp: dict[str, float | int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

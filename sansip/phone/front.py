@@ -6,8 +6,10 @@ its loop runs a command and waits."""
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
@@ -26,6 +28,7 @@ from sansip.phone.events import (
     PhoneEvent,
     RegStateChanged,
 )
+from sansip.phone.history import History, default_history_path
 from sansip.phone.line import PhoneCall
 from sansip.phone.params import Parameters
 from sansip.phone.vocabulary import Vocabulary
@@ -35,6 +38,19 @@ from sansip.transport.types import Address, Transport
 __all__ = ["CallHandle", "FrontEnd"]
 
 P = TypeVar("P", bound="FrontEnd[Any]")
+T = TypeVar("T")
+#: Where a phone keeps its history: a path, True (the default file), a store, or None.
+HistoryOption = str | os.PathLike[str] | History | bool | None
+
+
+def _open_history(option: HistoryOption) -> History | None:
+    if option is None or option is False:
+        return None
+    if isinstance(option, History):
+        return option
+    return History(default_history_path() if option is True else option)
+
+
 C = TypeVar("C", bound="CallHandle")
 
 
@@ -131,10 +147,17 @@ class FrontEnd(Vocabulary, Generic[C]):
     ``params``."""
 
     def __init__(self, params: Mapping[str, object] | None = None, *,
-                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
+                 rng: random.Random | None = None, history: HistoryOption = None,
+                 **kwargs: object) -> None:  # fmt: skip
+        #: The call history, contacts and persisted parameters (``history``:
+        #: a path, True for the default file, a History, or None for none).
+        self.history: History | None = _open_history(history)
+        self._own_history = self.history is not None and not isinstance(history, History)
+        self._history_lock = threading.Lock()  # the store is used from one thread at a time
+        persisted = self.history.load_parameters() if self.history is not None else {}
         #: The parameters in force (checked: a bad name or value raises
         #: :class:`~sansip.phone.params.ParameterError` here).
-        self.parameters: Parameters = parameters_of({**(params or {}), **kwargs})
+        self.parameters: Parameters = parameters_of({**persisted, **(params or {}), **kwargs})
         self.setup: PhoneSetup = phone_setup(self.parameters)
         self._rng = rng if rng is not None else secrets.SystemRandom()
         self._driver: Driver | None = None
@@ -144,6 +167,10 @@ class FrontEnd(Vocabulary, Generic[C]):
             "call": [], "reg": [], "event": []}  # fmt: skip
         self.reg_state = "unregistered"
         self.reg_reason = ""
+        self._init_loop()
+
+    def _init_loop(self) -> None:
+        """What the front end's loop needs besides (queues, events)."""
 
     @property
     def core(self) -> PhoneCore:
@@ -178,6 +205,19 @@ class FrontEnd(Vocabulary, Generic[C]):
     @abstractmethod
     def _on_activity(self) -> None:
         """The driver reports input or engine events (in its loop, or on its dispatcher thread)."""
+
+    def _stored(self, action: Callable[[History], T]) -> T | None:
+        """Run ``action`` on the history store, if there is one."""
+        if self.history is None:
+            return None
+        with self._history_lock:
+            return action(self.history)
+
+    def _close_history(self) -> None:
+        """Close the history file if the phone opened it."""
+        if self.history is not None and self._own_history:
+            with self._history_lock:
+                self.history.close()
 
     @property
     def udp(self) -> bool:
@@ -236,6 +276,8 @@ class FrontEnd(Vocabulary, Generic[C]):
             for callback in self._callbacks["call"]:
                 callback(event.state, event.direction, event.peername, event.peerdisplayname,
                          event.line, event.callid)  # fmt: skip
+        if isinstance(event, CallEnded):
+            self._stored(lambda store: store.add_call(event.record))
         if handle is not None:
             handle._event(event)
             if isinstance(event, CallEnded) and self._calls.get(line) is handle:

@@ -21,7 +21,8 @@ from sansip.dialog.call import Call
 from sansip.errors import RemoteProtocolError
 from sansip.media import CallMedia, MediaSettings
 from sansip.media.engine import MediaEngine, MediaPort
-from sansip.phone.events import DISC_UNKNOWN, OUTGOING, CallRecord
+from sansip.phone.events import DISC_UNKNOWN, OUTGOING
+from sansip.phone.history import CallRecord
 from sansip.rtp import RandomSource
 from sansip.sdp import CodecPreferences, NegotiationFailed
 
@@ -128,13 +129,14 @@ class PhoneCall:
         seconds (``now`` plus ``wall_clock_offset``)."""
         stream = self.media.stream if self.media is not None else None
         ended = self.ended_at if self.ended_at is not None else self.started
-        rtp: dict[str, float | int | None] = {}
+        rtp: dict[str, Any] = {}
         codec = None
         if stream is not None:
             stats = stream.statistics(ended).rtp
             codec = stream.codec
-            rtp = {"sent": stats.packets_sent, "received": stats.packets_received,
-                   "lost": stats.packets_lost, "jitter_ms": round(stats.jitter * 1000, 2),
+            rtp = {"rtp_sent": stats.packets_sent, "rtp_received": stats.packets_received,
+                   "rtp_lost": max(0, stats.packets_lost),
+                   "jitter_ms": round(stats.jitter * 1000, 2),
                    "rtt_ms": None if stats.rtt is None else round(stats.rtt * 1000, 2),
                    "mos": None if stats.mos is None else round(stats.mos, 2)}  # fmt: skip
         me, peer = account, self.peername
@@ -142,10 +144,13 @@ class PhoneCall:
         connected = self.connected_at
         duration = 0.0 if connected is None else max(0.0, ended - connected)
         wall = wall_clock_offset
-        return CallRecord(self.callid, self.line, self.direction, caller, called,
-                          self.peerdisplayname, self.started + wall,
-                          None if connected is None else connected + wall, ended + wall,
-                          duration, self.reason, self.discparty, codec, rtp)  # fmt: skip
+        return CallRecord(
+            callid=self.callid, line=self.line, direction=self.direction, caller=caller,
+            called=called, peerdisplayname=self.peerdisplayname, account=account,
+            started=self.started + wall, connected=None if connected is None else connected + wall,
+            ended=ended + wall, duration=duration, reason=self.reason, discparty=self.discparty,
+            codec=codec, **rtp,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<PhoneCall line={self.line} {self.state} {self.peername}>"

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -100,9 +99,7 @@ class Phone(FrontEnd[ThreadCall]):
     """A phone on its own threads (see :class:`~sansip.phone.front.FrontEnd`
     for the parameters and callbacks)."""
 
-    def __init__(self, params: Mapping[str, object] | None = None, *,
-                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
-        super().__init__(params, rng=rng, **kwargs)
+    def _init_loop(self) -> None:
         self._incoming: queue.SimpleQueue[ThreadCall] = queue.SimpleQueue()
         # Events collected on the owner thread, handed out on the dispatcher thread.
         self._pending: deque[PhoneEvent] = deque()
@@ -129,6 +126,7 @@ class Phone(FrontEnd[ThreadCall]):
         assert isinstance(driver, ThreadingDriver)
         driver.close()
         self._driver = self._core = None
+        self._close_history()
 
     def __enter__(self) -> Phone:
         self.start()

@@ -14,8 +14,7 @@ trio's primitives (the driver's tasks live in the phone's own nursery)::
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -96,9 +95,7 @@ class TrioPhone(FrontEnd[TrioCall]):
     """A phone in trio tasks (see :class:`~sansip.phone.front.FrontEnd` for
     the parameters and callbacks); use it with ``async with``."""
 
-    def __init__(self, params: Mapping[str, object] | None = None, *,
-                 rng: random.Random | None = None, **kwargs: object) -> None:  # fmt: skip
-        super().__init__(params, rng=rng, **kwargs)
+    def _init_loop(self) -> None:
         self._incoming_send, self._incoming_receive = trio.open_memory_channel[TrioCall](math.inf)
         self._reg_changed = trio.Event()
 
@@ -127,6 +124,7 @@ class TrioPhone(FrontEnd[TrioCall]):
         finally:
             await driver.__aexit__(exc_type, exc, tb)
             self._driver = self._core = None
+            self._close_history()
 
     # -- the reference vocabulary ----------------------------------------------------
     async def register(self, timeout: float = 10.0) -> None:

@@ -12,15 +12,18 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sansip.errors import LocalProtocolError
 from sansip.message import parse
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import INCOMING
+from sansip.phone.history import Contact, History
 from sansip.phone.params import ParameterError, Parameters
 
 __all__ = ["Vocabulary"]
+
+T = TypeVar("T")
 
 
 class Vocabulary(ABC):
@@ -35,8 +38,12 @@ class Vocabulary(ABC):
     # -- settings --------------------------------------------------------------------
     def setparameter(self, name: str, value: object) -> None:
         """Set a parameter at run time (checked; ``""``, ``NULL`` or ``DEF``
-        clear it; it applies to what starts next)."""
+        clear it; it applies to what starts next) and keep it in the history
+        file, if there is one, for the next session."""
         self.parameters.set(name, value)
+        changed = {k: v for k, v in self.parameters.as_text().items()
+                   if k in self.parameters.changed()}  # fmt: skip
+        self._stored(lambda store: store.save_parameters(changed))
 
     def getparameter(self, name: str) -> str:
         """A parameter's value in force, as text (its default when unset;
@@ -130,7 +137,10 @@ class Vocabulary(ABC):
             if not core.history:
                 return ""
             record = core.history[-1].record(core.config.username, core.engine.wall_clock_offset)
-            rtp = ", ".join(f"{k} {v}" for k, v in record.rtp.items())
+            rtp = (
+                f"sent {record.rtp_sent}, received {record.rtp_received}, "
+                f"lost {record.rtp_lost}, jitter {record.jitter_ms} ms, mos {record.mos}"
+            )
             return (f"direction: {'incoming' if record.direction == INCOMING else 'outgoing'}\n"
                     f"caller: {record.caller}\ncalled: {record.called}\n"
                     f"duration: {record.duration:.1f} s\nreason: {record.reason}\n"
@@ -177,23 +187,78 @@ class Vocabulary(ABC):
 
         return str(self._command(value))
 
-    # -- history ------------------------------------------------------------------------
+    # -- history and contacts -------------------------------------------------------------
+    def _stored(self, action: Callable[[History], T]) -> T | None:
+        """Run ``action`` on the history store (None without one)."""
+        return None
+
     def listcallhistory(self) -> str:
-        """The recent calls as rows of ``type, name, number, date, duration
-        ms, reason`` separated by tabs, one per line (``""`` if none)."""
+        """The calls, newest first, as rows of ``type, name, number, date,
+        duration ms, reason`` separated by tabs, one per line (``""`` if
+        none): from the history file, else this session's recent calls."""
+        stored = self._stored(lambda store: store.calls(limit=500))
+        if stored is None:
+            stored = self._command(lambda core, _now: [
+                call.record(core.config.username, core.engine.wall_clock_offset)
+                for call in reversed(core.history)])  # fmt: skip
+        rows = []
+        for record in stored:
+            kind = "incoming" if record.direction == INCOMING else "outgoing"
+            date = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
+            fields = (kind, record.peerdisplayname, record.peer, date,
+                      str(round(record.duration * 1000)), record.reason)  # fmt: skip
+            rows.append("\t".join(fields))
+        return "\r\n".join(rows)
 
-        def rows(core: PhoneCore, _now: float) -> str:
-            out = []
-            for call in core.history:
-                record = call.record(core.config.username, core.engine.wall_clock_offset)
-                kind = "incoming" if record.direction == INCOMING else "outgoing"
-                date = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
-                fields = (kind, record.peerdisplayname, call.peername, date,
-                          str(round(record.duration * 1000)), record.reason)  # fmt: skip
-                out.append("\t".join(fields))
-            return "\r\n".join(out)
+    def addcontact(self, fullname: str, number: str, email: str = "", notes: str = "",
+                   favorite: bool = False) -> bool:  # fmt: skip
+        """Add (or update, by number) a contact in the history file; False without one."""
+        contact = Contact(name=fullname, number=number, email=email, note=notes,
+                          favourite=favorite)  # fmt: skip
+        return self._stored(lambda store: store.save_contact(contact)) is not None
 
-        return str(self._command(rows))
+    def getcontact(self, name: str = "", number: str = "") -> str:
+        """The contact with ``number`` (or whose name starts with ``name``)
+        as ``name, number, favorite, email, notes`` separated by tabs; ``""`` if none."""
+
+        def find(store: History) -> Contact | None:
+            if number:
+                return store.contact(number)
+            found = store.find_contacts(name) if name else []
+            return found[0] if found else None
+
+        contact = self._stored(find)
+        return "" if contact is None else _contact_row(contact)
+
+    def listcontacts(self) -> str:
+        """Every contact as a row (see :meth:`getcontact`), one per line."""
+        contacts = self._stored(lambda store: store.contacts()) or []
+        return "\r\n".join(_contact_row(c) for c in contacts)
+
+    def delcontact(self, name: str = "", number: str = "") -> bool:
+        """Delete the contact with ``number`` (or the first whose name starts with ``name``)."""
+
+        def delete(store: History) -> bool:
+            if not number:
+                found = store.find_contacts(name) if name else []
+                return bool(found) and store.delete_contact(found[0].number)
+            return store.delete_contact(number)
+
+        return bool(self._stored(delete))
+
+    def delallcontacts(self) -> int:
+        """Delete every contact; how many went."""
+
+        def delete_all(store: History) -> int:
+            gone = [store.delete_contact(c.number) for c in store.contacts()]
+            return sum(gone)
+
+        return int(self._stored(delete_all) or 0)
+
+
+def _contact_row(contact: Contact) -> str:
+    return "\t".join((contact.name, contact.number, str(int(contact.favourite)), contact.email,
+                      contact.note))  # fmt: skip
 
 
 def _or(getter: Callable[[], Any], default: Any) -> Any:

@@ -145,5 +145,5 @@ def test_two_phones_talk_through_the_registrar(loop: str, registrar: str) -> Non
     assert alice_cdr.caller == "alice" and alice_cdr.called == "bob"
     assert alice_cdr.discparty == 1 and bob_cdr.discparty == 2
     assert alice_cdr.codec == "PCMU" and alice_cdr.duration > 1.0
-    assert alice_cdr.rtp["received"] > 50
+    assert alice_cdr.rtp_received > 50
     assert bob_cdr.reason.endswith("bye received")

@@ -5,6 +5,7 @@ history rows and the last call's report (asyncio phones, embedded registrar)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -80,8 +81,40 @@ def test_the_reference_functions(registrar: str) -> None:
     assert r["muted"] is True and r["held"] is True and r["resumed"] is True
     assert r["in_call"] is True
     rows = str(r["history"]).split("\r\n")
-    assert len(rows) == 2 and rows[-1].split("\t")[0] == "outgoing"
-    assert rows[-1].split("\t")[2] == "bob" and int(rows[-1].split("\t")[4]) > 500
+    assert len(rows) == 2 and rows[0].split("\t")[0] == "outgoing"  # newest first
+    assert rows[0].split("\t")[2] == "bob" and int(rows[0].split("\t")[4]) > 500
     assert "duration:" in str(r["last"]) and "User Hung Up" in str(r["last"])
     assert r["setline"] == 5
     assert r["param"] == ("alice", "")
+
+
+async def _with_history(server: str, path: str) -> tuple[str, str, str, str]:
+    async with (
+        AsyncPhone(serveraddress=server, username="alice", password="alice-secret",
+                   history=path) as alice,
+        AsyncPhone(serveraddress=server, username="bob", password="bob-secret",
+                   autoaccept=1) as bob,
+    ):  # fmt: skip
+        await alice.register()
+        await bob.register()
+        call = await alice.call("bob")
+        await call.connected(timeout=5)
+        call.hangup()
+        await call.ended(timeout=5)
+        alice.addcontact("Bob Builder", "bob", email="bob@example.com", favorite=True)
+        alice.setparameter("jittersize", 5)
+        return alice.listcallhistory(), alice.getcontact(name="Bob"), alice.listcontacts(), ""
+
+
+@pytest.mark.timeout(60)
+def test_history_contacts_and_parameters_persist(registrar: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "history.sqlite3")
+    rows, contact, contacts, _ = asyncio.run(_with_history(registrar, path))
+    assert rows.split("\t")[0] == "outgoing" and rows.split("\t")[2] == "bob"
+    assert contact.split("\t")[:3] == ["Bob Builder", "bob", "1"] and contacts == contact
+    # A new phone on the same file: the calls, contacts and parameters are there.
+    again = AsyncPhone(history=path)
+    assert again.getparameter("jittersize") == "5"
+    assert again.listcallhistory() == rows
+    assert again.delcontact(number="bob") and again.listcontacts() == ""
+    again._close_history()
