@@ -202,12 +202,13 @@ def test_a_refused_tcp_target_fails_over_to_the_next_srv(dns: FakeDns) -> None:
     assert records[0]["status"] == 200
     # transport=tcp names the transport: straight to its SRV, no NAPTR (RFC 3263 §4.1).
     assert dns.questions[0] == ("_sip._tcp.pbx.test", SRV)
-    # With the dead target alone the call fails (at once: the connection is refused).
+    # With the dead target alone the call fails at once (the connection is
+    # refused): a transport error counts as a 503 (RFC 3261 §8.1.3.1).
     del dns.zone[("_sip._tcp.pbx.test", SRV)][1]
     alone = run("call", "sip:bob@pbx.test", "-p", "transport=tcp",
                 "-p", f"dnsserver=127.0.0.1:{dns.port}", "--json", "--timeout", "20")  # fmt: skip
     assert alone.returncode == 1
-    assert json.loads(alone.stdout)["status"] == 408
+    assert json.loads(alone.stdout)["status"] == 503
 
 
 @pytest.mark.timeout(60)

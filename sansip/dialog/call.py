@@ -146,17 +146,23 @@ class CallStateChanged:
 @dataclass(frozen=True, slots=True)
 class RequestCompleted:
     """A request sent with ``send_request``/``send_in_dialog`` (or a BYE)
-    got its final ``response``; None when none came (timeout, transport
-    error).  ``request`` is the last attempt (after any authentication)."""
+    got its final ``response``; None when none came: a timeout, or a
+    transport error (``transport_error``: an ICMP unreachable, a refused
+    send or a lost connection).  ``request`` is the last attempt (after any
+    authentication)."""
 
     request: Request
     response: Response | None
     call: Call | None = None
+    transport_error: bool = False
 
     @property
     def status(self) -> int:
-        """The final status (408 when no response came)."""
-        return self.response.status if self.response is not None else 408
+        """The final status: 408 after a timeout, 503 after a transport
+        error (RFC 3261 §8.1.3.1)."""
+        if self.response is not None:
+            return self.response.status
+        return 503 if self.transport_error else 408
 
 
 @dataclass(frozen=True, slots=True)

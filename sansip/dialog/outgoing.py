@@ -1,6 +1,7 @@
 """What the answers to our INVITEs do to outgoing calls (RFC 3261 §13.2.2):
 a provisional response rings (and may bring early media), a 2xx is ACKed
-and connects, a failure is retried elsewhere when it can be (see
+and connects, a failure (a timeout counts as a 408, a transport error as
+a 503) is retried elsewhere when it can be (see
 :mod:`~sansip.dialog.invite_retries`) and ends the call otherwise; a 2xx
 retransmitted after its transaction ended is ACKed again (§13.2.2.4)."""
 
@@ -68,14 +69,16 @@ class OutgoingInvites:
             call.dialog.update_from_response(response)
         calls.end(call, now, "cancelled" if status == 487 else reason)
 
-    def on_failure(self, call: Call, key: TransactionKey, now: float) -> None:
-        """Client transaction ``key`` of ``call`` timed out or could not send."""
+    def on_failure(self, call: Call, key: TransactionKey, now: float, status: int = 408) -> None:
+        """Client transaction ``key`` of ``call`` timed out (``status`` 408) or
+        met a transport error (503, RFC 3261 §8.1.3.1): the INVITE goes to
+        the next target, or the call ends with ``status``."""
         live = call.state is not CallState.DISCONNECTED
         if live and key == call.invite_key and call.final is None:
             if self._retries.failover(call, now):
                 return
-            call.status = 408
-            self._calls.end(call, now, "no response")
+            call.status = status
+            self._calls.end(call, now, "transport error" if status == 503 else "no response")
 
     def on_stray_response(self, call: Call, response: Response, now: float) -> None:
         """A response of ``call`` that matched no transaction: a 2xx

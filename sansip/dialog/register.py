@@ -5,9 +5,9 @@ owns no transaction and no socket: it hands REGISTER requests without Via
 to its owner (``requests_to_send``; the endpoint adds Via and branch and
 runs the client transaction) and takes back final responses
 (``receive_response``) or the failure of the transaction
-(``transaction_failed``: timer F, transport error).  One REGISTER is
-outstanding at a time (§10.2), all with one Call-ID and increasing CSeq
-numbers (§10.2.4).
+(``transaction_failed``: timer F, a 408; a transport error, a 503).  One
+REGISTER is outstanding at a time (§10.2), all with one Call-ID and
+increasing CSeq numbers (§10.2.4).
 
 Policy, chosen here and fixed so tests and simulations are exact:
 
@@ -52,14 +52,16 @@ from sansip.message.message import Request, Response
 from sansip.message.reasons import reason_phrase
 from sansip.message.uri import SipURI
 
-__all__ = ["AUTH_FAILED", "MAX_ROUNDS", "RegisterClient", "RegisterEvent", "Registered",
-           "RegistrationFailed", "RegistrationState", "RegistrationStateChanged", "Unregistered",
-           "refresh_delay"]  # fmt: skip
+__all__ = ["AUTH_FAILED", "MAX_ROUNDS", "TRANSPORT_ERROR", "RegisterClient", "RegisterEvent",
+           "Registered", "RegistrationFailed", "RegistrationState", "RegistrationStateChanged",
+           "Unregistered", "refresh_delay"]  # fmt: skip
 
 #: Challenges and 423 responses answered within one registration attempt.
 MAX_ROUNDS: Final = 5
 #: Reason of the failures that wrong or missing credentials cause.
 AUTH_FAILED: Final = "Authentication failed"
+#: Reason of the failures a transport error causes (reported as a 503, RFC 3261 §8.1.3.1).
+TRANSPORT_ERROR: Final = "Transport error"
 _MAX_EXPIRES: Final = 2**32 - 1
 _CNONCE_BITS: Final = 64
 _JITTER_BITS: Final = 32
@@ -260,16 +262,18 @@ class RegisterClient:
             self._pending = None
             self._fail(status, f"malformed response: {exc}", now)
 
-    def transaction_failed(self, now: float, reason: str = "Request Timeout") -> None:
-        """The outstanding REGISTER got no final response (timer F, transport
-        error): handled as a 408."""
+    def transaction_failed(
+        self, now: float, reason: str = "Request Timeout", *, status: int = 408
+    ) -> None:
+        """The outstanding REGISTER got no final response: timer F (handled
+        as a 408) or a transport error (``status`` 503, RFC 3261 §8.1.3.1)."""
         if self._closed or self._pending is None:
             return
         self._pending = None
         if self._pending_want != self._want:
             self._start_attempt()  # superseded: send what is wanted now
         else:
-            self._fail(408, reason, now)
+            self._fail(status, reason, now)
 
     def handle_timer(self, now: float) -> None:
         """Send the refresh or the retry that is due; safe to call early or twice."""

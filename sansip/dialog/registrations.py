@@ -12,10 +12,10 @@ a Retry-After speaks for that server only), the same request — identical
 but for a new Via branch, as RFC 3263 §4.3 words it, so the client still
 matches the answer to its CSeq — goes to the next target, each tried at
 most once per request.  Only when every target failed does the client see
-the failure (the last timeout as a 408, the last 503 as itself).  The
-target that answered is kept for the next requests (refreshes,
-challenges); after a failure of all of them the next request starts again
-at the first.
+the failure (the last timeout as a 408, the last transport error or 503 as
+a 503, RFC 3261 §8.1.3.1).  The target that answered is kept for the next
+requests (refreshes, challenges); after a failure of all of them the next
+request starts again at the first.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sansip.dialog.events import UAEventQueue
-from sansip.dialog.register import RegisterClient, RegistrationState
+from sansip.dialog.register import TRANSPORT_ERROR, RegisterClient, RegistrationState
 from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
 from sansip.transaction.endpoint import Endpoint
@@ -131,14 +131,18 @@ class Registrations:
             self.flush(now)
         return True
 
-    def on_failure(self, key: TransactionKey, now: float) -> bool:
-        """A REGISTER transaction timed out or could not be sent."""
+    def on_failure(self, key: TransactionKey, now: float, status: int = 408) -> bool:
+        """A REGISTER transaction timed out (``status`` 408) or met a
+        transport error (503); False if ``key`` is not one."""
         sent = self._keys.pop(key, None)
         if sent is None:
             return False
         if self._failover(sent, now):
             return True
-        sent.client.transaction_failed(now)
+        if status == 503:
+            sent.client.transaction_failed(now, TRANSPORT_ERROR, status=503)
+        else:
+            sent.client.transaction_failed(now)
         self.flush(now)
         return True
 

@@ -5,9 +5,9 @@ Ours: :meth:`SessionModifications.reinvite` sends the new offer in the
 dialog; a 2xx is ACKed and ends in :class:`SessionUpdated`, a 491 (glare)
 is retried after 2.1-4 s when this UA owns the Call-ID and 0-2 s when it
 does not (§14.1), a 408 or 481 (or no answer) ends the call with a BYE
-(§12.2.1.2), any other failure leaves the session as it was
-(:class:`ModificationFailed`); a challenge is answered once with
-credentials.
+(§12.2.1.2), any other failure — a transport error counts as a 503
+(§8.1.3.1) — leaves the session as it was (:class:`ModificationFailed`);
+a challenge is answered once with credentials.
 
 The peer's: an INVITE in the dialog becomes :class:`OfferReceived`; the
 application answers with :meth:`accept_offer` (200 OK with its SDP,
@@ -165,10 +165,15 @@ class SessionModifications:
             return
         calls.events.append(ModificationFailed(call, status))
 
-    def on_failure(self, call: Call, now: float) -> None:
-        """Our re-INVITE got no answer (timer B) or could not be sent."""
+    def on_failure(self, call: Call, now: float, status: int = 408) -> None:
+        """Our re-INVITE got no answer (timer B, ``status`` 408: the dialog
+        ends) or met a transport error (503, RFC 3261 §8.1.3.1: a refusal,
+        the session stays)."""
         call.reinvite = call.reinvite_key = None
-        self._dialog_failed(call, now, 408)
+        if status == 408:
+            self._dialog_failed(call, now, 408)
+        else:
+            self._calls.events.append(ModificationFailed(call, status))
 
     def on_ack(self, call: Call, ack: Request, now: float) -> None:
         """An ACK for a 2xx we sent: stop resending it; it may carry the

@@ -77,12 +77,14 @@ class PendingRequests:
         self._events.append(RequestCompleted(pending.request, response, pending.call))
         return True
 
-    def on_failure(self, key: TransactionKey, now: float) -> bool:
-        """A followed request timed out or could not be sent; False if ``key`` is not one."""
+    def on_failure(self, key: TransactionKey, now: float, status: int = 408) -> bool:
+        """A followed request timed out (``status`` 408) or met a transport
+        error (503); False if ``key`` is not one."""
         pending = self._pending.pop(key, None)
         if pending is None:
             return False
-        self._events.append(RequestCompleted(pending.request, None, pending.call))
+        self._events.append(RequestCompleted(pending.request, None, pending.call,
+                                             transport_error=status == 503))  # fmt: skip
         return True
 
 

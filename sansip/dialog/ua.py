@@ -27,7 +27,8 @@ list a resolver produced).  When the INVITE sent to one target times out
 Retry-After speaks for that server only — the next attempt of the request
 (new branch, same Call-ID and From tag, CSeq + 1) goes to the next target;
 the call fails only when the last target failed, with that target's
-outcome (408 after a timeout or transport error, else its status).
+outcome: 408 after a timeout, 503 after a transport error (RFC 3261
+§8.1.3.1: ``transport_error``, ``connection_lost``), else its status.
 """
 
 from __future__ import annotations
@@ -131,6 +132,13 @@ class UserAgent:
         self.endpoint.connection_lost(addr, now)
         self._process(now)
         self.registrations.flow_failed(addr, now)
+        self._process(now)
+
+    def transport_error(self, addr: Address, now: float) -> None:
+        """A message sent to ``addr`` could not be delivered (an ICMP
+        unreachable, a refused send): the requests in flight to it fail at
+        once, as a 503 (RFC 3261 §8.1.3.1), or go to their next target."""
+        self.endpoint.transport_error(addr, now)
         self._process(now)
 
     def connections_to_close(self) -> list[CloseConnection]:
@@ -464,10 +472,10 @@ class UserAgent:
         elif isinstance(event, ResponseReceived):
             if not self.registrations.on_response(key, event.response, now):
                 self._on_response(key, event.response, now)
-        elif isinstance(event, TimedOut | TxTransportFailed) and (
-            not self.registrations.on_failure(key, now)
-        ):
-            self._on_failure(key, now)
+        elif isinstance(event, TimedOut | TxTransportFailed):
+            status = 503 if isinstance(event, TxTransportFailed) else 408  # §8.1.3.1
+            if not self.registrations.on_failure(key, now, status):
+                self._on_failure(key, now, status)
 
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
         if self._requests.on_response(key, response, now):
@@ -480,16 +488,17 @@ class UserAgent:
         else:
             self._outgoing.on_response(call, key, response, now)
 
-    def _on_failure(self, key: TransactionKey, now: float) -> None:
-        if self._requests.on_failure(key, now):
+    def _on_failure(self, key: TransactionKey, now: float, status: int) -> None:
+        """Transaction ``key`` timed out (408) or met a transport error (503)."""
+        if self._requests.on_failure(key, now, status):
             return
         call = self._calls.by_key.pop(key, None)
         if call is None:
             return
         if key == call.reinvite_key:
-            self._reinvites.on_failure(call, now)
+            self._reinvites.on_failure(call, now, status)
         else:
-            self._outgoing.on_failure(call, key, now)
+            self._outgoing.on_failure(call, key, now, status)
 
     def _on_stray(self, message: Request | Response, now: float) -> None:
         call = self._calls.by_call_id.get(message.call_id)

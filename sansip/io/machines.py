@@ -7,11 +7,16 @@ from typing import Protocol
 
 from sansip.transport.types import Address, Datagram
 
-__all__ = ["CloseRequest", "DatagramMachine", "StreamMachine"]
+__all__ = ["CloseRequest", "DatagramMachine", "StreamMachine", "TransportErrors"]
 
 
 class DatagramMachine(Protocol):
-    """A machine on a datagram socket: a UA core, a registrar."""
+    """A machine on a datagram socket: a UA core, a registrar.
+
+    It may also have the method of :class:`TransportErrors`
+    (``transport_error(addr, now)``): the driver then tells it of the
+    destinations found unreachable (an ICMP unreachable, a refused send).
+    """
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Take one datagram from ``addr``."""
@@ -24,6 +29,13 @@ class DatagramMachine(Protocol):
 
     def handle_timer(self, now: float) -> None:
         """Fire what is due."""
+
+
+class TransportErrors(Protocol):
+    """The optional input of a datagram machine: a transport failure."""
+
+    def transport_error(self, addr: Address, now: float) -> None:
+        """A datagram sent to ``addr`` could not be delivered (RFC 3261 §18.4)."""
 
 
 class CloseRequest(Protocol):

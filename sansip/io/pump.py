@@ -12,21 +12,35 @@ per-loop drivers only watch the sockets the pump hands them
 call into a machine is guarded here: a machine that raises is logged and
 counted in ``faults``, and the driver goes on.  Sending never waits: a
 datagram the kernel refuses is dropped and counted in ``errors``.
+
+Transport errors of the SIP UDP socket (RFC 3261 §18.4): where the system
+has an error queue (Linux ``IP_RECVERR``, :mod:`sansip.io.errqueue`) an
+ICMP host, network, port or protocol unreachable comes back with the
+destination of the datagram that caused it, and a send the kernel refuses
+with EHOSTUNREACH or ENETUNREACH names its own; the machine hears of each
+with ``transport_error(dest, now)`` (when it has that method; counted in
+``transport_errors``) and fails the transactions to ``dest`` at once.  The
+queue is drained whenever the socket reports an error or readiness
+without data, so an error alone never keeps the loop spinning.  Elsewhere
+an ICMP error reaches an unconnected socket without its destination, if
+at all: it is only counted, and the transactions wait for their timers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import select
 import socket
 import time
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from sansip.errors import LocalProtocolError
-from sansip.io.machines import DatagramMachine, StreamMachine
+from sansip.io.errqueue import SEND_UNREACHABLE, enable_error_queue, read_error_queue
+from sansip.io.machines import DatagramMachine, StreamMachine, TransportErrors
 from sansip.io.streams import StreamConfig, StreamSockets, Unwatch, Watch
 from sansip.media import MediaStream
 from sansip.media.engine import EngineDatagram, MediaEngine, MediaPort, PortState
@@ -105,7 +119,15 @@ class Pump:
         self.faults = 0
         #: Datagrams the kernel refused or reported errors for.
         self.errors = 0
+        #: Destinations reported unreachable to the SIP machine.
+        self.transport_errors = 0
         self._active = False  # the SIP machine took input since take_activity()
+        self._recverr = False  # the SIP socket has an error queue
+        self._errqueue_backlog = False  # the last drain stopped at its bound
+        # Destinations found unreachable while sending, reported on the next
+        # fire (due when noticed): never into a machine in the middle of a flush.
+        self._unreachable: list[Address] = []
+        self._unreachable_at: float | None = None
 
     def now(self) -> float:
         """The driver's monotonic clock."""
@@ -115,6 +137,7 @@ class Pump:
     def bind_sip(self, local: Address) -> Address:
         """Bind the SIP UDP socket; return the bound address (port 0 picks one)."""
         sock = bind_udp(*local)
+        self._recverr = enable_error_queue(sock)
         self._sockets[SIP_SOCKET] = sock
         self._watch(SIP_SOCKET, sock, True, False)
         name = sock.getsockname()
@@ -202,7 +225,9 @@ class Pump:
             self._read_datagrams(key, 1)
             return False
         if key == SIP_SOCKET:
-            self._read_datagrams(key, SIP_READ_BATCH)
+            self._read_sip()
+            if self._unreachable:
+                self._report_unreachable(self.clock())
         elif self.streams is not None:
             self.streams.ready(key, readable, writable)
         if self._active:
@@ -210,6 +235,7 @@ class Pump:
         return True
 
     def _read_datagrams(self, key: int, limit: int) -> None:
+        """Read up to ``limit`` datagrams of media socket ``key``."""
         sock = self._sockets.get(key)
         for _ in range(limit if sock is not None else 0):
             try:
@@ -223,14 +249,68 @@ class Pump:
             now = self.clock()
             address = (str(addr[0]), int(addr[1]))
             try:
-                if key != SIP_SOCKET:
-                    self.media.receive_datagram(key, data, address, now)
-                elif self.machine is not None:
-                    self._active = True
-                    self.machine.receive_datagram(data, address, now)  # type: ignore[union-attr]
+                self.media.receive_datagram(key, data, address, now)
             except Exception:
                 self.faults += 1
                 log.exception("machine raised on data from %s (ignored)", address)
+
+    def _read_sip(self) -> None:
+        """Read a batch of datagrams of the SIP socket, then its error queue
+        when the socket reported an error or had nothing to read."""
+        sock = self._sockets.get(SIP_SOCKET)
+        if sock is None:
+            return
+        got, failed = 0, False
+        for _ in range(SIP_READ_BATCH):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # an ICMP error marked on the socket (the queue holds it)
+                failed = True
+                if not self._recverr:
+                    self.errors += 1  # no queue: the error is all there is
+                continue
+            got += 1
+            self.received += 1
+            machine = self.machine
+            if machine is None:
+                continue
+            now = self.clock()
+            address = (str(addr[0]), int(addr[1]))
+            self._active = True
+            try:
+                machine.receive_datagram(data, address, now)  # type: ignore[union-attr]
+            except Exception:
+                self.faults += 1
+                log.exception("machine raised on data from %s (ignored)", address)
+        if self._recverr and (failed or not got or self._errqueue_backlog):
+            self._drain_errors(sock)
+
+    def _drain_errors(self, sock: socket.socket) -> None:
+        """Read the error queue of the SIP socket; note the destinations to fail."""
+        errors, self._errqueue_backlog = read_error_queue(sock)
+        for dest, fails in errors:
+            self.errors += 1
+            if fails:
+                self._note_unreachable(dest)
+
+    def _note_unreachable(self, dest: Address) -> None:
+        if dest not in self._unreachable:
+            self._unreachable.append(dest)
+        if self._unreachable_at is None:
+            self._unreachable_at = self.clock()
+
+    def _report_unreachable(self, now: float) -> None:
+        """Tell the SIP machine of the destinations found unreachable."""
+        pending, self._unreachable, self._unreachable_at = self._unreachable, [], None
+        machine = self.machine
+        handler = cast("TransportErrors", machine) if hasattr(machine, "transport_error") else None
+        for dest in pending:
+            self.transport_errors += 1
+            if handler is not None:
+                self._active = True
+                self._guard(functools.partial(handler.transport_error, dest, now))
 
     def _feed_stream(self, data: bytes, addr: Address) -> None:
         machine = self.machine
@@ -250,6 +330,8 @@ class Pump:
     def fire(self, deadline: float) -> None:
         """The timer went off: never hand a machine a time before its deadline."""
         now = max(self.clock(), deadline)
+        if self._unreachable:
+            self._report_unreachable(now)
         machine = self.machine
         if machine is not None:
             timer = self._guarded(machine.get_timer)
@@ -263,7 +345,7 @@ class Pump:
 
     def deadline(self) -> float | None:
         """When :meth:`fire` is next due."""
-        due = [self._guarded(self.media.get_timer)]
+        due = [self._guarded(self.media.get_timer), self._unreachable_at]
         if self.machine is not None:
             due.append(self._guarded(self.machine.get_timer))
         if self.streams is not None:
@@ -323,7 +405,36 @@ class Pump:
                 self._close_socket(key, done)
 
     def _send_sip(self, out: list[Datagram]) -> None:
-        self._send_all([(SIP_SOCKET, data, addr) for data, addr in out])
+        sock = self._sockets.get(SIP_SOCKET)
+        if sock is None:
+            return
+        for data, addr in out:
+            try:
+                sock.sendto(data, addr)
+            except BlockingIOError:  # never wait
+                self.errors += 1
+                continue
+            except OSError as exc:
+                if not self._send_failed(sock, data, addr, exc):
+                    continue
+            self.sent += 1
+
+    def _send_failed(self, sock: socket.socket, data: bytes, addr: Address, exc: OSError) -> bool:
+        """A send on the SIP socket failed.  With an error queue the error may
+        be the stale one of an earlier datagram (to anywhere): drain the
+        queue and send once more.  An error naming ``addr`` unreachable
+        fails its transactions; others are counted.  True if sent."""
+        if self._recverr:
+            self._drain_errors(sock)
+            try:
+                sock.sendto(data, addr)
+                return True
+            except OSError as again:
+                exc = again
+        self.errors += 1
+        if exc.errno in SEND_UNREACHABLE:
+            self._note_unreachable(addr)
+        return False
 
     def _send_all(self, out: list[EngineDatagram]) -> None:
         sockets = self._sockets

@@ -121,6 +121,12 @@ class RegistrarProxy:
         self.endpoint.connection_lost(addr, now)
         self._process(now)
 
+    def transport_error(self, addr: Address, now: float) -> None:
+        """A message sent to ``addr`` could not be delivered (an ICMP
+        unreachable): the branches forwarded there fail at once, as a 503."""
+        self.endpoint.transport_error(addr, now)
+        self._process(now)
+
     def connections_to_close(self) -> list[CloseConnection]:
         """The connections the driver should close (stream mode)."""
         return self.endpoint.connections_to_close()

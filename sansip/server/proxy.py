@@ -6,7 +6,9 @@ a 2xx or 6xx ends the search, another final response moves on to the next
 target, and when none is left the best response goes back (§16.7: the
 lowest class, 6xx over the rest).  Provisional responses (not 100) and
 every 2xx are relayed at once, minus the proxy's Via.  A timeout or a
-transport failure of a branch counts as a 408 or 503 from it.
+transport failure of a branch counts as a 408 or 503 from it; a 503 is
+never sent back (it would say this proxy cannot serve anyone): a 500 goes
+instead (§16.7 step 6).
 
 CANCEL (§16.10): the proxy answers it 200 itself, stops trying targets and
 cancels the pending branch once that branch has answered provisionally;
@@ -172,7 +174,10 @@ class Proxy:
     def _next_branch(self, fwd: _Forward, now: float) -> None:
         """Send to the next target, or send the best response back."""
         if fwd.cancelled or not fwd.targets:
-            self._send_final(fwd, fwd.best or self._local(fwd, 408), now)
+            best = fwd.best or self._local(fwd, 408)
+            if best.status == 503:  # §16.7 step 6: it would say this proxy is down
+                best = self._local(fwd, 500)
+            self._send_final(fwd, best, now)
             return
         uri, destination = fwd.targets.popleft()
         request = parse(bytes(fwd.template))

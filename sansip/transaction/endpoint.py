@@ -24,11 +24,19 @@ held by the UA for the connection a call runs on) is closed.  Output is
 the same ``datagrams_to_send``: "write these octets on the connection to
 ``addr``, opening one if there is none"; a connection to close (framing
 lost, idle) is listed by :meth:`Endpoint.connections_to_close`.
+
+A message that could not be delivered is reported with
+:meth:`Endpoint.transport_error` (``transport_error(addr, now)``: an ICMP
+port or host unreachable for a datagram, a send the kernel refused): every
+client transaction whose destination is ``addr`` fails at once with
+``TransportFailed`` (RFC 3261 §17.1.1.2, §17.1.2.2, §18.4) instead of
+waiting for timer B or F, and the TU acts as on a 503 (§8.1.3.1).
 """
 
 from __future__ import annotations
 
 import heapq
+import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
@@ -165,6 +173,11 @@ class EndpointStats:
     idle_closed: int = 0
     #: Stream mode: server transactions that answered over a new connection.
     responses_rerouted: int = 0
+    #: Transport errors reported (:meth:`Endpoint.transport_error`).
+    transport_errors: int = 0
+    #: Server transactions answering an address a transport error named
+    #: (datagrams: the response is retransmitted until timer H or J ends it).
+    responses_undelivered: int = 0
 
 
 class Endpoint:
@@ -400,6 +413,28 @@ class Endpoint:
                 return
         self._layer.transport_error(key, now)
 
+    def transport_error(self, addr: Address, now: float) -> None:
+        """A message sent to ``addr`` could not be delivered (an ICMP port,
+        host, network or protocol unreachable, RFC 3261 §18.4; a send the
+        kernel refused): every client transaction whose destination is
+        ``addr`` fails at once with ``TransportFailed`` (§17.1.1.2,
+        §17.1.2.2).  Server transactions answering ``addr`` are only counted
+        (``responses_undelivered``): a datagram response is retransmitted
+        until its timer ends the transaction, and a lost connection is
+        rerouted by :meth:`connection_lost` (§18.2.2).  Never raises."""
+        self.stats.transport_errors += 1
+        host = _canonical_host(addr[0])
+        port = addr[1]
+
+        def named(peer: Address) -> bool:
+            return peer[1] == port and _canonical_host(peer[0]) == host
+
+        self.stats.responses_undelivered += sum(1 for peer in self._sources.values()
+                                                if named(peer))  # fmt: skip
+        for key in [k for k, peer in self._dests.items() if named(peer)]:
+            self._layer.transport_error(key, now)
+        self._drain(now)
+
     def connections_to_close(self) -> list[CloseConnection]:
         """The connections the driver should close (their framing is lost); drains them."""
         out, self._to_close = self._to_close, []
@@ -534,3 +569,14 @@ class Endpoint:
                 self._sources.pop(key, None)
                 self._dests.pop(key, None)
                 self._rerouted.discard(key)
+
+
+def _canonical_host(host: str) -> str:
+    """``host`` spelled one way: an IP address in its short form (an
+    IPv4-mapped IPv6 address as IPv4), a name in lower case."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower()
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
