@@ -30,6 +30,7 @@ from sansip.phone.events import (
 )
 from sansip.phone.history import History, default_history_path
 from sansip.phone.line import PhoneCall
+from sansip.phone.notify import ReferenceCallbacks
 from sansip.phone.params import Parameters
 from sansip.phone.vocabulary import Vocabulary
 from sansip.transaction.endpoint import EndpointConfig
@@ -163,8 +164,7 @@ class FrontEnd(Vocabulary, Generic[C]):
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[int, C] = {}
-        self._callbacks: dict[str, list[Callable[..., object]]] = {
-            "call": [], "reg": [], "event": []}  # fmt: skip
+        self._callbacks = ReferenceCallbacks()
         self.reg_state = "unregistered"
         self.reg_reason = ""
         self._init_loop()
@@ -200,6 +200,7 @@ class FrontEnd(Vocabulary, Generic[C]):
         core = self._core = PhoneCore(ua, self._engine, self.setup.core, rng=self._rng,
                                       audio=self._audio_for)  # fmt: skip
         self._driver.attach(core, self._on_activity)
+        self._callbacks.app_state("started")
         return core
 
     @abstractmethod
@@ -214,7 +215,8 @@ class FrontEnd(Vocabulary, Generic[C]):
             return action(self.history)
 
     def _close_history(self) -> None:
-        """Close the history file if the phone opened it."""
+        """The phone stopped: tell the callbacks; close the history file if the phone opened it."""
+        self._callbacks.app_state("stopped")
         if self.history is not None and self._own_history:
             with self._history_lock:
                 self.history.close()
@@ -224,18 +226,37 @@ class FrontEnd(Vocabulary, Generic[C]):
         """Whether SIP goes over UDP (else TCP or TLS)."""
         return self.setup.transport is Transport.UDP
 
-    # -- the reference callbacks ----------------------------------------------------------
-    def on_call_state_change(self, callback: Callable[..., object]) -> None:
-        """``callback(event, direction, peername, peerdisplayname, line, callid)``."""
-        self._callbacks["call"].append(callback)
+    # -- the reference callbacks (each list accumulates; None clears it) -----------------
+    def on_app_state_change(self, callback: Callable[[str], object] | None) -> None:
+        """``callback(state)``: ``started`` once the phone runs, ``stopped`` after."""
+        self._callbacks.add("app", callback)
 
-    def on_reg_state_change(self, callback: Callable[..., object]) -> None:
+    def on_reg_state_change(self, callback: Callable[[str, str], object] | None) -> None:
         """``callback(state, reason)`` on ``registered``/``unregistered``/``failed``."""
-        self._callbacks["reg"].append(callback)
+        self._callbacks.add("reg", callback)
 
-    def on_event(self, callback: Callable[[PhoneEvent], object]) -> None:
-        """``callback(event)`` for every phone event."""
-        self._callbacks["event"].append(callback)
+    def on_call_state_change(self, callback: Callable[..., object] | None) -> None:
+        """``callback(event, direction, peername, peerdisplayname, line, callid)``."""
+        self._callbacks.add("call", callback)
+
+    def on_dtmf(self, callback: Callable[[str, int], object] | None) -> None:
+        """``callback(dtmf, line)`` for each digit received."""
+        self._callbacks.add("dtmf", callback)
+
+    def on_cdr(self, callback: Callable[..., object] | None) -> None:
+        """``callback(caller, called, connecttime, duration, direction,
+        peerdisplayname, reason, line, callid)`` when a call ends (times in ms)."""
+        self._callbacks.add("cdr", callback)
+
+    def on_event(self, callback: Callable[[str, str], object] | None) -> None:
+        """``callback(type, message)``: type ``event`` with a notification
+        string (``STATUS,...``, ``REGISTER,...``, ``DTMF,...``, ``CDR,...``,
+        ``EVENT,WARNING,...``, ``START,sip``)."""
+        self._callbacks.add("event", callback)
+
+    def on_phone_event(self, callback: Callable[[PhoneEvent], object] | None) -> None:
+        """``callback(event)`` with every phone event as its dataclass."""
+        self._callbacks.add("phone", callback)
 
     # -- dispatch (never with a lock held) -------------------------------------------------
     def _audio_for(self, call: PhoneCall) -> tuple[object, object]:
@@ -261,21 +282,15 @@ class FrontEnd(Vocabulary, Generic[C]):
 
     def _dispatch(self, event: PhoneEvent) -> None:
         """Hand one event to its call object and the callbacks."""
-        for callback in self._callbacks["event"]:
-            callback(event)
+        self._callbacks.fire(event, self.setup.core.username)
         if isinstance(event, RegStateChanged):
             self.reg_state, self.reg_reason = event.state, event.reason
-            for callback in self._callbacks["reg"]:
-                callback(event.state, event.reason)
             return
         line = event.record.line if isinstance(event, CallEnded) else getattr(event, "line", 0)
         handle = self._calls.get(line)
-        if isinstance(event, CallStateChanged):
-            if handle is not None and event.state == "ringing" and event.direction == INCOMING:
-                self._incoming_call(handle)
-            for callback in self._callbacks["call"]:
-                callback(event.state, event.direction, event.peername, event.peerdisplayname,
-                         event.line, event.callid)  # fmt: skip
+        ringing = isinstance(event, CallStateChanged) and event.state == "ringing"
+        if handle is not None and ringing and handle.direction == INCOMING:
+            self._incoming_call(handle)
         if isinstance(event, CallEnded):
             self._stored(lambda store: store.add_call(event.record))
         if handle is not None:

@@ -32,6 +32,10 @@ async def _heard(call: Any, frames: int) -> np.ndarray:
 async def _scenario(kind: type[Any], server: str, sleep: Any) -> dict[str, Any]:
     states: list[tuple[str, int, int]] = []
     regs: list[str] = []
+    notes: list[tuple[str, str]] = []
+    cdrs: list[tuple[object, ...]] = []
+    digits: list[tuple[str, int]] = []
+    apps: list[str] = []
     async with (
         kind(serveraddress=server, username="alice", password="alice-secret",
              codec="PCMU") as alice,
@@ -40,6 +44,10 @@ async def _scenario(kind: type[Any], server: str, sleep: Any) -> dict[str, Any]:
         alice.on_call_state_change(lambda event, direction, _p, _d, line, _c:
                                    states.append((event, direction, line)))  # fmt: skip
         alice.on_reg_state_change(lambda state, _reason: regs.append(state))
+        alice.on_event(lambda kind, message: notes.append((kind, message)))
+        alice.on_cdr(lambda *args: cdrs.append(args))
+        alice.on_app_state_change(apps.append)
+        bob.on_dtmf(lambda dtmf, line: digits.append((dtmf, line)))
         await alice.register()
         await bob.register()
         outgoing = await alice.call("bob")
@@ -71,6 +79,7 @@ async def _scenario(kind: type[Any], server: str, sleep: Any) -> dict[str, Any]:
             "bob_dtmf": incoming.dtmf_received, "alice_dtmf": outgoing.dtmf_received,
             "held": held, "resumed": resumed, "alice_cdr": await outgoing.ended(timeout=5),
             "bob_cdr": await incoming.ended(timeout=5), "states": states, "regs": regs,
+            "notes": notes, "cdrs": cdrs, "digits": digits, "apps": apps,
         }  # fmt: skip
 
 
@@ -147,3 +156,14 @@ def test_two_phones_talk_through_the_registrar(loop: str, registrar: str) -> Non
     assert alice_cdr.codec == "PCMU" and alice_cdr.duration > 1.0
     assert alice_cdr.rtp_received > 50
     assert bob_cdr.reason.endswith("bye received")
+    # The reference callbacks, with their arguments and notification strings.
+    assert r["digits"] == [("1", 1), ("2", 1), ("#", 1)]
+    notes = [message for kind, message in r["notes"] if kind == "event"]
+    assert any(n.startswith("REGISTER,0,1,registered,true,,alice") for n in notes)
+    assert any(n.startswith("STATUS,1,InCall,bob,alice,1,") for n in notes)
+    assert any(n.startswith("CDR,1,bob,alice,bob,,") for n in notes)
+    ((caller, called, connect, duration, direction, _name, reason, line, callid),) = r["cdrs"]
+    assert (caller, called, direction, line) == ("alice", "bob", 1, 1)
+    assert 0 <= connect < 5000 and duration > 1000 and reason == alice_cdr.reason
+    assert callid == alice_cdr.callid
+    assert r["apps"] == ["stopped"]  # registered once started: it sees the stop

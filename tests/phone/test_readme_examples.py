@@ -70,7 +70,7 @@ def test_a_readme_example_runs_against_the_registrar(
 ) -> None:
     server, callee = office
     digits: list[str] = []
-    callee.on_event(lambda event: digits.append(getattr(event, "digit", "")))
+    callee.on_dtmf(lambda dtmf, _line: digits.append(dtmf))
     code = _phone_examples()[index].replace("127.0.0.1:5060", server)
     script = tmp_path / "example.py"
     script.write_text(code, encoding="utf-8")

@@ -1,0 +1,90 @@
+"""The reference client's callbacks, with exactly their arguments, and its
+notification strings (``STATUS``, ``REGISTER``, ``DTMF``, ``CDR``,
+``EVENT``, ``START``) for ``on_event(type, message)``.
+
+Every callback list accumulates; a callback that raises is logged and the
+others still run.  The front ends call :meth:`ReferenceCallbacks.fire`
+for each phone event, never while holding a lock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sansip.phone.events import (
+    INCOMING,
+    CallEnded,
+    CallStateChanged,
+    DtmfReceived,
+    PhoneEvent,
+    PhoneWarning,
+    RegStateChanged,
+)
+
+__all__ = ["STATUS_TEXT", "ReferenceCallbacks"]
+
+log = logging.getLogger("sansip.phone")
+
+#: A line's STATUS text for each call state.
+STATUS_TEXT = {"setup": "Setup", "ringing": "Ringing", "connected": "InCall",
+               "disconnected": "Finished"}  # fmt: skip
+#: REGISTER notification states.
+_REGISTER = {"registered": 1, "failed": 2, "unregistered": 3}
+
+
+class ReferenceCallbacks:
+    """The callback lists of a phone and their dispatch (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list[Callable[..., object]]] = {
+            name: [] for name in ("app", "reg", "call", "dtmf", "cdr", "event", "phone")
+        }
+
+    def add(self, kind: str, callback: Callable[..., object] | None) -> None:
+        """Add ``callback`` to the ``kind`` list (None clears the list, as the reference does)."""
+        if callback is None:
+            self.lists[kind].clear()
+        else:
+            self.lists[kind].append(callback)
+
+    def _call(self, kind: str, *args: object) -> None:
+        for callback in list(self.lists[kind]):
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("a %s callback raised", kind)
+
+    def app_state(self, state: str) -> None:
+        """``loaded``, ``started`` or ``stopped``."""
+        self._call("app", state)
+        if state == "started":
+            self._call("event", "event", "START,sip")
+
+    def fire(self, event: PhoneEvent, account: str) -> None:
+        """Hand ``event`` to every list it concerns, as the reference would."""
+        self._call("phone", event)
+        if isinstance(event, RegStateChanged):
+            self._call("reg", event.state, event.reason)
+            self._call("event", "event", f"REGISTER,0,{_REGISTER[event.state]},{event.state},"
+                                         f"true,,{account},{event.reason}")  # fmt: skip
+        elif isinstance(event, CallStateChanged):
+            self._call("call", event.state, event.direction, event.peername,
+                       event.peerdisplayname, event.line, event.callid)  # fmt: skip
+            endpoint = 2 if event.direction == INCOMING else 1
+            self._call("event", "event", f"STATUS,{event.line},{STATUS_TEXT[event.state]},"
+                                         f"{event.peername},{account},{endpoint},"
+                                         f"{event.peerdisplayname},{event.callid}")  # fmt: skip
+        elif isinstance(event, DtmfReceived):
+            self._call("dtmf", event.digit, event.line)
+            self._call("event", "event", f"DTMF,{event.line},,0,{event.digit}")
+        elif isinstance(event, CallEnded):
+            r = event.record
+            connect = 0 if r.connected is None else round((r.connected - r.started) * 1000)
+            duration = round(r.duration * 1000)
+            self._call("cdr", r.caller, r.called, connect, duration, r.direction,
+                       r.peerdisplayname, r.reason, r.line, r.callid)  # fmt: skip
+            cdr = (f"CDR,{r.line},{r.peer},{r.caller},{r.called},,{connect},{duration},"
+                   f"{r.discparty},{r.reason}")  # fmt: skip
+            self._call("event", "event", cdr)
+        elif isinstance(event, PhoneWarning):
+            self._call("event", "event", f"EVENT,WARNING,{event.text}")
