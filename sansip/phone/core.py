@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from sansip.audio.frames import NullSink, SilenceSource
@@ -120,6 +120,7 @@ class PhoneCore:
         self.events_dropped = 0
         self.registration: RegisterClient | None = None
         self.reg_state = "unregistered"
+        self.reg_reason = ""
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
         #: The line the line-less commands act on (0: the best one, see :meth:`line`).
         self.current_line = 0
@@ -242,6 +243,23 @@ class PhoneCore:
             password=self.config.password or None, expires=self.config.registerinterval,
             aor=SipURI(host, user), dest=server,
         )  # fmt: skip
+
+    def set_headers(self, text: str) -> None:
+        """The extra headers of every request sent from now on (see
+        ``setsipheader``): ``"Name: value"`` items separated by ``;`` or line
+        ends add or replace; ``"Name:"`` removes one; ``""`` removes all."""
+        headers = dict(self.ua.config.extra_headers)
+        if not text.strip():
+            headers.clear()
+        for item in text.replace("\r\n", ";").replace("\n", ";").split(";"):
+            name, sep, value = item.partition(":")
+            if not sep or not name.strip():
+                continue
+            if value.strip():
+                headers[name.strip()] = value.strip()
+            else:
+                headers.pop(name.strip(), None)
+        self.ua.config = replace(self.ua.config, extra_headers=tuple(headers.items()))
 
     def unregister(self, now: float) -> None:
         """Remove the account's binding."""
@@ -557,6 +575,7 @@ class PhoneCore:
         if state == self.reg_state and state != "failed":
             return
         self.reg_state = state
+        self.reg_reason = reason if state == "failed" else ""
         self._emit(RegStateChanged(state, self.config.username, reason))
 
     def _emit(self, event: PhoneEvent) -> None:

@@ -53,6 +53,36 @@ class Vocabulary(ABC):
         except ParameterError:
             return ""
 
+    def unregister(self) -> None:
+        """Remove the account's binding (REGISTER with Expires 0)."""
+        self._command(lambda core, now: core.unregister(now))
+
+    def getenginename(self) -> str:
+        """The engine's name: always ``sansip``."""
+        return "sansip"
+
+    def getregfailreason(self) -> str:
+        """Why the last registration failed (``""`` if it did not)."""
+        return str(self._command(lambda core, _now: core.reg_reason))
+
+    def delsettings(self, level: int = 1) -> None:
+        """Forget persisted data: 1 the parameters; 2 also calls and contacts."""
+
+        def forget(store: History) -> None:
+            store.save_parameters({})
+            if level >= 2:
+                store.clear_calls()
+                for contact in store.contacts():
+                    store.delete_contact(contact.number)
+
+        self._stored(forget)
+
+    def setsipheader(self, header: str) -> None:
+        """Add ``"Name: value"`` (several separated by ``;`` or line ends) to
+        every request the phone sends from now on; ``""`` removes them all,
+        ``"Name:"`` removes one."""
+        self._command(lambda core, _now: core.set_headers(header))
+
     # -- calls on a line ---------------------------------------------------------------
     def hangup(self, line: int = -1) -> None:
         """End the call on ``line`` (-2: all of them); an unanswered incoming
@@ -148,6 +178,15 @@ class Vocabulary(ABC):
                     f"rtp: {rtp}")  # fmt: skip
 
         return str(self._command(report))
+
+    def getcallerdisplayfull(self, line: int = -1) -> str:
+        """``"callerid\\ncallername"`` of the call on ``line`` (``""`` if none)."""
+
+        def display(core: PhoneCore, _now: float) -> str:
+            call = _or(lambda: core.line(line), None)
+            return "" if call is None else f"{call.peername}\n{call.peerdisplayname}"
+
+        return str(self._command(display))
 
     def isregistered(self) -> bool:
         """Whether the account is registered."""

@@ -29,11 +29,15 @@ async def _scenario(server: str) -> dict[str, object]:
         bob.ignore()
         r["ignored"] = ((await ignored.ended(timeout=10)).reason,
                         (await ringing.ended(timeout=10)).reason)
-        # A call answered, queried, muted and held.
+        # A call answered, queried, muted and held, with a header of ours.
+        alice.setsipheader("X-Campaign: spring; X-Gone: 1")
+        alice.setsipheader("X-Gone:")
         outgoing = await alice.call("sip:bob@" + server)
         incoming = await bob.incoming(timeout=5)
         r["rec_invite"] = bob.getlastrecinvite()
         r["from"] = bob.getsipheader("From")
+        r["headers"] = (bob.getsipheader("X-Campaign"), bob.getsipheader("X-Gone"))
+        r["display"] = bob.getcallerdisplayfull()
         bob.accept()
         await outgoing.connected(timeout=5)
         line = alice.getline()
@@ -60,6 +64,7 @@ async def _scenario(server: str) -> dict[str, object]:
         r["setline"] = alice.setline(5)
         alice.setline(-1)
         r["param"] = (alice.getparameter("username"), alice.getparameter("nosuchthing"))
+        r["engine"] = (alice.getenginename(), alice.getregfailreason())
     return r
 
 
@@ -71,6 +76,8 @@ def test_the_reference_functions(registrar: str) -> None:
     assert r["ignored"] == ("480 Temporarily Unavailable", "480 ignored")
     assert str(r["rec_invite"]).startswith("INVITE sip:bob@")
     assert "alice" in str(r["from"])
+    assert r["headers"] == ("spring", "")
+    assert str(r["display"]).split("\n")[0] == "alice"
     assert r["line"] == 1
     callid, expected, back = r["callid"]  # type: ignore[misc]
     assert callid == expected and back == 1
@@ -86,6 +93,7 @@ def test_the_reference_functions(registrar: str) -> None:
     assert "duration:" in str(r["last"]) and "User Hung Up" in str(r["last"])
     assert r["setline"] == 5
     assert r["param"] == ("alice", "")
+    assert r["engine"] == ("sansip", "")
 
 
 async def _with_history(server: str, path: str) -> tuple[str, str, str, str]:
