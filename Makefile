@@ -26,7 +26,7 @@ peers:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sansip tests bench conformance
+	$(VENV)/bin/ruff check sansip tests bench conformance docs examples
 	$(VENV)/bin/ruff format --check sansip
 
 typecheck: $(STAMP)

@@ -1,0 +1,141 @@
+"""Writes docs/reference-mapping.md: every function, callback and parameter
+of the reference client's vocabulary and what sansip offers for it.
+
+    python docs/reference_mapping.py          # rewrite the file
+    python docs/reference_mapping.py --check  # exit 1 if it is out of date
+
+The tests run the check, so the file cannot drift from the code: the
+parameter table comes from sansip.phone.params, and every name the tables
+below give as sansip's is looked up on the phone classes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sansip.phone.params import render_markdown  # noqa: E402
+
+OUT = ROOT / "docs" / "reference-mapping.md"
+
+#: (reference function, sansip name or "", status when not offered)
+FUNCTIONS: list[tuple[str, str, str]] = [
+    # lifecycle, settings, registration
+    ("setparameter", "setparameter", ""), ("getparameter", "getparameter", ""),
+    ("start", "start", ""), ("stop", "stop", ""), ("register", "register", ""),
+    ("registerex", "", "not yet (multi-account: one account per phone today)"),
+    ("unregister", "unregister", ""), ("delsettings", "delsettings", ""),
+    ("getworkdir", "", "ignored (no engine working directory; see history=)"),
+    ("getenginename", "getenginename", ""), ("getregfailreason", "getregfailreason", ""),
+    ("jvoip", "", "ignored (native engine passthrough)"),
+    ("get_version_ns_num / get_version_ns", "", "ignored (browser plugin only)"),
+    # calls
+    ("call", "call", ""), ("videocall", "", "not yet (video)"),
+    ("hangup", "hangup", ""), ("accept", "accept", ""), ("reject", "reject", ""),
+    ("ignore", "ignore", ""), ("forward", "", "not yet (call control: forwarding)"),
+    ("hold", "hold", ""), ("mute", "mute", ""), ("mutevideo", "", "not yet (video)"),
+    ("transfer", "", "not yet (call control: REFER transfer)"),
+    ("conference", "", "not yet (local conference on the phone API)"),
+    ("dtmf", "dtmf", ""), ("play", "", "not yet (on the phone API; today sansip call --play)"),
+    ("voicerecord", "", "not yet (on the phone API; today sansip call --record-call)"),
+    ("screenshare / stopscreenshare", "", "ignored (browser only)"),
+    ("nextcallid", "", "not yet (choosing the Call-ID of the next call)"),
+    # messaging, presence, BLF
+    ("sendchat", "", "not yet (messaging)"), ("sendsms", "", "not yet (messaging)"),
+    ("checkpresence", "", "not yet (presence)"), ("setpresencestatus", "", "not yet (presence)"),
+    ("checkblf", "", "not yet (BLF)"),
+    # devices
+    ("getdevicelist", "", "not yet (on the phone API; today sansip devices)"),
+    ("getdevice / setdevice", "", "not yet (on the phone API; today -p audiodevicein/out)"),
+    ("getvolume / setvolume", "", "not yet (on the phone API; today -p volumein/out)"),
+    ("setloudspeaker", "", "ignored (mobile only)"), ("devicepopup", "", "ignored (UI)"),
+    ("setvideodisplaysize", "", "ignored (UI)"),
+    # SIP headers and raw messages
+    ("setsipheader", "setsipheader", ""), ("getsipheader", "getsipheader", ""),
+    ("getsipmessage", "", "not yet (a per-line log of raw SIP messages)"),
+    ("getlastrecinvite", "getlastrecinvite", ""),
+    ("getlastsentinvite", "getlastsentinvite", ""),
+    # lines and state
+    ("setline", "setline", ""), ("getline", "getline", ""),
+    ("linetocallid", "linetocallid", ""), ("callidtoline", "callidtoline", ""),
+    ("getlinedetails", "getlinedetails", ""), ("getlastcalldetails", "getlastcalldetails", ""),
+    ("getcallerdisplayfull", "getcallerdisplayfull", ""),
+    ("isregistered", "isregistered", ""), ("isincall", "isincall", ""),
+    ("ismuted", "ismuted", ""), ("isonhold", "isonhold", ""),
+    ("isencrypted", "", "not yet (encryption)"),
+    ("getStatus", "", "not yet (the global STATUS text)"),
+    ("getlogs", "", "not yet (use Python logging: logger sansip)"),
+    # contacts and history
+    ("listcallhistory", "listcallhistory", ""), ("listcontacts", "listcontacts", ""),
+    ("addcontact", "addcontact", ""), ("getcontact", "getcontact", ""),
+    ("delcontact", "delcontact", ""), ("delallcontacts", "delallcontacts", ""),
+    ("getrtcsocket / getcallsession / getrtcpeerconnection", "", "ignored (browser only)"),
+]  # fmt: skip
+
+CALLBACKS: list[tuple[str, str, str]] = [
+    ("onAppStateChange", "on_app_state_change", ""),
+    ("onRegStateChange", "on_reg_state_change", ""),
+    ("onCallStateChange", "on_call_state_change", ""),
+    ("onPresenceStateChange", "", "not yet (presence)"),
+    ("onBLFStateChange", "", "not yet (BLF)"),
+    ("onChat", "", "not yet (messaging)"), ("onSMS", "", "not yet (messaging)"),
+    ("onDTMF", "on_dtmf", ""), ("onCdr", "on_cdr", ""), ("onEvent", "on_event", ""),
+]  # fmt: skip
+
+
+def _rows(entries: list[tuple[str, str, str]]) -> list[str]:
+    rows = ["| reference | sansip | status |", "|---|---|---|"]
+    for reference, name, status in entries:
+        rows.append(f"| `{reference}` | {f'`{name}`' if name else ''} | {status or 'works'} |")
+    return rows
+
+
+def render() -> str:
+    """The whole document."""
+    lines = [
+        "# The reference vocabulary in sansip",
+        "",
+        "sansip's phone API (`sansip.phone`: `AsyncPhone`, `Phone`, `TrioPhone`) uses the",
+        "function, callback and parameter names of a classic full-featured SIP client.",
+        "This table says, for each of them, what sansip offers: the name to use, or",
+        "\"not yet\" with the capability it waits for, or \"ignored\" with why.",
+        "Generated by `docs/reference_mapping.py` (the tests check it is current).",
+        "",
+        "Functions return their result instead of handing it to a callback; they",
+        "run where the phone's core lives and return at once (`register` waits for",
+        "the outcome; in asyncio and trio `start`, `register` and `call` are coroutines).",
+        "",
+        "## Functions",
+        "",
+        *_rows(FUNCTIONS),
+        "",
+        "## Callbacks",
+        "",
+        "Each takes a function; several accumulate; `None` clears the list.",
+        "`on_phone_event` (sansip's own) gets every event as a dataclass.",
+        "",
+        *_rows(CALLBACKS),
+        "",
+        "## Parameters",
+        "",
+        "From (lowest first) the defaults, a `sansip.toml` file, `SANSIP_<NAME>`",
+        "environment variables, `-p name=value`, and `setparameter()`.",
+        "",
+        render_markdown().rstrip(),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        return 0 if OUT.exists() and OUT.read_text(encoding="utf-8") == text else 1
+    OUT.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
