@@ -138,6 +138,14 @@ class JitterBuffer(PlayoutDelay):
     seconds; ``capacity`` bounds the buffered media (oldest dropped first).
     """
 
+    # Slots: each packet reads and writes dozens of these (no instance dict).
+    __slots__ = (
+        "_capacity", "_capacity_units", "_counts", "_covered", "_delay", "_half_step",
+        "_highest_seq", "_highest_ts", "_hole_chunks", "_last_correction", "_last_out_ts",
+        "_last_played", "_last_seq", "_max_packet", "_next_ts", "_order", "_packet", "_packets",
+        "_pending", "_played_duration", "_playing", "_probation", "_recent", "_step", "_tick"
+    )  # fmt: skip
+
     def __init__(
         self,
         clock_rate: int,
@@ -501,17 +509,26 @@ class JitterBuffer(PlayoutDelay):
         """Play the head packet: its payload (see :meth:`pop` for the rest)."""
         packets = self._packets
         head = packets.pop(self._order.pop(0))
-        seq = head.seq
+        seq, ts = head.seq, head.ts
         # Its duration: up to its buffered successor, else the learned one.
         duration = self._packet
         following = packets.get(seq + 1)
         if following is not None and not following.marker:
-            span = following.ts - head.ts
+            span = following.ts - ts
             if 0 < span <= self._max_packet:
                 duration = span
-        self._pass(head, duration)
+        # self._pass(head, duration), inline:
+        last = self._last_seq
+        if last is None or seq > last:
+            if last is not None and seq > last + 1:
+                self._counts.lost += seq - last - 1
+            self._last_seq = seq
+        if ts + duration > self._next_ts:  # noqa: PLR1730 - no max() call per packet
+            self._next_ts = ts + duration
+        self._covered = self._hole_chunks = 0
+        self._recent.append(seq)
         self._counts.played += 1
-        self._last_out_ts = head.ts
+        self._last_out_ts = ts
         self._last_played, self._played_duration = head, duration
         delay = now - head.nominal
         previous = self._delay

@@ -60,6 +60,11 @@ class PlayoutDelay:
     (see the module docstring) for a clock of ``clock_rate`` Hz; the
     subclass keeps ``_packet``, the packet duration in timestamp units."""
 
+    __slots__ = (
+        "_bias", "_floor_times", "_floor_transits", "_jitter", "_max_delay", "_min_delay",
+        "_outliers", "_percentile", "_previous_transit", "_ranks", "_rate", "_size",
+        "_sorted_spreads", "_spread_times", "_spread_values", "_target"
+    )  # fmt: skip
     _packet: int
 
     def __init__(

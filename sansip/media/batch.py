@@ -16,6 +16,7 @@ stream at once, as without a batch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from sansip.media.stream import MediaStream
 
 __all__ = ["CodecBatch"]
+
+_law = attrgetter("_law")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,7 +106,7 @@ def _by_law(
     streams: list[MediaStream], items: list[T], work: Callable[[str, list[T]], list[R]]
 ) -> list[R]:
     """``work(law, items)`` for the items of each law, results in stream order."""
-    laws = {stream._law for stream in streams}
+    laws = set(map(_law, streams))
     if len(laws) == 1:
         (law,) = laws
         assert law is not None

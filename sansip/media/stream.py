@@ -50,11 +50,12 @@ from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
 from sansip.audio.codecs.g711 import G711Decoder, G711Encoder
 from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
-from sansip.audio.jitter import JitterBuffer, JitterStats, Missing
-from sansip.audio.pipeline import AudioPipeline, PipelineSettings
+from sansip.audio.jitter import JitterBuffer, Missing
+from sansip.audio.pipeline import AudioPipeline
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
 from sansip.errors import LocalProtocolError
+from sansip.media.settings import MediaSettings, MediaStatistics
 from sansip.rtp import (
     ByeReceived,
     DtmfReceived,
@@ -65,7 +66,6 @@ from sansip.rtp import (
     RtpConfig,
     RtpReceived,
     RtpSession,
-    RtpStatistics,
     SsrcCollided,
 )
 from sansip.rtp.types import Address, Datagram
@@ -124,34 +124,6 @@ MediaEvent: TypeAlias = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class MediaSettings:
-    """The call parameters that shape a stream: ``jittersize`` (0-6),
-    ``natopenpackets``, ``mediatimeout`` (seconds, 0 off), the RTCP
-    ``cname``, the wall clock offset for RTCP timestamps, and the audio
-    processing (see :mod:`sansip.audio.pipeline`)."""
-
-    jittersize: int = 3
-    natopenpackets: int = 0
-    mediatimeout: float = 0.0
-    cname: str = "sansip"
-    wall_clock_offset: float = 0.0
-    dtmf_duration_ms: int = 100
-    #: The audio processing (PLC, AEC, AGC, noise, VAD/CNG, volume); None: none.
-    pipeline: PipelineSettings | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MediaStatistics:
-    """What a stream sent, received and measured."""
-
-    codec: str
-    rtp: RtpStatistics
-    jitter_buffer: JitterStats
-    frames_played: int
-    frames_concealed: int
-
-
 #: An empty frame (nothing decoded ahead); never written to.
 _NOTHING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
 #: What _next_piece returns for a payload a CodecBatch decodes (never written to).
@@ -161,6 +133,16 @@ _INT16: Final = np.dtype(np.int16)
 
 class MediaStream:
     """The audio of one call on one RTP session (see the module docstring)."""
+
+    # Slots: every tick reads and writes a few dozen of these (no instance dict).
+    __slots__ = (
+        "_capture_resampler", "_cn_pt", "_comfort", "_concealed", "_decoded", "_decoder",
+        "_encoder", "_events", "_failed_recordings", "_frame", "_g711", "_jitter", "_law",
+        "_local_hold", "_marker", "_media", "_own_plc", "_packet", "_packet_advance",
+        "_peer_silent", "_pending", "_pending_samples", "_pipeline", "_playback_resampler",
+        "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving", "_rng", "_send_pt",
+        "_sending", "_suppressing", "recorder", "rtp", "sample_rate", "settings", "sink", "source"
+    )  # fmt: skip
 
     def __init__(
         self,

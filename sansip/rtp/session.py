@@ -77,6 +77,18 @@ class RtpSession:
     without an object per packet); every other event is queued as usual.
     """
 
+    __slots__ = (
+        "_accepted", "_anchor_time", "_anchor_ts", "_avg_rtcp_size", "_bytes_sent", "_candidate",
+        "_collision_sources", "_departed", "_departed_jitter", "_dtmf", "_dtmf_out", "_dtmf_pt",
+        "_events", "_initial", "_latched", "_latched_heard", "_media_seen", "_next_ts", "_outbox",
+        "_packets_sent", "_receiving", "_remote_report", "_remote_rtcp", "_remote_rtp", "_rng",
+        "_rtcp_bandwidth", "_rtcp_due", "_rtcp_mux", "_rtcp_prev", "_rtcp_received", "_rtcp_sent",
+        "_rtt", "_samples_per_packet", "_sent_before", "_sent_now", "_seq", "_silence_from",
+        "_sources", "_sr_octets", "_sr_packets", "_symmetric", "_timed_out", "_transform", "closed",
+        "config", "keepalives_received", "last_rejection", "media_handler", "rejected",
+        "remote_ssrc", "ssrc"
+    )  # fmt: skip
+
     def __init__(
         self,
         config: RtpConfig,
@@ -108,7 +120,7 @@ class RtpSession:
         self._samples_per_packet = config.samples_per_packet
         # Addressing and latching.
         self._remote_rtp = remote_rtp
-        self._remote_rtcp = remote_rtcp or self._default_rtcp(remote_rtp)
+        self._remote_rtcp = remote_rtcp or (remote_rtp[0], remote_rtp[1] + 1)
         self._latched: Address | None = None
         self._latched_heard = now
         self._candidate: tuple[Address, int, int] | None = None
@@ -271,7 +283,8 @@ class RtpSession:
         :meth:`handle_timer`: updates, then three end packets, all with the
         timestamp of the event start and the marker on the first one.
         """
-        self._check_open()
+        if self.closed:
+            raise LocalProtocolError("the RTP session is closed")
         if self.config.dtmf_payload_type is None:
             raise LocalProtocolError("no telephone-event payload type was negotiated")
         if duration_ms <= 0 or not 0 <= volume <= 63:
@@ -299,7 +312,7 @@ class RtpSession:
     def set_remote(self, remote_rtp: Address, remote_rtcp: Address | None = None) -> None:
         """A new remote address from a new SDP: forget the latch and send there."""
         self._remote_rtp = remote_rtp
-        self._remote_rtcp = remote_rtcp or self._default_rtcp(remote_rtp)
+        self._remote_rtcp = remote_rtcp or (remote_rtp[0], remote_rtp[1] + 1)
         self._latched = None
         self._candidate = None
 
@@ -585,12 +598,3 @@ class RtpSession:
 
     def _wall(self, now: float, wall_time: float | None) -> float:
         return now + self.config.wall_clock_offset if wall_time is None else wall_time
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise LocalProtocolError("the RTP session is closed")
-
-    @staticmethod
-    def _default_rtcp(remote_rtp: Address) -> Address:
-        host, port = remote_rtp
-        return (host, port + 1)

@@ -90,6 +90,14 @@ class SourceStatistics:
     miss a playout buffer that deep).
     """
 
+    # Slots: every packet updates a dozen of these (no instance dict).
+    __slots__ = (
+        "_min_transit", "_received_since_report", "_seen", "_transit", "bad_seq", "base_seq",
+        "clock_rate", "cycles", "duplicates", "expected_prior", "jitter", "last_sr",
+        "last_sr_arrival", "late", "late_after", "max_seq", "octets", "out_of_order", "packets",
+        "probation", "received", "received_prior", "ssrc"
+    )  # fmt: skip
+
     def __init__(self, ssrc: int, seq: int, clock_rate: int, late_after: float = 0.1) -> None:
         self.ssrc = ssrc
         self.clock_rate = clock_rate

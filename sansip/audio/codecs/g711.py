@@ -139,10 +139,11 @@ def encode_frames(name: str, frames: Sequence[NDArray[np.int16]]) -> list[bytes]
     if count == 1:
         return [_BY_BITS[name].take(frames[0].view(_UINT16)).tobytes()]
     codes = _BY_BITS[name].take(np.concatenate(frames).view(_UINT16)).tobytes()
-    size = len(frames[0])
-    if len(codes) == size * count and all(len(frame) == size for frame in frames):
+    sizes = list(map(len, frames))
+    size = sizes[0]
+    if sizes.count(size) == count:
         return [codes[start : start + size] for start in range(0, len(codes), size)]
-    ends = list(accumulate(len(frame) for frame in frames))
+    ends = list(accumulate(sizes))
     return [codes[start:end] for start, end in zip([0, *ends], ends, strict=False)]
 
 
@@ -153,8 +154,9 @@ def decode_payloads(name: str, payloads: Sequence[bytes]) -> list[NDArray[np.int
     history: give each frame to its decoder's :meth:`G711Decoder.remember`."""
     pcm: NDArray[np.int16] = _TABLES[name][1].take(_frombuffer(b"".join(payloads), _UINT8))
     count = len(payloads)
-    size = len(payloads[0])
-    if len(pcm) == size * count and all(len(payload) == size for payload in payloads):
+    sizes = list(map(len, payloads))
+    size = sizes[0]
+    if sizes.count(size) == count:
         return list(pcm.reshape(count, size))
-    ends = list(accumulate(len(payload) for payload in payloads))
+    ends = list(accumulate(sizes))
     return [pcm[start:end] for start, end in zip([0, *ends], ends, strict=False)]
