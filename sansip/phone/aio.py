@@ -15,14 +15,13 @@ the asyncio driver::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.io.asyncio import AsyncioDatagramDriver, AsyncioDriver, AsyncioStreamDriver
 from sansip.io.queues import AsyncFrameQueue, OutboundFrameQueue
-from sansip.phone.core import PhoneCore
 from sansip.phone.events import CallRecord, PhoneEvent
 from sansip.phone.front import CallHandle, FrontEnd
 from sansip.phone.line import PhoneCall
@@ -73,16 +72,6 @@ class AsyncCall(CallHandle):
                         tb: TracebackType | None) -> None:  # fmt: skip
         self.hangup()
         await self.ended(timeout=35)
-
-    def _connected(self) -> None:
-        self._is_connected.set()
-
-    def _ended(self) -> None:
-        self._is_ended.set()
-        self._audio_in.close()
-
-    def _audio(self) -> tuple[object, object]:
-        return self.audio_out, self._audio_in
 
 
 class AsyncPhone(FrontEnd[AsyncCall]):
@@ -161,22 +150,12 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     def _new_call(self, call: PhoneCall) -> AsyncCall:
         return AsyncCall(self, call)
 
-    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
-        driver, core = self._driver, self.core
-        assert driver is not None, "start() first"
-        result = driver._on_owner(lambda: action(core, driver.now()))
-        self._on_activity()
-        return result
-
     def _incoming_call(self, handle: AsyncCall) -> None:
         self._incoming.put_nowait(handle)
 
-    def _on_activity(self) -> None:
-        core, driver = self._core, self._driver
-        if core is None or driver is None:
-            return
-        for event in self._drain(core, driver.now()):
-            self._events.put_nowait(event)
-            self._dispatch(event)
+    def _dispatch(self, event: PhoneEvent) -> None:
+        self._events.put_nowait(event)
+        super()._dispatch(event)
+
+    def _woken(self) -> None:
         self._reg_changed.set()
-        driver.wake()

@@ -131,15 +131,25 @@ class CallHandle:
             self.record = event.record
             self._ended()
 
+    # Set by each front end with its loop's primitives (an Event-like object
+    # with set(), a frame sink with close(), an outbound frame queue).
+    _is_connected: Any
+    _is_ended: Any
+    _audio_in: Any
+    audio_out: Any
+
     def _connected(self) -> None:
-        """The call is connected (front ends wake their waiters)."""
+        """The call is connected: wake the waiters."""
+        self._is_connected.set()
 
     def _ended(self) -> None:
-        """The call ended (front ends wake their waiters, close audio queues)."""
+        """The call ended: wake the waiters, end the audio iteration."""
+        self._is_ended.set()
+        self._audio_in.close()
 
     def _audio(self) -> tuple[object, object]:
         """The call's source and sink."""
-        return None, None
+        return self.audio_out, self._audio_in
 
 
 class FrontEnd(Vocabulary, Generic[C]):
@@ -203,9 +213,29 @@ class FrontEnd(Vocabulary, Generic[C]):
         self._callbacks.app_state("started")
         return core
 
-    @abstractmethod
+    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
+        """Run ``action(core, now)`` now (an event loop's front end runs in the
+        loop, where the core lives), then hand out the events it made."""
+        driver, core = self._driver, self.core
+        assert driver is not None, "start the phone first"
+        result = driver._on_owner(lambda: action(core, driver.now()))
+        self._on_activity()
+        return result
+
     def _on_activity(self) -> None:
-        """The driver reports input or engine events (in its loop, or on its dispatcher thread)."""
+        """The driver reports input or engine events: the core's decisions,
+        then its events to the call objects and callbacks (in the loop; the
+        threaded front end does this on its dispatcher thread)."""
+        core, driver = self._core, self._driver
+        if core is None or driver is None:
+            return
+        for event in self._drain(core, driver.now()):
+            self._dispatch(event)
+        self._woken()
+        driver.wake()
+
+    def _woken(self) -> None:
+        """Events were handed out (front ends wake their waiters)."""
 
     def _stored(self, action: Callable[[History], T]) -> T | None:
         """Run ``action`` on the history store, if there is one."""

@@ -84,16 +84,6 @@ class ThreadCall(CallHandle):
             waited += step
         return True
 
-    def _connected(self) -> None:
-        self._is_connected.set()
-
-    def _ended(self) -> None:
-        self._is_ended.set()
-        self._audio_in.close()
-
-    def _audio(self) -> tuple[object, object]:
-        return self.audio_out, self._audio_in
-
 
 class Phone(FrontEnd[ThreadCall]):
     """A phone on its own threads (see :class:`~sansip.phone.front.FrontEnd`

@@ -14,9 +14,8 @@ trio's primitives (the driver's tasks live in the phone's own nursery)::
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
 
 import trio
 
@@ -24,8 +23,7 @@ from sansip.audio.frames import AudioFrame
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.io.queues import OutboundFrameQueue
 from sansip.io.trio import TrioDatagramDriver, TrioDriver, TrioStreamDriver
-from sansip.phone.core import PhoneCore
-from sansip.phone.events import CallRecord, PhoneEvent
+from sansip.phone.events import CallRecord
 from sansip.phone.front import CallHandle, FrontEnd
 from sansip.phone.line import PhoneCall
 
@@ -47,6 +45,10 @@ class _FrameChannel:
             self.dropped += 1
         except trio.ClosedResourceError:
             pass
+
+    def close(self) -> None:
+        """No more frames: the reader's iteration ends."""
+        self.send.close()
 
 
 class TrioCall(CallHandle):
@@ -79,16 +81,6 @@ class TrioCall(CallHandle):
         """What the peer says: 20 ms int16 numpy frames at 16 kHz, until the call ends."""
         async for frame in self._audio_in.receive:
             yield frame
-
-    def _connected(self) -> None:
-        self._is_connected.set()
-
-    def _ended(self) -> None:
-        self._is_ended.set()
-        self._audio_in.send.close()
-
-    def _audio(self) -> tuple[object, object]:
-        return self.audio_out, self._audio_in
 
 
 class TrioPhone(FrontEnd[TrioCall]):
@@ -155,22 +147,8 @@ class TrioPhone(FrontEnd[TrioCall]):
     def _new_call(self, call: PhoneCall) -> TrioCall:
         return TrioCall(self, call)
 
-    def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
-        driver, core = self._driver, self.core
-        assert driver is not None, "start first"
-        result = driver._on_owner(lambda: action(core, driver.now()))
-        self._on_activity()
-        return result
-
     def _incoming_call(self, handle: TrioCall) -> None:
         self._incoming_send.send_nowait(handle)
 
-    def _on_activity(self) -> None:
-        core, driver = self._core, self._driver
-        if core is None or driver is None:
-            return
-        events: list[PhoneEvent] = self._drain(core, driver.now())
-        for event in events:
-            self._dispatch(event)
+    def _woken(self) -> None:
         self._reg_changed.set()
-        driver.wake()
