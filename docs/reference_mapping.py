@@ -38,8 +38,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("hold", "hold", ""), ("mute", "mute", ""), ("mutevideo", "", "not yet (video)"),
     ("transfer", "", "not yet (call control: REFER transfer)"),
     ("conference", "", "not yet (local conference on the phone API)"),
-    ("dtmf", "dtmf", ""), ("play", "", "not yet (on the phone API; today sansip call --play)"),
-    ("voicerecord", "", "not yet (on the phone API; today sansip call --record-call)"),
+    ("dtmf", "dtmf", ""), ("play", "play", ""), ("voicerecord", "voicerecord", ""),
     ("screenshare / stopscreenshare", "", "ignored (browser only)"),
     ("nextcallid", "", "not yet (choosing the Call-ID of the next call)"),
     # messaging, presence, BLF

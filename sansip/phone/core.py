@@ -63,7 +63,7 @@ from sansip.phone.events import (
     PhoneWarning,
     RegStateChanged,
 )
-from sansip.phone.line import MediaOptions, PhoneCall
+from sansip.phone.line import MediaOptions, PhoneCall, merge_headers
 from sansip.rtp import DtmfReceived as RtpDtmf
 from sansip.rtp import MediaTimedOut
 from sansip.transport.types import Address, Datagram
@@ -248,18 +248,8 @@ class PhoneCore:
         """The extra headers of every request sent from now on (see
         ``setsipheader``): ``"Name: value"`` items separated by ``;`` or line
         ends add or replace; ``"Name:"`` removes one; ``""`` removes all."""
-        headers = dict(self.ua.config.extra_headers)
-        if not text.strip():
-            headers.clear()
-        for item in text.replace("\r\n", ";").replace("\n", ";").split(";"):
-            name, sep, value = item.partition(":")
-            if not sep or not name.strip():
-                continue
-            if value.strip():
-                headers[name.strip()] = value.strip()
-            else:
-                headers.pop(name.strip(), None)
-        self.ua.config = replace(self.ua.config, extra_headers=tuple(headers.items()))
+        headers = merge_headers(self.ua.config.extra_headers, text)
+        self.ua.config = replace(self.ua.config, extra_headers=headers)
 
     def unregister(self, now: float) -> None:
         """Remove the account's binding."""
@@ -346,6 +336,17 @@ class PhoneCore:
         call.mute_out = muted and direction in (0, 2)
         call.mute_in = muted and direction in (0, 1)
         call.muted = call.mute_out or call.mute_in
+
+    def play(self, line: int, source: object | None, *, to_peer: bool = True) -> None:
+        """Play ``source`` (a frame source: a file player, a tone) into what
+        the call on ``line`` sends (``to_peer``) or into what we hear; None
+        stops what plays there."""
+        self.line(line).play(source, to_peer=to_peer)
+
+    def record(self, line: int, recorder: object | None) -> object | None:
+        """Record both directions of the call on ``line`` with ``recorder``
+        (a call recorder); None stops.  Returns the recorder that was in use."""
+        return self.line(line).set_recorder(recorder)
 
     # -- events ------------------------------------------------------------------------
     def process(self, now: float) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from sansip.audio.frames import AudioFrame
+from sansip.audio.player import LocalPlayback, MixedSource
 from sansip.dialog.call import Call
-from sansip.errors import RemoteProtocolError
+from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.media import CallMedia, MediaSettings
 from sansip.media.engine import MediaEngine, MediaPort
 from sansip.phone.events import DISC_UNKNOWN, OUTGOING
@@ -26,7 +27,7 @@ from sansip.phone.history import CallRecord
 from sansip.rtp import RandomSource
 from sansip.sdp import CodecPreferences, NegotiationFailed
 
-__all__ = ["MediaOptions", "PhoneCall"]
+__all__ = ["MediaOptions", "PhoneCall", "merge_headers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ class PhoneCall:
         self.accept_requested = False  # accept() came before the media was ready
         self.media_started = False
         self.target: object = None  # an outgoing call's URI, until its INVITE goes
+        self.to_peer: MixedSource | None = None
+        self.to_us: LocalPlayback | None = None
+        self.recorder: Any = None  # a call recorder (both directions), while recording
 
     @property
     def callid(self) -> str:
@@ -82,9 +86,12 @@ class PhoneCall:
         """The call's offer/answer side on ``port`` (the source and sink go
         through the call's mute switches)."""
         self.port = port
+        #: Files played into what is sent, and into what is heard.
+        self.to_peer = MixedSource(source)  # type: ignore[arg-type]
+        self.to_us = LocalPlayback(sink)  # type: ignore[arg-type]
         self.media = CallMedia(
             options.host, port.rtp_port, options.codecs, rng=rng,
-            source=_MutedSource(self, source), sink=_MutedSink(self, sink),
+            source=_MutedSource(self, self.to_peer), sink=_MutedSink(self, self.to_us),
             settings=options.settings, sample_rate=options.sample_rate,
         )  # fmt: skip
 
@@ -122,6 +129,26 @@ class PhoneCall:
             return error.warning
         reason = error.reason.replace('"', "'")
         return f'399 {host} "{reason}"'
+
+    def play(self, source: object | None, *, to_peer: bool = True) -> None:
+        """Play ``source`` into what is sent (``to_peer``) or heard; None stops."""
+        overlay = self.to_peer if to_peer else self.to_us
+        if overlay is None:
+            raise LocalProtocolError(f"no media on line {self.line} yet")
+        if source is None:
+            overlay.stop()
+        else:
+            overlay.play(source)  # type: ignore[arg-type]
+
+    def set_recorder(self, recorder: object | None) -> object | None:
+        """Record both directions with ``recorder`` (None stops); the one in use before."""
+        stream = self.media.stream if self.media is not None else None
+        if stream is None:
+            raise LocalProtocolError(f"no media on line {self.line} yet")
+        previous: object | None = self.recorder
+        self.recorder = recorder
+        stream.recorder = recorder  # type: ignore[assignment]
+        return previous
 
     # -- the end ----------------------------------------------------------------------
     def record(self, account: str, wall_clock_offset: float = 0.0) -> CallRecord:
@@ -175,3 +202,21 @@ class _MutedSink:
 
     def write(self, frame: AudioFrame) -> None:
         self._sink.write(np.zeros_like(frame) if self._call.mute_in else frame)
+
+
+def merge_headers(current: tuple[tuple[str, str], ...], text: str) -> tuple[tuple[str, str], ...]:
+    """``current`` extra headers changed by ``text`` (the reference's
+    ``setsipheader``): ``"Name: value"`` items separated by ``;`` or line
+    ends add or replace; ``"Name:"`` removes one; ``""`` removes all."""
+    headers = dict(current)
+    if not text.strip():
+        headers.clear()
+    for item in text.replace("\r\n", ";").replace("\n", ";").split(";"):
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            continue
+        if value.strip():
+            headers[name.strip()] = value.strip()
+        else:
+            headers.pop(name.strip(), None)
+    return tuple(headers.items())

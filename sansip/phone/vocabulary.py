@@ -14,7 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sansip.audio.player import FilePlayer
+from sansip.audio.recorder import RecordingMode
 from sansip.errors import LocalProtocolError
+from sansip.io.file_writer import open_call_recorder
 from sansip.message import parse
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import INCOMING
@@ -112,6 +115,27 @@ class Vocabulary(ABC):
     def dtmf(self, msg: str, line: int = -1) -> None:
         """Send DTMF ``msg`` (RFC 4733) on the call on ``line``."""
         self._command(lambda core, now: core.dtmf(line, msg, now))
+
+    def play(self, start: bool, file: str = "", looping: bool = False,
+             toremotepeer: bool = True, line: int = -1) -> None:  # fmt: skip
+        """Play a WAV or Ogg Opus ``file`` into the call on ``line`` (to the
+        peer, or only locally); ``start=False`` stops it."""
+        player = FilePlayer(file, 16000, loop=looping) if start else None
+        self._command(lambda core, _now: core.play(line, player, to_peer=toremotepeer))
+
+    def voicerecord(self, start: bool, path: str = "", line: int = -1,
+                    stereo: bool = False) -> None:  # fmt: skip
+        """Record both directions of the call on ``line`` to ``path`` (WAV or
+        Ogg Opus by extension; ``stereo``: we are left, the peer right);
+        ``start=False`` stops and closes the file.  The file is written by a
+        thread of its own, so a slow disk never delays the call."""
+        recorder = None
+        if start:
+            mode: RecordingMode = "stereo" if stereo else "mixed"
+            recorder = open_call_recorder(path, 16000, mode=mode, max_duration=4 * 3600)
+        previous = self._command(lambda core, _now: core.record(line, recorder))
+        if previous is not None:
+            previous.close()
 
     # -- lines and state ---------------------------------------------------------------
     def setline(self, line: int | str) -> int:
