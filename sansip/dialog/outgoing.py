@@ -55,7 +55,7 @@ class OutgoingInvites:
                 call.cancel_pending = False
                 calls.cancel(call, now)
             if status in (180, 183):
-                calls.set_state(call, CallState.RINGING)
+                calls.set_state(call, CallState.RINGING, f"{status} {response.reason}")
                 if response.body and not call.early_sdp:
                     call.early_sdp = response.body
                     calls.events.append(EarlyMediaReceived(call, response.body))
@@ -112,7 +112,7 @@ class OutgoingInvites:
         if call.state is CallState.DISCONNECTED:
             return
         call.connected_at = now
-        calls.set_state(call, CallState.CONNECTED)
+        calls.set_state(call, CallState.CONNECTED, f"{response.status} {response.reason}")
         if call.cancel_pending:  # hung up while ringing and the 2xx crossed the CANCEL
             call.cancel_pending = False
             self._hangup(call, now)

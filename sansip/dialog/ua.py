@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Final, assert_never
 
-from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState, CallStateChanged
+from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState
 from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.events import UAEvent, UAEventQueue
@@ -285,7 +285,6 @@ class UserAgent:
         self._calls.add(call, key)
         self._calls.pin(call, dest)
         call.alternatives = deque(addresses[1:])
-        self._events.append(CallStateChanged(call, CallState.SETUP, CallState.SETUP))
         return call
 
     def ring(self, call: Call, now: float) -> None:
@@ -296,7 +295,7 @@ class UserAgent:
         self.endpoint.respond(call.invite_key, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
-        self._calls.set_state(call, CallState.RINGING)
+        self._calls.set_state(call, CallState.RINGING, "180 Ringing")
 
     def progress(self, call: Call, now: float, *, sdp: bytes) -> None:
         """Send 183 Session Progress with ``sdp`` (our answer) for an
@@ -309,7 +308,7 @@ class UserAgent:
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         call.local_sdp = sdp
-        self._calls.set_state(call, CallState.RINGING)
+        self._calls.set_state(call, CallState.RINGING, "183 Session Progress")
 
     def answer(self, call: Call, now: float, *, sdp: bytes = b"") -> None:
         """Answer an incoming call with 200 OK (and ``sdp``)."""
@@ -328,7 +327,7 @@ class UserAgent:
         call.answer_in_ack = bool(sdp) and not call.invite.body
         self._calls.resend_2xx_until_ack(call, key, response, now)
         call.connected_at = now
-        self._calls.set_state(call, CallState.CONNECTED)
+        self._calls.set_state(call, CallState.CONNECTED, "200 OK")
 
     def reject(
         self,

@@ -80,7 +80,8 @@ def test_call_answer_and_hang_up() -> None:
     call = alice.ua.call(BOB_URI, sim.now, sdp=SDP)
     assert sim.run_until(lambda: call.state is CallState.CONNECTED, deadline=5)
     assert sim.now == pytest.approx(0.02)
-    assert [s for _, s in alice.log] == ["setup", "ringing", "connected"]
+    # A new call is announced by call() itself: events report changes only.
+    assert [s for _, s in alice.log] == ["ringing:180 Ringing", "connected:200 OK"]
     bob_call = bob.incoming[0]
     assert sim.run_until(lambda: bob_call.retransmit_at is None, deadline=5)  # ACK arrived
     assert bob_call.state is CallState.CONNECTED and bob_call.remote_sdp == SDP

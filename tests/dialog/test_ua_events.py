@@ -198,4 +198,4 @@ def test_registration_and_call_events_come_in_order_from_one_queue() -> None:
     ]
     registration_events = [e for e in bob.events if hasattr(e, "registration")]
     assert all(e.registration is client for e in registration_events)  # type: ignore[union-attr]
-    assert [describe(e) for e in alice.events] == ["call setup", "call ringing", "call connected"]
+    assert [describe(e) for e in alice.events] == ["call ringing", "call connected"]

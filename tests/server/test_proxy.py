@@ -55,7 +55,7 @@ def test_call_rings_connects_and_the_caller_hangs_up_through_the_proxy() -> None
     sim, server, alice, bob = setup()
     call = alice.call("bob", sim.now)
     assert connected(sim, call)
-    assert alice.log == ["setup", "ringing", "connected"]
+    assert alice.log == ["ringing:180 Ringing", "connected:200 OK"]
     bob_call = bob.incoming[0]
     assert sim.run_until(lambda: bob_call.retransmit_at is None, deadline=sim.now + 5)  # ACKed
     alice.hangup(call, sim.now)
