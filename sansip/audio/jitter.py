@@ -98,8 +98,6 @@ _RECENT_SEQS: Final = 1024  # played sequence numbers remembered to spot duplica
 
 @dataclass(slots=True)
 class _Counters:
-    received: int = 0
-    played: int = 0
     lost: int = 0
     concealed: int = 0
     late: int = 0
@@ -125,6 +123,7 @@ class _Packet:
 
 
 _NO_PACKET: Final = _Packet(0, 0, b"", False, False, 0.0)
+_BUFFERED: Final = Arrival.BUFFERED
 
 
 class JitterBuffer(PlayoutDelay):
@@ -142,8 +141,9 @@ class JitterBuffer(PlayoutDelay):
     __slots__ = (
         "_capacity", "_capacity_units", "_counts", "_covered", "_delay", "_half_step",
         "_highest_seq", "_highest_ts", "_hole_chunks", "_last_correction", "_last_out_ts",
-        "_last_played", "_last_seq", "_max_packet", "_next_ts", "_order", "_packet", "_packets",
-        "_pending", "_played_duration", "_playing", "_probation", "_recent", "_step", "_tick"
+        "_last_played", "_last_seq", "_max_buffered", "_max_packet", "_next_ts", "_order",
+        "_packet", "_packets", "_pending", "_played", "_playing", "_probation", "_received",
+        "_recent", "_step", "_tick"
     )  # fmt: skip
 
     def __init__(
@@ -175,6 +175,7 @@ class JitterBuffer(PlayoutDelay):
         if packet_duration is not None and packet_duration > 0:
             self._packet = min(self._max_packet, max(1, round(packet_duration * clock_rate)))
         self._counts = _Counters()
+        self._received = self._played = 0  # counted apart: every packet adds to these
         self._clear()
         self._packet_changed()
 
@@ -203,6 +204,8 @@ class JitterBuffer(PlayoutDelay):
     def stats(self) -> JitterStats:
         """A snapshot of the counters and delays."""
         return JitterStats(
+            received=self._received,
+            played=self._played,
             **asdict(self._counts),
             buffered=len(self._order),
             buffered_ms=self.buffered * 1000.0,
@@ -231,8 +234,7 @@ class JitterBuffer(PlayoutDelay):
         self._last_seq: int | None = None
         self._last_out_ts: int | None = None
         self._covered = 0  # timestamp units of underrun ticks not yet matched by a hole
-        self._last_played = _NO_PACKET  # the last packet played, and how long it lasts
-        self._played_duration = 0
+        self._last_played = _NO_PACKET  # the last packet played
         self._hole_chunks = 0
         # The last sequence numbers passed, rising (packets leave in order).
         self._recent: deque[int] = deque(maxlen=_RECENT_SEQS)
@@ -259,9 +261,9 @@ class JitterBuffer(PlayoutDelay):
         corrections prefer dropping those.  Bad packets are dropped and counted,
         never raised; only out-of-range numbers (caller misuse) raise.
         """
-        if not (0 <= seq <= 0xFFFF and 0 <= timestamp <= 0xFFFFFFFF):
+        if seq & -0x10000 or timestamp & -0x100000000:  # not 16 and 32 bits
             raise LocalProtocolError(f"sequence {seq} or timestamp {timestamp} out of range")
-        self._counts.received += 1
+        self._received += 1
         highest_seq = self._highest_seq
         if highest_seq is not None and seq == (highest_seq + 1) & 0xFFFF:
             # The usual case, the next sequence number: not buffered, not played,
@@ -283,9 +285,9 @@ class JitterBuffer(PlayoutDelay):
                 self._packets[ext_seq] = _Packet(ext_seq, ext_ts, payload, marker, silent, nominal)
                 order = self._order
                 order.append(ext_seq)
-                if len(order) > 1 and len(order) * self._packet > self._capacity_units:
+                if len(order) > self._max_buffered:
                     self._enforce_capacity()
-                return Arrival.BUFFERED
+                return _BUFFERED
         return self._push_other(seq, timestamp, payload, now, marker=marker, silent=silent)
 
     def _push_other(
@@ -339,7 +341,7 @@ class JitterBuffer(PlayoutDelay):
             order.append(ext_seq)  # in order: the usual case
         else:
             bisect.insort(order, ext_seq)
-        if len(order) > 1 and len(order) * self._packet > self._capacity_units:
+        if len(order) > self._max_buffered:
             self._enforce_capacity()
         return result
 
@@ -359,6 +361,17 @@ class JitterBuffer(PlayoutDelay):
         step = max(self._tick, self._packet) / self._rate
         # The drift band of _correction: [-step / 2, step] of excess delay.
         self._step, self._half_step = step, -step / 2
+        # Beyond this many packets the buffer holds more than its capacity.
+        count, packet, limit = (
+            int(self._capacity_units // self._packet),
+            self._packet,
+            self._capacity_units,
+        )
+        while count * packet > limit:
+            count -= 1
+        while (count + 1) * packet <= limit:
+            count += 1
+        self._max_buffered = max(1, count)
         self._update_target()
 
     def _enforce_capacity(self) -> None:
@@ -382,8 +395,8 @@ class JitterBuffer(PlayoutDelay):
         """What to play at this tick (see the module docstring)."""
         item = self.pop_payload(now)
         if type(item) is bytes:
-            head = self._last_played
-            return Frame(item, head.ts, head.seq, self._played_duration, head.marker)
+            head = self._last_played  # its successor is still buffered: same duration
+            return Frame(item, head.ts, head.seq, self._duration_of(head), head.marker)
         return item  # type: ignore[return-value]
 
     def pop_payload(self, now: float) -> bytes | Missing | Empty:
@@ -527,9 +540,9 @@ class JitterBuffer(PlayoutDelay):
             self._next_ts = ts + duration
         self._covered = self._hole_chunks = 0
         self._recent.append(seq)
-        self._counts.played += 1
+        self._played += 1
         self._last_out_ts = ts
-        self._last_played, self._played_duration = head, duration
+        self._last_played = head
         delay = now - head.nominal
         previous = self._delay
         if previous is None or anchor:

@@ -30,6 +30,8 @@ _FLOOR_WINDOW: Final = 2.0  # seconds of arrivals the transit floor looks back o
 _SPREAD_WINDOW: Final = 5.0  # seconds of transit spread samples for the percentile
 _MAX_SPREAD_SAMPLES: Final = 1000
 _OUTLIERS_TO_REANCHOR: Final = 3  # consecutive unabsorbable transits re-anchor the floor
+_insort = bisect.insort
+_bisect_left = bisect.bisect_left
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,8 @@ class PlayoutDelay:
             if step < 0.0:
                 step = -step
             if step <= self._max_delay:  # a timestamp jump is no jitter (RFC 3550 A.8)
-                self._jitter += (step - self._jitter) / 16.0
+                jitter = self._jitter
+                self._jitter = jitter + (step - jitter) / 16.0
         times, transits = self._floor_times, self._floor_transits
         if len(times) > 1 and times[0] < now - _FLOOR_WINDOW:
             horizon = now - _FLOOR_WINDOW
@@ -152,12 +155,14 @@ class PlayoutDelay:
         times, values, ordered = self._spread_times, self._spread_values, self._sorted_spreads
         times.append(now)
         values.append(spread)
-        bisect.insort(ordered, spread)
+        _insort(ordered, spread)
         oldest = now - _SPREAD_WINDOW
-        if len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest:
-            while times and (len(times) > _MAX_SPREAD_SAMPLES or times[0] < oldest):
+        if times[0] < oldest or len(times) > _MAX_SPREAD_SAMPLES:
+            while True:  # the spreads that left the window
                 times.popleft()
-                del ordered[bisect.bisect_left(ordered, values.popleft())]
+                del ordered[_bisect_left(ordered, values.popleft())]
+                if not times or not (times[0] < oldest or len(times) > _MAX_SPREAD_SAMPLES):
+                    break
         # (JitterSize.MAX has no bias: its target ignores the spreads.)
         if self._bias is not None and ordered[self._ranks[len(ordered)]] != self._percentile:
             self._update_target()

@@ -44,7 +44,7 @@ from sansip.errors import LocalProtocolError
 from sansip.media.batch import CodecBatch
 from sansip.media.stream import FRAME_DURATION, MediaEvent, MediaStream
 from sansip.rtp import RandomSource
-from sansip.rtp.types import Address
+from sansip.rtp.types import Address, Datagram
 
 __all__ = [
     "MAX_CATCH_UP",
@@ -428,10 +428,11 @@ class MediaEngine:
             stream = port.stream
             assert stream is not None
             try:
-                deadline = stream.get_timer()
-                if deadline is not None and deadline <= now:
-                    stream.handle_timer(now)
-                self._collect(port, stream, now)
+                out = stream.service(now)
+                if out:
+                    self._route(port, out)
+                while (event := stream.next_event()) is not None:
+                    self._report(StreamReported(port, event))
             except Exception as exc:
                 self._fail(port, f"timer raised {exc!r}")
 
@@ -441,23 +442,26 @@ class MediaEngine:
             self.grid.reset(now)
 
     def _collect(self, port: MediaPort, stream: MediaStream, now: float) -> None:
-        """Move the stream's output to the outbox (RTCP to the RTCP socket)
-        and its events to the engine's queue."""
+        """Move the stream's output to the outbox and its events to the engine's queue."""
         out = stream.datagrams_to_send(now)
         if out:
-            rtp = port._rtp_id
-            rtcp = port._rtcp_id
-            assert rtp is not None
-            if rtcp is None:
-                self._outbox += [(rtp, data, dest) for data, dest in out]
-            else:  # RTCP to its own socket: what is_rtcp() tells, inline
-                self._outbox += [
-                    (rtcp if len(data) > 1 and data[0] >> 6 == 2 and 192 <= data[1] <= 223 else rtp,
-                     data, dest)
-                    for data, dest in out
-                ]  # fmt: skip
+            self._route(port, out)
         while (event := stream.next_event()) is not None:
             self._report(StreamReported(port, event))
+
+    def _route(self, port: MediaPort, out: list[Datagram]) -> None:
+        """Into the outbox: each datagram on the port's RTP socket, RTCP on its RTCP one."""
+        rtp = port._rtp_id
+        rtcp = port._rtcp_id
+        assert rtp is not None
+        if rtcp is None:
+            self._outbox += [(rtp, data, dest) for data, dest in out]
+        else:  # what is_rtcp() tells, inline
+            self._outbox += [
+                (rtcp if len(data) > 1 and data[0] >> 6 == 2 and 192 <= data[1] <= 223 else rtp,
+                 data, dest)
+                for data, dest in out
+            ]  # fmt: skip
 
     def _report(self, event: MediaEngineEvent) -> None:
         if len(self._events) >= MAX_EVENTS:

@@ -333,6 +333,15 @@ class MediaStream:
         self.rtp.handle_timer(now, wall_time=self._wall(now))
         self._drain(now)
 
+    def service(self, now: float) -> list[Datagram]:
+        """What the media clock does after a tick: :meth:`handle_timer` if a
+        timer is due at ``now``, then :meth:`datagrams_to_send`."""
+        rtp = self.rtp
+        deadline = rtp.get_timer()
+        if deadline is not None and deadline <= now:
+            self.handle_timer(now)
+        return rtp.datagrams_to_send(now)
+
     def next_event(self) -> MediaEvent | None:
         """DTMF received, media timeout, latching, source changes and failed recordings."""
         return self._events.popleft() if self._events else None
