@@ -18,10 +18,21 @@ frame costs next to ffmpeg.
    300, ...) up to ``--max-calls``, then bisects between the last pass and the first
    failure.  The highest passing N is compared with the target of 200 calls.
 
+   Next to the highest passing N (or the step closest to the target when none passed)
+   the same number of socket pairs runs in a bare asyncio loop, measured in the same
+   run: one non-blocking UDP socket per stream, a 172-byte datagram (a PCMU packet's
+   size) sent to its peer every 20 ms per socket on the loop's timer and read with
+   one ``recvfrom`` per readable event, and nothing else (no SIP, RTP or audio).  Its
+   CPU per stream-frame is what moving the datagrams costs by itself; the ratio
+   sansip / bare is printed.
+
 2. Stages (sans-IO).  One PCMU stream's tick and packet input timed in memory, two
    streams fed to each other without sockets, and their parts alone (tone source,
-   G.711, RTP send); what the calls step measures on top of it is the asyncio driver,
-   the event loop and the socket calls.
+   G.711, RTP send); then a MediaEngine ticking many streams in memory (the
+   datagrams handed from socket to socket by the benchmark, no driver), where the
+   engine's batching across streams and the caches of hundreds of streams count.
+   What the calls step measures on top of it is the asyncio driver, the event loop
+   and the socket calls.
 
 3. Codec cost per 20 ms frame.  sansip's encoder and decoder (PCMU, PCMA, G722, opus)
    timed frame by frame over 10 s of audio, and ffmpeg (``-threads 1``) encoding and
@@ -57,6 +68,7 @@ import pstats
 import random
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,6 +90,7 @@ from sansip.audio.frames import NullSink  # noqa: E402
 from sansip.audio.tones import ToneSource  # noqa: E402
 from sansip.io.asyncio import AsyncioDatagramDriver  # noqa: E402
 from sansip.media import FRAME_DURATION, CallMedia, MediaStatistics  # noqa: E402
+from sansip.media.engine import MediaEngine  # noqa: E402
 from sansip.sdp import codec_preferences  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -325,6 +338,113 @@ def run_calls(pairs: int, duration: float, warmup: float = WARMUP) -> Step:
         return step
 
 
+@dataclass
+class BareStep:
+    """A bare asyncio loop moving the datagrams of ``pairs`` call pairs (no SIP, RTP
+    or audio): what sending and reading them costs by itself."""
+
+    pairs: int
+    sockets: int
+    datagrams_sent: int = 0
+    datagrams_received: int = 0
+    cpu_pct: float = 0.0
+    sys_pct: float = 0.0
+    us_per_stream_frame: float = 0.0
+    note: str = ""
+
+
+async def _run_bare(pairs: int, duration: float, warmup: float) -> BareStep:
+    loop = asyncio.get_running_loop()
+    frame = FRAME_MS / 1000
+    step = BareStep(pairs, 2 * pairs)
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(2 * pairs):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(sock)
+            sock.setblocking(False)
+            sock.bind((HOST, 0))
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                sock.setsockopt(socket.SOL_SOCKET, option, 2 * 1024 * 1024)
+        peers = [socks[i ^ 1].getsockname() for i in range(len(socks))]
+        datagram = bytes(12 + 160)
+        counts = [0, 0]  # sent, received
+
+        def readable(sock: socket.socket) -> None:
+            try:
+                sock.recvfrom(65535)
+            except OSError:
+                return
+            counts[1] += 1
+
+        for sock in socks:
+            loop.add_reader(sock.fileno(), readable, sock)
+        start, ticks = loop.time(), 0
+        timer: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal ticks, timer
+            for sock, peer in zip(socks, peers, strict=True):
+                try:
+                    sock.sendto(datagram, peer)
+                    counts[0] += 1
+                except OSError:
+                    pass
+            ticks += 1
+            timer = loop.call_at(start + ticks * frame, tick)
+
+        timer = loop.call_at(start, tick)
+        await asyncio.sleep(warmup)
+        sent0, received0, cpu0, sys0 = counts[0], counts[1], _cpu_seconds(), _sys_seconds()
+        await asyncio.sleep(duration)
+        cpu1, sys1 = _cpu_seconds(), _sys_seconds()
+        step.datagrams_sent, step.datagrams_received = counts[0] - sent0, counts[1] - received0
+        if timer is not None:
+            timer.cancel()
+    finally:
+        for sock in socks:
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                loop.remove_reader(sock.fileno())
+            sock.close()
+    step.cpu_pct = 100.0 * (cpu1 - cpu0) / duration
+    step.sys_pct = 100.0 * (sys1 - sys0) / duration
+    step.us_per_stream_frame = 1e6 * (cpu1 - cpu0) / max(1, step.datagrams_sent)
+    return step
+
+
+def run_bare(pairs: int, duration: float, warmup: float = WARMUP) -> BareStep:
+    """The bare loop's step of ``pairs`` (see :func:`_run_bare`)."""
+    gc.collect()
+    try:
+        return asyncio.run(_run_bare(pairs, duration, warmup))
+    except OSError as exc:
+        return BareStep(pairs, 2 * pairs, note=f"setup failed: {exc}")
+
+
+def compare_bare(steps: list[Step], best: int | None, duration: float) -> dict[str, Any]:
+    """The bare loop at the highest passing N (else the step nearest the target),
+    printed next to sansip's CPU per stream-frame at that N."""
+    done = [s for s in steps if not s.note]
+    if not done:
+        return {}
+    step = next((s for s in done if s.pairs == best), None) or min(
+        done, key=lambda s: abs(s.pairs - TARGET_CALLS)
+    )
+    bare = run_bare(step.pairs, duration)
+    ratio = (
+        step.us_per_stream_frame / bare.us_per_stream_frame if bare.us_per_stream_frame else None
+    )
+    print(f"\nbare asyncio loop, same {step.pairs} pairs ({bare.sockets} sockets, one 172-byte "
+          f"datagram per socket every {FRAME_MS} ms, no SIP/RTP/audio): "
+          f"{bare.us_per_stream_frame:.1f} us/stream-frame (cpu {bare.cpu_pct:.0f}%, sys "
+          f"{bare.sys_pct:.0f}%; {bare.datagrams_received} of {bare.datagrams_sent} datagrams "
+          f"read){' ' + bare.note if bare.note else ''}")  # fmt: skip
+    print(f"sansip at {step.pairs} pairs: {step.us_per_stream_frame:.1f} us/stream-frame = "
+          f"{_fmt(ratio, 1, 'x')} the bare loop")  # fmt: skip
+    return {"pairs": step.pairs, "sansip_us_per_stream_frame": step.us_per_stream_frame,
+            "bare": asdict(bare), "ratio": ratio}  # fmt: skip
+
+
 def _print_step(s: Step) -> None:
     lat = s.lateness_ms
     busy = s.tick_busy_ms
@@ -525,6 +645,50 @@ def measure_stages(frames: int) -> list[tuple[str, float]]:
         ("  numpy: np.concatenate of two frames", _per_call(lambda: np.concatenate((pcm, pcm)), n)),
     ]  # fmt: skip
     return rows
+
+
+def measure_engine(pairs: int, frames: int) -> float:
+    """Microseconds per stream-frame of one MediaEngine ticking ``pairs`` PCMU call
+    pairs in memory: each datagram handed to its peer's socket at once (no driver,
+    no sockets, no event loop); best of 3 runs of ``frames`` slots after a warm-up."""
+    engine = MediaEngine(rng=random.Random(1))
+    ports = [engine.open_ports(HOST) for _ in range(2 * pairs)]
+    socket_of: dict[int, int] = {}  # bound port -> socket id
+    address: dict[int, tuple[str, int]] = {}  # socket id -> its address
+    while requests := engine.sockets_to_open():
+        for request in requests:
+            if request.port in socket_of:  # the same random port twice: as a kernel would
+                engine.socket_failed(request.socket_id, "taken")
+                continue
+            engine.socket_opened(request.socket_id, request.port)
+            socket_of[request.port] = request.socket_id
+            address[request.socket_id] = (HOST, request.port)
+    prefs = codec_preferences(codec="PCMU")
+    media = [CallMedia(HOST, p.rtp_port, prefs, rng=random.Random(i), sink=NullSink(),
+                       source=ToneSource(300.0 + 50.0 * (i % 40), 8000))
+             for i, p in enumerate(ports)]  # fmt: skip
+    for i in range(0, 2 * pairs, 2):
+        media[i].receive_answer(media[i + 1].answer(media[i].offer(), 0.0), 0.0)
+    for port, m in zip(ports, media, strict=True):
+        assert m.stream is not None
+        engine.start(port, m.stream, 0.0)
+    clock, best = time.perf_counter, math.inf
+    for run in range(4):  # the first is the warm-up
+        spent = 0.0
+        for _ in range(frames if run else 100):
+            now = engine.grid.next_due
+            t0 = clock()
+            engine.handle_timer(now)
+            for socket_id, data, dest in engine.datagrams_to_send():
+                peer = socket_of.get(dest[1])
+                if peer is not None:
+                    engine.receive_datagram(peer, data, address[socket_id], now + 0.001)
+            while engine.next_event() is not None:
+                pass
+            spent += clock() - t0
+        if run:
+            best = min(best, spent)
+    return 1e6 * best / (frames * 2 * pairs)
 
 
 def print_stages(rows: list[tuple[str, float]]) -> None:
@@ -782,6 +946,7 @@ def main(argv: list[str] | None = None) -> int:
             report["calls"] = {"steps": [asdict(s) for s in steps], "best_pairs": best,
                                "passed_whole_ladder": whole, "target_pairs": TARGET_CALLS,
                                "verdict": verdict}  # fmt: skip
+            report["calls"]["bare_loop"] = compare_bare(steps, best, duration)
             if args.profile:
                 reference = min(steps, key=lambda s: abs(s.pairs - args.profile), default=None)
                 report["profile"] = profile_calls(args.profile, duration, reference)
@@ -789,6 +954,9 @@ def main(argv: list[str] | None = None) -> int:
             report["profile"] = profile_calls(args.profile, duration, None)
         if "stages" in parts:
             stages = measure_stages(300 if args.quick else 3000)
+            pairs = 50 if args.quick else TARGET_CALLS
+            stages.append((f"MediaEngine, {pairs} pairs in memory (per stream-frame)",
+                           measure_engine(pairs, 50 if args.quick else 200)))  # fmt: skip
             print_stages(stages)
             report["stages_us"] = dict(stages)
         if "codecs" in parts:
