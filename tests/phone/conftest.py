@@ -4,6 +4,7 @@ thread (so trio and threaded phones can use it too)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -23,16 +24,17 @@ def tone(hz: float, seconds: float) -> np.ndarray:
     return (6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
 
 
-@pytest.fixture
-def registrar() -> Iterator[str]:
-    """``host:port`` of a registrar/proxy (digest, users alice and bob) on loopback."""
+@contextlib.contextmanager
+def registrar_thread(users: dict[str, str]) -> Iterator[str]:
+    """``host:port`` of a registrar/proxy with digest for ``users``, on an
+    asyncio loop of its own thread, stopped on leaving."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     address: list[str] = []
     stop = asyncio.Event()
 
     async def serve() -> None:
-        config = ServerConfig(realm="sansip.test", users=USERS)
+        config = ServerConfig(realm="sansip.test", users=users)
         running = await start_registrar(("127.0.0.1", 0), config=config)
         address.append(f"{running.address[0]}:{running.address[1]}")
         ready.set()
@@ -42,7 +44,16 @@ def registrar() -> Iterator[str]:
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
     thread.start()
     assert ready.wait(10)
-    yield address[0]
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    try:
+        yield address[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture
+def registrar() -> Iterator[str]:
+    """``host:port`` of a registrar/proxy (digest, users alice and bob) on loopback."""
+    with registrar_thread(USERS) as address:
+        yield address

@@ -4,19 +4,16 @@ DTMF and hangs up; only the server address is replaced by the test's."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sansip.cli.registrar import start_registrar
 from sansip.phone.threads import Phone
-from sansip.server import ServerConfig
+from tests.phone.conftest import registrar_thread
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -31,29 +28,12 @@ def _phone_examples() -> list[str]:
 @pytest.fixture
 def office() -> Iterator[tuple[str, Phone]]:
     """A registrar with users 1001 and 1002, and 1002 answering every call."""
-    loop = asyncio.new_event_loop()
-    ready, stop = threading.Event(), asyncio.Event()
-    address: list[str] = []
-
-    async def serve() -> None:
-        config = ServerConfig(realm="sansip.test", users={"1001": "secret", "1002": "secret"})
-        running = await start_registrar(("127.0.0.1", 0), config=config)
-        address.append(f"{running.address[0]}:{running.address[1]}")
-        ready.set()
-        await stop.wait()
-        await running.close()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    callee = Phone(serveraddress=address[0], username="1002", password="secret", autoaccept=1)
-    callee.start()
-    callee.register()
-    yield address[0], callee
-    callee.stop()
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    with registrar_thread({"1001": "secret", "1002": "secret"}) as address:
+        callee = Phone(serveraddress=address, username="1002", password="secret", autoaccept=1)
+        callee.start()
+        callee.register()
+        yield address, callee
+        callee.stop()
 
 
 def test_the_readme_has_the_asyncio_and_threads_examples() -> None:
