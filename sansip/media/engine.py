@@ -454,14 +454,16 @@ class MediaEngine:
         rtp = port._rtp_id
         rtcp = port._rtcp_id
         assert rtp is not None
+        append = self._outbox.append
         if rtcp is None:
-            self._outbox += [(rtp, data, dest) for data, dest in out]
-        else:  # what is_rtcp() tells, inline
-            self._outbox += [
-                (rtcp if len(data) > 1 and data[0] >> 6 == 2 and 192 <= data[1] <= 223 else rtp,
-                 data, dest)
-                for data, dest in out
-            ]  # fmt: skip
+            for data, dest in out:
+                append((rtp, data, dest))
+            return
+        for data, dest in out:  # RTCP: what is_rtcp() tells, inline
+            if len(data) > 1 and 192 <= data[1] <= 223 and data[0] >> 6 == 2:
+                append((rtcp, data, dest))
+            else:
+                append((rtp, data, dest))
 
     def _report(self, event: MediaEngineEvent) -> None:
         if len(self._events) >= MAX_EVENTS:

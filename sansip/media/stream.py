@@ -50,7 +50,7 @@ from sansip.audio.codecs import Decoder, Encoder, create_decoder, create_encoder
 from sansip.audio.codecs.g711 import G711Decoder, G711Encoder
 from sansip.audio.codecs.opus import OpusDecoder
 from sansip.audio.frames import FrameSink, FrameSource
-from sansip.audio.jitter import JitterBuffer, Missing
+from sansip.audio.jitter import Empty, JitterBuffer, Missing
 from sansip.audio.pipeline import AudioPipeline
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
@@ -126,8 +126,6 @@ MediaEvent: TypeAlias = (
 
 #: An empty frame (nothing decoded ahead); never written to.
 _NOTHING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
-#: What _next_piece returns for a payload a CodecBatch decodes (never written to).
-_WAITING: Final[NDArray[np.int16]] = np.zeros(0, dtype=np.int16)
 _INT16: Final = np.dtype(np.int16)
 
 
@@ -355,10 +353,13 @@ class MediaStream:
             return
         batch = batch if self._law is not None else None
         self._send_side(now, batch)
-        if self._receive_side(now, batch):
+        if self._receive_side(now, batch) and (
+            self.recorder is not None or isinstance(self.sink, FileRecorder)
+        ):
             self._end_tick()
 
     def _end_tick(self) -> None:
+        """The recorders' end of the tick (and their failures reported)."""
         recorder = self.recorder
         if recorder is not None:
             recorder.end_tick()
@@ -501,10 +502,13 @@ class MediaStream:
     def _receive_side(self, now: float, batch: CodecBatch | None) -> bool:
         """Play one frame; False when ``batch`` decodes it (see :meth:`_batch_decoded`)."""
         piece = None
-        if len(self._decoded) < self._frame:
-            piece = self._next_piece(now, batch)
-            if piece is _WAITING:
+        if len(self._decoded) < self._frame and self._receiving:
+            item = self._jitter.pop_payload(now)
+            if batch is not None and type(item) is bytes and item:
+                self._playing = True
+                batch.decode(self, item)  # it calls _batch_decoded
                 return False
+            piece = self._piece(item)
         self._receive_piece(piece, now)
         return True
 
@@ -512,8 +516,13 @@ class MediaStream:
         """The rest of the tick once a CodecBatch decoded this tick's payload."""
         self._g711.remember(pcm)  # type: ignore[union-attr]  # G.711 (with a _law)
         pipeline = self._pipeline
-        self._receive_piece(pcm if pipeline is None else pipeline.received(pcm), now)
-        self._end_tick()
+        if pipeline is None and len(pcm) == self._frame and not len(self._decoded):
+            self._played += 1  # the usual case, as in _receive_piece
+            self._write(pcm)
+        else:
+            self._receive_piece(pcm if pipeline is None else pipeline.received(pcm), now)
+        if self.recorder is not None or isinstance(self.sink, FileRecorder):
+            self._end_tick()
 
     def _receive_piece(self, piece: NDArray[np.int16] | None, now: float) -> None:
         """Play one frame, starting with ``piece`` (None: nothing decoded)."""
@@ -547,19 +556,16 @@ class MediaStream:
         if self.recorder is not None:
             self.recorder.received(frame)
 
-    def _next_piece(self, now: float, batch: CodecBatch | None = None) -> NDArray[np.int16] | None:
+    def _next_piece(self, now: float) -> NDArray[np.int16] | None:
         """The next decoded audio from the jitter buffer; None when there is
-        nothing to play this tick (silence is written instead), _WAITING when
-        ``batch`` decodes it."""
-        if not self._receiving:
-            return None
-        item = self._jitter.pop_payload(now)
+        nothing to play this tick (silence is written instead)."""
+        return self._piece(self._jitter.pop_payload(now)) if self._receiving else None
+
+    def _piece(self, item: bytes | Missing | Empty) -> NDArray[np.int16] | None:
+        """The audio for what the jitter buffer gave (see :meth:`_next_piece`)."""
         pipeline = self._pipeline
         if type(item) is bytes:
             self._playing = True
-            if batch is not None and item:
-                batch.decode(self, item)  # it calls _batch_decoded
-                return _WAITING
             pcm = self._decoder.decode(item)
             return pcm if pipeline is None else pipeline.received(pcm)
         if self._peer_silent:  # the peer suppresses silence: play its comfort noise
