@@ -135,7 +135,8 @@ class MediaStream:
     # Slots: every tick reads and writes a few dozen of these (no instance dict).
     __slots__ = (
         "_capture_resampler", "_cn_pt", "_comfort", "_concealed", "_decoded", "_decoder",
-        "_encoder", "_events", "_failed_recordings", "_frame", "_g711", "_jitter", "_law",
+        "_encoder", "_events", "_failed_recordings", "_farewell", "_frame", "_g711", "_jitter",
+        "_law",
         "_local_hold", "_marker", "_media", "_own_plc", "_packet", "_packet_advance",
         "_peer_silent", "_pending", "_pending_samples", "_pipeline", "_playback_resampler",
         "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving", "_rng", "_send_pt",
@@ -170,6 +171,7 @@ class MediaStream:
         #: Gets both directions at ``sample_rate`` each tick (call recording).
         self.recorder: CallTap | None = None
         self._failed_recordings: list[object] = []  # reported with RecordingFailed
+        self._farewell: list[Datagram] = []  # the old session's last RTCP (BYE) after a switch
         self.rtp = self._open_session(media, now)
 
     @property
@@ -294,7 +296,9 @@ class MediaStream:
         if (media.codec.name, media.codec.clock_rate, media.ptime, media.rtcp_mux) != (
             old.codec.name, old.codec.clock_rate, old.ptime, old.rtcp_mux
         ) or media.telephone_event_pt != old.telephone_event_pt:  # fmt: skip
-            self.rtp.bye(now, "codec change")
+            # The old source says goodbye (RFC 3550 §6.6) before the new one starts.
+            self.rtp.bye(now, "codec change", wall_time=self._wall(now))
+            self._farewell += self.rtp.datagrams_to_send(now)
             self._open_codec(media)
             self._open_resamplers()
             self.rtp = self._open_session(media, now)
@@ -320,6 +324,9 @@ class MediaStream:
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         """RTP and RTCP to send (RTCP: see :func:`sansip.rtp.is_rtcp`)."""
+        if self._farewell:
+            out, self._farewell = self._farewell, []
+            return out + self.rtp.datagrams_to_send(now)
         return self.rtp.datagrams_to_send(now)
 
     def get_timer(self) -> float | None:
@@ -338,6 +345,8 @@ class MediaStream:
         deadline = rtp.get_timer()
         if deadline is not None and deadline <= now:
             self.handle_timer(now)
+        if self._farewell:
+            return self.datagrams_to_send(now)
         return rtp.datagrams_to_send(now)
 
     def next_event(self) -> MediaEvent | None:

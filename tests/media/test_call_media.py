@@ -14,7 +14,7 @@ from sansip.audio.codecs import available_codecs
 from sansip.audio.frames import CollectSink
 from sansip.audio.tones import ToneSource
 from sansip.media import FRAME_DURATION, CallMedia
-from sansip.rtp import DtmfReceived, is_rtcp
+from sansip.rtp import Bye, DtmfReceived, is_rtcp, parse_rtcp
 from sansip.sdp import NegotiationFailed, codec_preferences
 
 ALICE_PORT, BOB_PORT = 40000, 42000
@@ -148,5 +148,11 @@ def test_a_reoffer_with_another_codec_switches_the_stream() -> None:
     bob = CallMedia("127.0.0.1", BOB_PORT, codec_preferences(codec="PCMA"),
                     rng=random.Random(3), source=ToneSource(BOB_HZ, link.rate),
                     sink=link.heard["bob"], sample_rate=link.rate)  # fmt: skip
+    old_ssrc = link.alice.stream.rtp.ssrc
     link.alice.answer(bob.offer(), link.now)
     assert link.alice.stream.codec == "PCMA"
+    # The old source's BYE goes out before anything of the new one (RFC 3550 §6.6).
+    out = link.alice.stream.datagrams_to_send(link.now)
+    byes = [p for data, _ in out if is_rtcp(data) for p in parse_rtcp(data) if isinstance(p, Bye)]
+    assert byes and old_ssrc in byes[0].ssrcs
+    assert link.alice.stream.rtp.ssrc != old_ssrc
