@@ -215,14 +215,14 @@ class Pump:
         checks for activity).  Media input never moves it: it only feeds
         streams, whose output leaves on ticks."""
         if key == MEDIA_POLL and self._media_poll is not None:
-            keys = self._media_keys
+            keys, now = self._media_keys, self.clock()  # one arrival time per pass
             for fd, _ in self._media_poll.poll(0):
                 media_key = keys.get(fd)
                 if media_key is not None:
-                    self._read_datagrams(media_key, 1)
+                    self._read_datagrams(media_key, now)
             return False
         if key > SIP_SOCKET:
-            self._read_datagrams(key, 1)
+            self._read_datagrams(key, self.clock())
             return False
         if key == SIP_SOCKET:
             self._read_sip()
@@ -234,25 +234,27 @@ class Pump:
             self.flush()
         return True
 
-    def _read_datagrams(self, key: int, limit: int) -> None:
-        """Read up to ``limit`` datagrams of media socket ``key``."""
+    def _read_datagrams(self, key: int, now: float) -> None:
+        """Read one datagram of media socket ``key`` (the loop reports the
+        socket again while more wait: one packet per frame is the norm)."""
         sock = self._sockets.get(key)
-        for _ in range(limit if sock is not None else 0):
-            try:
-                data, addr = sock.recvfrom(MAX_DATAGRAM)  # type: ignore[union-attr]
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:  # an ICMP error queued on the socket
-                self.errors += 1
-                continue
-            self.received += 1
-            now = self.clock()
-            address = (str(addr[0]), int(addr[1]))
-            try:
-                self.media.receive_datagram(key, data, address, now)
-            except Exception:
-                self.faults += 1
-                log.exception("machine raised on data from %s (ignored)", address)
+        if sock is None:
+            return
+        try:
+            data, addr = sock.recvfrom(MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # an ICMP error queued on the socket
+            self.errors += 1
+            return
+        self.received += 1
+        # IPv4 gives (host, port) already; IPv6 adds flow info and scope.
+        address = addr if len(addr) == 2 else (addr[0], addr[1])
+        try:
+            self.media.receive_datagram(key, data, address, now)
+        except Exception:
+            self.faults += 1
+            log.exception("machine raised on data from %s (ignored)", address)
 
     def _read_sip(self) -> None:
         """Read a batch of datagrams of the SIP socket, then its error queue
