@@ -199,6 +199,11 @@ class RegisterClient:
 
     # -- read-only state ----------------------------------------------------
     @property
+    def aor(self) -> SipURI:
+        """The address of record being registered."""
+        return self._aor
+
+    @property
     def state(self) -> RegistrationState:
         """The current :class:`RegistrationState`."""
         return self._state

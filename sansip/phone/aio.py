@@ -85,6 +85,7 @@ class AsyncPhone(FrontEnd[AsyncCall]):
 
     async def start(self) -> None:
         """Bind the SIP socket and start the phone."""
+        await self._resolve_server()
         driver = self._build(AsyncioDatagramDriver if self.udp else AsyncioStreamDriver)
         assert isinstance(driver, AsyncioDriver)
         self._attach_core(await driver.start())

@@ -5,6 +5,7 @@ options and the core's policies."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from sansip.audio.pipeline import PipelineSettings
 from sansip.dialog.uaconfig import UAConfig
 from sansip.errors import LocalProtocolError
 from sansip.media import MediaSettings
+from sansip.message import SipURI
 from sansip.phone.core import PhoneConfig
 from sansip.phone.line import MediaOptions
 from sansip.phone.params import Parameters, Source
@@ -38,6 +40,8 @@ class PhoneSetup:
     ua: UAConfig
     local: Address
     transport: Transport
+    #: The server's URI when its host is a name to resolve (RFC 3263) before starting.
+    resolve: SipURI | None = None
 
 
 def parse_address(text: str, default_port: int) -> Address:
@@ -77,7 +81,18 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         raise LocalProtocolError(f"transport {params.get('transport')}: sansip has UDP, TCP, TLS")
     default_port = 5061 if transport is Transport.TLS else 5060
     server_text = params.get_str("serveraddress")
-    server = parse_address(server_text, default_port) if server_text else None
+    server = domain = None
+    domain_port: int | None = None
+    resolve = None
+    if server_text:
+        name, given = parse_address(server_text, 0)
+        domain = name
+        if _numeric(name):
+            server = (name, given or default_port)
+            domain_port = given or default_port
+        else:  # a name: resolved by the front end (SRV, then A/AAAA)
+            domain_port = given or None
+            resolve = SipURI(name, port=domain_port)
     host = params.get_str("localip") or "127.0.0.1"
     local = (host, params.get_int("signalingport"))
     explicit = {name: params.text(name) for name in _PIPELINE_NAMES
@@ -95,7 +110,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
     user = params.get_str("username") or "sansip"
     autohold = params.get_int("autohold")
     core = PhoneConfig(
-        serveraddress=server, username=user, sipusername=params.get_str("sipusername"),
+        serveraddress=server, domain=domain or "", domain_port=domain_port, username=user,
+        sipusername=params.get_str("sipusername"),
         password=params.get_str("password"), displayname=params.get_str("displayname"),
         register=params.get_int("register"), registerinterval=params.get_int("registerinterval"),
         maxlines=params.get_int("maxlines"), autoaccept=params.get_bool("autoaccept"),
@@ -114,4 +130,12 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_password=params.get_str("password") or None,
         outbound_proxy=parse_address(proxy, default_port) if proxy else None,
     )  # fmt: skip
-    return PhoneSetup(core, ua, local, transport)
+    return PhoneSetup(core, ua, local, transport, resolve)
+
+
+def _numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

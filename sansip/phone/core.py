@@ -84,6 +84,10 @@ class PhoneConfig:
     """The parameters the core acts on (the names are the reference client's)."""
 
     serveraddress: Address | None = None
+    #: The account's domain (registrar URI and AOR host) and the port its
+    #: URIs name (None: none, as for a name resolved by SRV).
+    domain: str = ""
+    domain_port: int | None = None
     username: str = "sansip"
     sipusername: str = ""
     password: str = ""
@@ -236,12 +240,13 @@ class PhoneCore:
             raise LocalProtocolError("register() needs serveraddress")
         if self.registration is not None:
             self.ua.unregister(self.registration, now)
-        host, port = server
+        domain = self.config.domain or server[0]
+        port = self.config.domain_port if self.config.domain else server[1]
         user = self.config.username
         self.registration = self.ua.register(
-            SipURI(host, port=port), now, username=self.config.sipusername or user,
+            SipURI(domain, port=port), now, username=self.config.sipusername or user,
             password=self.config.password or None, expires=self.config.registerinterval,
-            aor=SipURI(host, user), dest=server,
+            aor=SipURI(domain, user), dest=server,
         )  # fmt: skip
 
     def set_headers(self, text: str) -> None:
@@ -404,6 +409,8 @@ class PhoneCore:
         server = self.config.serveraddress
         if server is None:
             raise LocalProtocolError(f"calling {number!r} needs serveraddress (or a sip: URI)")
+        if self.config.domain:
+            return SipURI(self.config.domain, number, port=self.config.domain_port)
         return SipURI(server[0], number, port=server[1])
 
     def _open_media(self, call: PhoneCall) -> None:

@@ -12,9 +12,12 @@ import secrets
 import threading
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from sansip.dialog.ua import UserAgent
+from sansip.errors import SansipError
+from sansip.io.dns import ResolutionError, resolve_targets
 from sansip.io.driver import Driver
 from sansip.media.engine import MediaEngine
 from sansip.phone.config import PhoneSetup, parameters_of, phone_setup
@@ -159,7 +162,7 @@ class FrontEnd(Vocabulary, Generic[C]):
 
     def __init__(self, params: Mapping[str, object] | None = None, *,
                  rng: random.Random | None = None, history: HistoryOption = None,
-                 **kwargs: object) -> None:  # fmt: skip
+                 nameservers: list[Address] | None = None, **kwargs: object) -> None:  # fmt: skip
         #: The call history, contacts and persisted parameters (``history``:
         #: a path, True for the default file, a History, or None for none).
         self.history: History | None = _open_history(history)
@@ -171,6 +174,7 @@ class FrontEnd(Vocabulary, Generic[C]):
         self.parameters: Parameters = parameters_of({**persisted, **(params or {}), **kwargs})
         self.setup: PhoneSetup = phone_setup(self.parameters)
         self._rng = rng if rng is not None else secrets.SystemRandom()
+        self._nameservers = nameservers  # None: the system's
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[int, C] = {}
@@ -202,6 +206,22 @@ class FrontEnd(Vocabulary, Generic[C]):
         self._engine = MediaEngine(rng=self._rng)
         self._driver = driver_type(None, self.setup.local, media=self._engine)
         return self._driver
+
+    async def _resolve_server(self) -> None:
+        """A ``serveraddress`` that is a name: its address by RFC 3263 (SRV,
+        then A/AAAA) on asyncio; the URIs keep the name."""
+        uri = self.setup.resolve
+        if uri is None:
+            return
+        try:
+            targets = await resolve_targets(uri, servers=self._nameservers,
+                                            transports=(self.setup.transport,))  # fmt: skip
+        except ResolutionError as exc:
+            raise SansipError(f"serveraddress {uri.host}: {exc}") from None
+        if not targets:
+            raise SansipError(f"serveraddress {uri.host}: no address")
+        core = replace(self.setup.core, serveraddress=targets[0].address)
+        self.setup = replace(self.setup, core=core)
 
     def _attach_core(self, local: Address) -> PhoneCore:
         """Once the driver is bound on ``local``: the UA and the core, run by the driver."""

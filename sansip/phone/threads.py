@@ -13,6 +13,7 @@ is held::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
@@ -96,6 +97,8 @@ class Phone(FrontEnd[ThreadCall]):
 
     def start(self) -> None:
         """Bind the SIP socket and start the owner and dispatcher threads."""
+        if self.setup.resolve is not None:
+            asyncio.run(self._resolve_server())
         driver = self._build(ThreadingDatagramDriver if self.udp else ThreadingStreamDriver)
         assert isinstance(driver, ThreadingDriver)
         self._attach_core(driver.start())

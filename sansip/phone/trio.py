@@ -13,6 +13,7 @@ trio's primitives (the driver's tasks live in the phone's own nursery)::
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -93,6 +94,8 @@ class TrioPhone(FrontEnd[TrioCall]):
 
     async def __aenter__(self) -> TrioPhone:
         """Start the driver in a nursery of its own and the phone on it."""
+        if self.setup.resolve is not None:  # the resolver runs on asyncio, in a thread
+            await trio.to_thread.run_sync(lambda: asyncio.run(self._resolve_server()))
         driver = self._build(TrioDatagramDriver if self.udp else TrioStreamDriver)
         assert isinstance(driver, TrioDriver)
         await driver.__aenter__()

@@ -25,7 +25,10 @@ ZONE: dict[tuple[str, int], list[tuple[int, bytes]]] = {
 
 
 class FakeDns(asyncio.DatagramProtocol):
-    """Answers from ZONE; NXDOMAIN-like empty answers otherwise."""
+    """Answers from ``zone`` (default ZONE); NXDOMAIN-like empty answers otherwise."""
+
+    def __init__(self, zone: dict[tuple[str, int], list[tuple[int, bytes]]] | None = None) -> None:
+        self.zone = ZONE if zone is None else zone
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -39,7 +42,7 @@ class FakeDns(asyncio.DatagramProtocol):
             pos += data[pos] + 1
         qname, qtype = ".".join(labels), struct.unpack_from("!H", data, pos + 1)[0]
         self.questions.append((qname, qtype))
-        records = ZONE.get((qname, qtype), [])
+        records = self.zone.get((qname, qtype), [])
         answer = b"".join(_name(qname) + struct.pack("!HHIH", t, 1, 60, len(r)) + r
                           for t, r in records)  # fmt: skip
         header = struct.pack("!HHHHHH", query_id, 0x8180, 1, len(records), 0, 0)

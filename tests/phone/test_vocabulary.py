@@ -5,11 +5,14 @@ history rows and the last call's report (asyncio phones, embedded registrar)."""
 from __future__ import annotations
 
 import asyncio
+import struct
 from pathlib import Path
 
 import pytest
 
 from sansip.phone.aio import AsyncPhone
+from tests.io.test_dns_resolution import FakeDns
+from tests.io.test_dns_resolution import _name as dns_name
 
 
 async def _scenario(server: str) -> dict[str, object]:
@@ -126,3 +129,34 @@ def test_history_contacts_and_parameters_persist(registrar: str, tmp_path: Path)
     assert again.listcallhistory() == rows
     assert again.delcontact(number="bob") and again.listcontacts() == ""
     again._close_history()
+
+
+@pytest.mark.timeout(60)
+def test_a_server_name_is_resolved_and_kept_in_the_uris(registrar: str) -> None:
+    """``serveraddress=pbx.test``: SRV then A on a DNS server on loopback;
+    REGISTER and calls go to the address found, the AOR says pbx.test."""
+    host, port = registrar.rsplit(":", 1)
+    zone = {
+        ("_sip._udp.pbx.test", 33): [(33, struct.pack("!HHH", 0, 0, int(port))
+                                      + dns_name("sip1.pbx.test"))],
+        ("sip1.pbx.test", 1): [(1, bytes(int(b) for b in host.split(".")))],
+    }  # fmt: skip
+
+    async def scenario() -> tuple[str, str, tuple[str, int] | None]:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: FakeDns(zone),
+                                                           local_addr=("127.0.0.1", 0))  # fmt: skip
+        servers = [("127.0.0.1", int(transport.get_extra_info("sockname")[1]))]
+        try:
+            async with AsyncPhone(serveraddress="pbx.test", username="alice",
+                                  password="alice-secret", nameservers=servers) as alice:
+                await alice.register()
+                assert alice.core.registration is not None
+                aor = str(alice.core.registration.aor)
+                return alice.getregfailreason(), aor, alice.core.config.serveraddress
+        finally:
+            transport.close()
+
+    reason, aor, address = asyncio.run(scenario())
+    assert reason == "" and aor == "sip:alice@pbx.test"
+    assert address == (host, int(port))
