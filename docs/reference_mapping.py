@@ -25,7 +25,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     # lifecycle, settings, registration
     ("setparameter", "setparameter", ""), ("getparameter", "getparameter", ""),
     ("start", "start", ""), ("stop", "stop", ""), ("register", "register", ""),
-    ("registerex", "", "not yet (multi-account: one account per phone today)"),
+    ("registerex", "registerex", ""),
     ("unregister", "unregister", ""), ("delsettings", "delsettings", ""),
     ("getworkdir", "", "ignored (no engine working directory; see history=)"),
     ("getenginename", "getenginename", ""), ("getregfailreason", "getregfailreason", ""),

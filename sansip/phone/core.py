@@ -50,6 +50,7 @@ from sansip.media.engine import (
     StreamReported,
 )
 from sansip.message import SipURI, parse_uri
+from sansip.phone.accounts import ExtraAccounts
 from sansip.phone.events import (
     DISC_LOCAL,
     DISC_REMOTE,
@@ -63,7 +64,7 @@ from sansip.phone.events import (
     PhoneWarning,
     RegStateChanged,
 )
-from sansip.phone.line import MediaOptions, PhoneCall, merge_headers
+from sansip.phone.line import MediaOptions, PhoneCall, merge_headers, reason_text
 from sansip.rtp import DtmfReceived as RtpDtmf
 from sansip.rtp import MediaTimedOut
 from sansip.transport.types import Address, Datagram
@@ -123,6 +124,8 @@ class PhoneCore:
         self._events: deque[PhoneEvent] = deque()
         self.events_dropped = 0
         self.registration: RegisterClient | None = None
+        #: The accounts registered beside the main one (``registerex``).
+        self.extra = ExtraAccounts(ua)
         self.reg_state = "unregistered"
         self.reg_reason = ""
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
@@ -372,12 +375,8 @@ class PhoneCore:
                 if call is not None and call.media is not None:
                     call.media.cancel_offer()  # the previous session stays
                     call.hold_pending = None
-            elif isinstance(event, Registered):
-                self._reg_state("registered", "")
-            elif isinstance(event, RegistrationFailed):
-                self._reg_state("failed", f"{event.status} {event.reason}")
-            elif isinstance(event, Unregistered):
-                self._reg_state("unregistered", "")
+            elif isinstance(event, Registered | RegistrationFailed | Unregistered):
+                self._registration_event(event)
             elif isinstance(event, RegistrationStateChanged | RequestCompleted):
                 pass  # followed through Registered/Failed; requests are their sender's
             # MessageDropped: counted by the UA
@@ -555,7 +554,7 @@ class PhoneCore:
         call.deadline = call.digits_at = None
         if not call.discparty:
             call.discparty = DISC_REMOTE
-        call.reason = _reason_text(sip, call.reason or sip_reason)
+        call.reason = reason_text(sip, call.reason or sip_reason)
         if call.port is not None:
             self.engine.close(call.port, now)
             self._by_port.pop(call.port, None)
@@ -579,6 +578,16 @@ class PhoneCore:
         self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
                                     call.line, call.callid, reason))  # fmt: skip
 
+    def _registration_event(self, event: Registered | RegistrationFailed | Unregistered) -> None:
+        state = ("registered" if isinstance(event, Registered) else
+                 "failed" if isinstance(event, RegistrationFailed) else "unregistered")  # fmt: skip
+        reason = f"{event.status} {event.reason}" if isinstance(event, RegistrationFailed) else ""
+        extra = self.extra.account_of(event.registration)
+        if extra is not None:  # an extra account: reported under its own AOR
+            self._emit(RegStateChanged(state, extra, reason))
+        elif event.registration is self.registration:
+            self._reg_state(state, reason)
+
     def _reg_state(self, state: str, reason: str) -> None:
         if state == self.reg_state and state != "failed":
             return
@@ -591,14 +600,3 @@ class PhoneCore:
             self._events.popleft()
             self.events_dropped += 1
         self._events.append(event)
-
-
-def _reason_text(sip: Call | None, reason: str) -> str:
-    """``"<code> <text>"``: the final status (or -1) and the reason."""
-    if reason[:3].isdigit():
-        return reason  # already "<code> <phrase>"
-    status = sip.status if sip is not None else None
-    code = status if status is not None and status >= 300 else None
-    if reason in ("bye received", "User Hung Up") or code is None:
-        code = 200 if sip is not None and sip.connected_at is not None else -1
-    return f"{code} {reason}".strip()

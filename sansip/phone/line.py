@@ -27,7 +27,7 @@ from sansip.phone.history import CallRecord
 from sansip.rtp import RandomSource
 from sansip.sdp import CodecPreferences, NegotiationFailed
 
-__all__ = ["MediaOptions", "PhoneCall", "merge_headers"]
+__all__ = ["MediaOptions", "PhoneCall", "merge_headers", "reason_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +220,14 @@ def merge_headers(current: tuple[tuple[str, str], ...], text: str) -> tuple[tupl
         else:
             headers.pop(name.strip(), None)
     return tuple(headers.items())
+
+
+def reason_text(sip: Call | None, reason: str) -> str:
+    """``"<code> <text>"``: the final status (or -1) and the reason."""
+    if reason[:3].isdigit():
+        return reason  # already "<code> <phrase>"
+    status = sip.status if sip is not None else None
+    code = status if status is not None and status >= 300 else None
+    if reason in ("bye received", "User Hung Up") or code is None:
+        code = 200 if sip is not None and sip.connected_at is not None else -1
+    return f"{code} {reason}".strip()

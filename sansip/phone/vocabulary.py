@@ -19,6 +19,7 @@ from sansip.audio.recorder import RecordingMode
 from sansip.errors import LocalProtocolError
 from sansip.io.file_writer import open_call_recorder
 from sansip.message import parse
+from sansip.phone.accounts import parse_accounts
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import INCOMING
 from sansip.phone.history import Contact, History
@@ -55,6 +56,14 @@ class Vocabulary(ABC):
             return self.parameters.text(name)
         except ParameterError:
             return ""
+
+    def registerex(self, accounts: str) -> None:
+        """Register more accounts beside the main one:
+        ``server,usr,pwd,ival,proxy,realm,authuser`` items separated by ``;``
+        (the server an IP address with an optional port).  Calls to any of
+        them ring this phone; their states come with their AOR as the account."""
+        parsed = parse_accounts(accounts)
+        self._command(lambda core, now: core.extra.add(parsed, now))
 
     def unregister(self) -> None:
         """Remove the account's binding (REGISTER with Expires 0)."""

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from sansip.phone.aio import AsyncPhone
+from sansip.phone.events import RegStateChanged
 from tests.io.test_dns_resolution import FakeDns
 from tests.io.test_dns_resolution import _name as dns_name
+from tests.phone.conftest import registrar_thread
 
 
 async def _scenario(server: str) -> dict[str, object]:
@@ -160,3 +162,39 @@ def test_a_server_name_is_resolved_and_kept_in_the_uris(registrar: str) -> None:
     reason, aor, address = asyncio.run(scenario())
     assert reason == "" and aor == "sip:alice@pbx.test"
     assert address == (host, int(port))
+
+
+@pytest.mark.timeout(60)
+def test_extra_accounts_register_and_ring_the_same_phone() -> None:
+    """registerex: alice's phone also registers carol; a call to carol rings
+    it; carol's registration state comes under carol's AOR."""
+    users = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
+    with registrar_thread(users) as server:
+
+        async def scenario() -> tuple[list[tuple[str, str]], str, str]:
+            regs: list[tuple[str, str]] = []
+            async with (
+                AsyncPhone(serveraddress=server, username="alice", password="alice-secret",
+                           autoaccept=1) as alice,
+                AsyncPhone(serveraddress=server, username="bob", password="bob-secret") as bob,
+            ):  # fmt: skip
+                alice.on_phone_event(lambda e: regs.append((e.state, e.account))
+                                     if isinstance(e, RegStateChanged) else None)  # fmt: skip
+                await alice.register()
+                await bob.register()
+                alice.registerex(f"{server},carol,carol-secret,300")
+                for _ in range(200):
+                    if ("registered", f"sip:carol@{server.split(':')[0]}") in regs:
+                        break
+                    await asyncio.sleep(0.02)
+                call = await bob.call("carol")
+                ringing = await alice.incoming(timeout=5)
+                await call.connected(timeout=5)
+                call.hangup()
+                await call.ended(timeout=5)
+                return regs, ringing.peername, alice.getregfailreason()
+
+        regs, caller, reason = asyncio.run(scenario())
+    host = server.split(":")[0]
+    assert ("registered", "alice") in regs and ("registered", f"sip:carol@{host}") in regs
+    assert caller == "bob" and reason == ""
