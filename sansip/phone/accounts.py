@@ -83,6 +83,11 @@ class ExtraAccounts:
             )  # fmt: skip
             self._clients[client] = account
 
+    @property
+    def added(self) -> bool:
+        """Whether any extra account was registered."""
+        return bool(self._clients)
+
     def account_of(self, client: RegisterClient) -> str | None:
         """The AOR of the extra account ``client`` registers, or None if it is not one."""
         account = self._clients.get(client)

@@ -121,6 +121,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         blacklist=params.get_list("blacklist"),
         disablesamecall=params.get_int("disablesamecall") == 1,
         autohold=autohold in (1, 3), media=MediaOptions(host, codecs, settings),
+        extra_accounts=params.get_str("extraregisteraccounts"),
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")
     ua = UAConfig(

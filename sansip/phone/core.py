@@ -50,7 +50,7 @@ from sansip.media.engine import (
     StreamReported,
 )
 from sansip.message import SipURI, parse_uri
-from sansip.phone.accounts import ExtraAccounts
+from sansip.phone.accounts import ExtraAccounts, parse_accounts
 from sansip.phone.events import (
     DISC_LOCAL,
     DISC_REMOTE,
@@ -89,6 +89,8 @@ class PhoneConfig:
     #: URIs name (None: none, as for a name resolved by SRV).
     domain: str = ""
     domain_port: int | None = None
+    #: ``extraregisteraccounts``: registered with the main account (see ``registerex``).
+    extra_accounts: str = ""
     username: str = "sansip"
     sipusername: str = ""
     password: str = ""
@@ -251,6 +253,8 @@ class PhoneCore:
             password=self.config.password or None, expires=self.config.registerinterval,
             aor=SipURI(domain, user), dest=server,
         )  # fmt: skip
+        if self.config.extra_accounts and not self.extra.added:
+            self.extra.add(parse_accounts(self.config.extra_accounts), now)
 
     def set_headers(self, text: str) -> None:
         """The extra headers of every request sent from now on (see

@@ -165,24 +165,29 @@ def test_a_server_name_is_resolved_and_kept_in_the_uris(registrar: str) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_extra_accounts_register_and_ring_the_same_phone() -> None:
-    """registerex: alice's phone also registers carol; a call to carol rings
-    it; carol's registration state comes under carol's AOR."""
+@pytest.mark.parametrize("how", ["registerex", "extraregisteraccounts"])
+def test_extra_accounts_register_and_ring_the_same_phone(how: str) -> None:
+    """registerex (or the extraregisteraccounts parameter): alice's phone also
+    registers carol; a call to carol rings it; carol's registration state
+    comes under carol's AOR."""
     users = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
     with registrar_thread(users) as server:
+        extra = f"{server},carol,carol-secret,300"
 
         async def scenario() -> tuple[list[tuple[str, str]], str, str]:
             regs: list[tuple[str, str]] = []
             async with (
                 AsyncPhone(serveraddress=server, username="alice", password="alice-secret",
-                           autoaccept=1) as alice,
+                           autoaccept=1, extraregisteraccounts=extra if how != "registerex"
+                           else "") as alice,
                 AsyncPhone(serveraddress=server, username="bob", password="bob-secret") as bob,
             ):  # fmt: skip
                 alice.on_phone_event(lambda e: regs.append((e.state, e.account))
                                      if isinstance(e, RegStateChanged) else None)  # fmt: skip
                 await alice.register()
                 await bob.register()
-                alice.registerex(f"{server},carol,carol-secret,300")
+                if how == "registerex":
+                    alice.registerex(extra)
                 for _ in range(200):
                     if ("registered", f"sip:carol@{server.split(':')[0]}") in regs:
                         break
