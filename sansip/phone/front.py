@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import ssl
 import threading
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
@@ -162,7 +163,9 @@ class FrontEnd(Vocabulary, Generic[C]):
 
     def __init__(self, params: Mapping[str, object] | None = None, *,
                  rng: random.Random | None = None, history: HistoryOption = None,
-                 nameservers: list[Address] | None = None, **kwargs: object) -> None:  # fmt: skip
+                 nameservers: list[Address] | None = None,
+                 tls_client: ssl.SSLContext | None = None, tls_server: ssl.SSLContext | None = None,
+                 **kwargs: object) -> None:  # fmt: skip
         #: The call history, contacts and persisted parameters (``history``:
         #: a path, True for the default file, a History, or None for none).
         self.history: History | None = _open_history(history)
@@ -175,6 +178,11 @@ class FrontEnd(Vocabulary, Generic[C]):
         self.setup: PhoneSetup = phone_setup(self.parameters)
         self._rng = rng if rng is not None else secrets.SystemRandom()
         self._nameservers = nameservers  # None: the system's
+        # TLS (transport 2): how the peers' certificates are checked (default:
+        # the system's trust store, host names verified) and this phone's own
+        # certificate for connections made to it (none: it listens on plain TCP).
+        self._tls_client = tls_client
+        self._tls_server = tls_server
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[int, C] = {}
@@ -204,7 +212,12 @@ class FrontEnd(Vocabulary, Generic[C]):
     def _build(self, driver_type: type[Driver]) -> Driver:
         """The engine and the (not yet started) driver of this phone."""
         self._engine = MediaEngine(rng=self._rng)
-        self._driver = driver_type(None, self.setup.local, media=self._engine)
+        if self.setup.transport is Transport.TLS:
+            client = self._tls_client or ssl.create_default_context()
+            self._driver = driver_type(None, self.setup.local, media=self._engine,  # type: ignore[call-arg]
+                                       tls_client=client, tls_server=self._tls_server)  # fmt: skip
+        else:
+            self._driver = driver_type(None, self.setup.local, media=self._engine)
         return self._driver
 
     async def _resolve_server(self) -> None:

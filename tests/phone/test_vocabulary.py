@@ -5,6 +5,7 @@ history rows and the last call's report (asyncio phones, embedded registrar)."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import struct
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from sansip.phone.aio import AsyncPhone
 from sansip.phone.events import RegStateChanged
+from tests.certs import make_pki
 from tests.io.test_dns_resolution import FakeDns
 from tests.io.test_dns_resolution import _name as dns_name
 from tests.phone.conftest import registrar_thread
@@ -203,3 +205,35 @@ def test_extra_accounts_register_and_ring_the_same_phone(how: str) -> None:
     host = server.split(":")[0]
     assert ("registered", "alice") in regs and ("registered", f"sip:carol@{host}") in regs
     assert caller == "bob" and reason == ""
+
+
+@pytest.mark.timeout(60)
+def test_two_phones_call_each_other_over_tls(tmp_path: Path) -> None:
+    """transport=tls: bob listens with a certificate, alice checks it against
+    its CA and calls bob directly; the call connects and carries RTP."""
+    pki = make_pki(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(pki.cert, pki.key)
+    client = ssl.create_default_context(cafile=str(pki.ca))
+
+    async def scenario() -> tuple[int, str, str]:
+        async with (
+            AsyncPhone(username="bob", transport="tls", autoaccept=1, tls_server=server,
+                       tls_client=client) as bob,
+            AsyncPhone(username="alice", transport="tls", tls_client=client) as alice,
+            AsyncPhone(username="eve", transport="tls") as eve,  # the system's trust store
+        ):  # fmt: skip
+            host, port = bob.core.ua.endpoint.config.local
+            call = await alice.call(f"sip:bob@{host}:{port};transport=tls")
+            await call.connected(timeout=10)
+            await asyncio.sleep(0.5)
+            call.hangup()
+            record = await call.ended(timeout=10)
+            # bob's certificate is not trusted by eve: her call fails at once.
+            refused = await eve.call(f"sip:bob@{host}:{port};transport=tls")
+            failed = await refused.ended(timeout=15)
+            return record.rtp_received, record.reason, failed.reason
+
+    received, reason, failed = asyncio.run(scenario())
+    assert received > 10 and reason.endswith("User Hung Up")
+    assert failed.startswith("503")
