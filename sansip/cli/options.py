@@ -6,7 +6,7 @@ import random
 import uuid
 
 from sansip.message import is_token
-from sansip.transport.types import Address
+from sansip.transport.types import parse_hostport
 
 __all__ = ["instance_id", "parse_custom_headers", "parse_hostport", "parse_params"]
 
@@ -15,14 +15,6 @@ _MANAGED = frozenset(
     {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l",
      "contact", "m", "max-forwards", "route", "record-route"}
 )  # fmt: skip
-
-
-def parse_hostport(text: str, default_port: int) -> Address:
-    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` as an address."""
-    host, sep, port = text.rpartition(":")
-    if not sep or "]" in port or not port.isdigit():
-        return text.strip("[]"), default_port
-    return host.strip("[]"), int(port)
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from sansip.dialog.register import RegisterClient
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import SipURI
-from sansip.transport.types import Address
+from sansip.transport.types import Address, parse_hostport
 
 __all__ = ["ExtraAccount", "ExtraAccounts", "parse_accounts"]
 
@@ -34,14 +34,6 @@ class ExtraAccount:
         return f"sip:{self.username}@{self.realm or self.server[0]}"
 
 
-def _address(text: str, what: str) -> Address:
-    host, _, port = text.strip().rpartition(":") if ":" in text else (text.strip(), "", "")
-    try:
-        return host, int(port or 5060)
-    except ValueError:
-        raise LocalProtocolError(f"{what}: bad address {text!r}") from None
-
-
 def parse_accounts(text: str) -> list[ExtraAccount]:
     """Accounts from ``server,usr,pwd,ival,proxy,realm,authuser;...`` (the
     server an IP address with an optional port; empty fields take defaults)."""
@@ -55,12 +47,12 @@ def parse_accounts(text: str) -> list[ExtraAccount]:
             raise LocalProtocolError(f"account {item!r}: server and user are needed")
         try:
             seconds = int(interval) if interval else 300
-        except ValueError:
-            raise LocalProtocolError(f"account {item!r}: bad interval {interval!r}") from None
-        accounts.append(ExtraAccount(
-            _address(server, "server"), user, password, seconds,
-            _address(proxy, "proxy") if proxy else None, realm, authuser,
-        ))  # fmt: skip
+            accounts.append(ExtraAccount(
+                parse_hostport(server, 5060), user, password, seconds,
+                parse_hostport(proxy, 5060) if proxy else None, realm, authuser,
+            ))  # fmt: skip
+        except ValueError as exc:
+            raise LocalProtocolError(f"account {item!r}: {exc}") from None
     return accounts
 
 

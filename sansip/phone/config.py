@@ -18,7 +18,7 @@ from sansip.phone.core import PhoneConfig
 from sansip.phone.line import MediaOptions
 from sansip.phone.params import Parameters, Source
 from sansip.sdp import codec_preferences
-from sansip.transport.types import Address, Transport
+from sansip.transport.types import Address, Transport, parse_hostport
 
 __all__ = ["PhoneSetup", "parameters_of", "parse_address", "phone_setup"]
 
@@ -45,18 +45,10 @@ class PhoneSetup:
 
 
 def parse_address(text: str, default_port: int) -> Address:
-    """``host[:port]`` (``[v6]:port`` too) as an address; the host must be an
-    IP address here (names are resolved before this)."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, ""
+    """``host[:port]`` (``[v6]:port``, bare IPv6 too) as an address;
+    :class:`~sansip.errors.LocalProtocolError` for a bad port."""
     try:
-        return host, int(port) if port else default_port
+        return parse_hostport(text, default_port)
     except ValueError as exc:
         raise LocalProtocolError(f"bad address {text!r}") from exc
 

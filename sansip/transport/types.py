@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final, TypeAlias
 
-__all__ = ["DEFAULT_PORTS", "Address", "Datagram", "Transport"]
+__all__ = ["DEFAULT_PORTS", "Address", "Datagram", "Transport", "parse_hostport"]
 
 #: A network address: ``(host, port)``; IPv6 hosts without brackets.
 Address: TypeAlias = tuple[str, int]
@@ -40,3 +40,20 @@ DEFAULT_PORTS: Final[dict[Transport, int]] = {
     Transport.WS: 80,
     Transport.WSS: 443,
 }
+
+
+def parse_hostport(text: str, default_port: int) -> Address:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6
+    address as an address (``default_port`` when none is given); ValueError
+    for a port that is not a number."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:  # a name, an IPv4 address, or a bare IPv6 address
+        host, port = text, ""
+    if port and not port.isdigit():
+        raise ValueError(f"bad port in {text!r}")
+    return host, int(port) if port else default_port
