@@ -40,17 +40,14 @@ class AsyncCall(CallHandle):
         self._audio_in.bind(asyncio.get_running_loop())
         self._is_connected = asyncio.Event()
         self._is_ended = asyncio.Event()
+        self._settled = asyncio.Event()
 
     async def connected(self, timeout: float | None = None) -> None:
         """Wait until the call is connected (LocalProtocolError if it ends first)."""
         await asyncio.wait_for(self._wait_connected(), timeout)
 
     async def _wait_connected(self) -> None:
-        waits = [asyncio.ensure_future(self._is_ended.wait()),
-                 asyncio.ensure_future(self._is_connected.wait())]  # fmt: skip
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for wait in waits:
-            wait.cancel()
+        await self._settled.wait()
         if not self._is_connected.is_set():
             raise LocalProtocolError(f"the call ended: {self._call.reason}")
 

@@ -338,7 +338,6 @@ class PhoneCore:
         call = self.line(line)
         if call.direction != INCOMING or call.state != "ringing":
             raise LocalProtocolError(f"nothing ringing on line {call.line}")
-        call.ignored = True
         call.reason = "ignored"
 
     def mute(self, line: int, muted: bool = True, direction: int = 0) -> None:
@@ -347,7 +346,6 @@ class PhoneCore:
         call = self.line(line)
         call.mute_out = muted and direction in (0, 2)
         call.mute_in = muted and direction in (0, 1)
-        call.muted = call.mute_out or call.mute_in
 
     def play(self, line: int, source: object | None, *, to_peer: bool = True) -> None:
         """Play ``source`` (a frame source: a file player, a tone) into what

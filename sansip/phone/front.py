@@ -139,16 +139,19 @@ class CallHandle:
     # with set(), a frame sink with close(), an outbound frame queue).
     _is_connected: Any
     _is_ended: Any
+    _settled: Any  # set once connected or ended: what connected() waits for
     _audio_in: Any
     audio_out: Any
 
     def _connected(self) -> None:
         """The call is connected: wake the waiters."""
         self._is_connected.set()
+        self._settled.set()
 
     def _ended(self) -> None:
         """The call ended: wake the waiters, end the audio iteration."""
         self._is_ended.set()
+        self._settled.set()
         self._audio_in.close()
 
     def _audio(self) -> tuple[object, object]:
@@ -270,6 +273,9 @@ class FrontEnd(Vocabulary, Generic[C]):
     def _woken(self) -> None:
         """Events were handed out (front ends wake their waiters)."""
 
+    def _registration_settled(self) -> None:
+        """The main account's registration state changed (front ends wake ``register()``)."""
+
     def _stored(self, action: Callable[[History], T]) -> T | None:
         """Run ``action`` on the history store, if there is one."""
         if self.history is None:
@@ -347,7 +353,9 @@ class FrontEnd(Vocabulary, Generic[C]):
         """Hand one event to its call object and the callbacks."""
         self._callbacks.fire(event, self.setup.core.username)
         if isinstance(event, RegStateChanged):
-            self.reg_state, self.reg_reason = event.state, event.reason
+            if event.account == self.setup.core.username:  # the main account's
+                self.reg_state, self.reg_reason = event.state, event.reason
+                self._registration_settled()
             return
         line = event.record.line if isinstance(event, CallEnded) else getattr(event, "line", 0)
         handle = self._calls.get(line)

@@ -65,15 +65,18 @@ class PhoneCall:
         self.answer_in_ack = False  # our offer went in the 2xx: the answer comes in the ACK
         self.hold_pending: str | None = None  # "hold"/"resume" re-offer in flight
         self.on_hold = False
-        self.muted = False
-        self.mute_out = self.mute_in = False
-        self.ignored = False
+        self.mute_out = self.mute_in = False  # silence towards the peer / towards us
         self.accept_requested = False  # accept() came before the media was ready
         self.media_started = False
         self.target: object = None  # an outgoing call's URI, until its INVITE goes
         self.to_peer: MixedSource | None = None
         self.to_us: LocalPlayback | None = None
         self.recorder: Any = None  # a call recorder (both directions), while recording
+
+    @property
+    def muted(self) -> bool:
+        """Whether either direction is muted."""
+        return self.mute_out or self.mute_in
 
     @property
     def callid(self) -> str:

@@ -43,12 +43,12 @@ class ThreadCall(CallHandle):
         self._audio_in = FrameQueue(max_frames=500)
         self._is_connected = threading.Event()
         self._is_ended = threading.Event()
+        self._settled = threading.Event()
 
     def connected(self, timeout: float | None = None) -> None:
         """Block until the call is connected (LocalProtocolError if it ends
         first, TimeoutError after ``timeout`` seconds)."""
-        if not self._wait(lambda: self._is_connected.is_set() or self._is_ended.is_set(),
-                          timeout):  # fmt: skip
+        if not self._settled.wait(timeout):
             raise TimeoutError("the call did not connect in time")
         if not self._is_connected.is_set():
             raise LocalProtocolError(f"the call ended: {self._call.reason}")
@@ -74,17 +74,6 @@ class ThreadCall(CallHandle):
         self.hangup()
         self.ended(timeout=35)
 
-    @staticmethod
-    def _wait(predicate: Callable[[], bool], timeout: float | None) -> bool:
-        step = 0.01
-        waited = 0.0
-        while not predicate():
-            if timeout is not None and waited >= timeout:
-                return False
-            threading.Event().wait(step)
-            waited += step
-        return True
-
 
 class Phone(FrontEnd[ThreadCall]):
     """A phone on its own threads (see :class:`~sansip.phone.front.FrontEnd`
@@ -94,6 +83,7 @@ class Phone(FrontEnd[ThreadCall]):
         self._incoming: queue.SimpleQueue[ThreadCall] = queue.SimpleQueue()
         # Events collected on the owner thread, handed out on the dispatcher thread.
         self._pending: deque[PhoneEvent] = deque()
+        self._reg_settled = threading.Event()  # registered or failed since register()
 
     def start(self) -> None:
         """Bind the SIP socket and start the owner and dispatcher threads."""
@@ -132,9 +122,9 @@ class Phone(FrontEnd[ThreadCall]):
     # -- the reference vocabulary ----------------------------------------------------
     def register(self, timeout: float = 10.0) -> None:
         """Register the account; returns once ``registered`` (raises when it failed)."""
-        self.reg_state = "registering"
+        self._reg_settled.clear()
         self._command(lambda core, now: core.register(now))
-        if not ThreadCall._wait(lambda: self.reg_state in ("registered", "failed"), timeout):
+        if not self._reg_settled.wait(timeout):
             raise SansipError("registration timed out")
         if self.reg_state == "failed":
             raise SansipError(f"registration failed: {self.reg_reason}")
@@ -168,6 +158,10 @@ class Phone(FrontEnd[ThreadCall]):
         result = driver.call(run).result()
         driver.notify()  # the dispatcher thread hands the events out, in order
         return result
+
+    def _registration_settled(self) -> None:
+        if self.reg_state in ("registered", "failed"):
+            self._reg_settled.set()
 
     def _incoming_call(self, handle: ThreadCall) -> None:
         self._incoming.put(handle)

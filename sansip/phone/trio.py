@@ -62,12 +62,12 @@ class TrioCall(CallHandle):
         self._audio_in = _FrameChannel(500)
         self._is_connected = trio.Event()
         self._is_ended = trio.Event()
+        self._settled = trio.Event()
 
     async def connected(self, timeout: float = math.inf) -> None:
         """Wait until the call is connected (LocalProtocolError if it ends first)."""
         with trio.fail_after(timeout):
-            while not (self._is_connected.is_set() or self._is_ended.is_set()):
-                await trio.sleep(0.01)
+            await self._settled.wait()
         if not self._is_connected.is_set():
             raise LocalProtocolError(f"the call ended: {self._call.reason}")
 
