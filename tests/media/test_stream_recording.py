@@ -6,7 +6,6 @@ between them directly."""
 
 from __future__ import annotations
 
-import errno
 import io
 import random
 import time
@@ -23,6 +22,7 @@ from sansip.io.file_writer import FileWriter
 from sansip.media import CallMedia, MediaStream, RecordingFailed
 from sansip.rtp import is_rtcp
 from sansip.sdp import codec_preferences
+from tests.io.test_file_writer import FullDisk
 
 RATE = 8000
 ALICE, BOB = ("127.0.0.1", 40000), ("127.0.0.2", 42000)
@@ -39,19 +39,6 @@ class SlowFile(io.BytesIO):
     def write(self, data: object) -> int:
         if self.delay:
             time.sleep(self.delay)
-        return super().write(data)  # type: ignore[arg-type]
-
-
-class FullDisk(io.BytesIO):
-    """Takes ``room`` bytes, then every write fails like a full disk."""
-
-    def __init__(self, room: int) -> None:
-        super().__init__()
-        self.room = room
-
-    def write(self, data: object) -> int:
-        if self.tell() + len(data) > self.room:  # type: ignore[arg-type]
-            raise OSError(errno.ENOSPC, "No space left on device")
         return super().write(data)  # type: ignore[arg-type]
 
 
