@@ -1,5 +1,5 @@
 """The phone's call policies through the registrar: a blacklisted caller
-gets 603, a busy phone with rejectonbusy answers 486, disablesamecall
+gets 603, a dial string's digits follow the connect, a busy phone with rejectonbusy answers 486, disablesamecall
 refuses a second call to the same peer, autohold holds the connected call
 when another incoming one is answered; delsettings and delallcontacts
 empty the history file."""
@@ -34,8 +34,15 @@ async def _scenario(server: str) -> dict[str, object]:
             await phone.register()
         blocked = await alice.call("carol")
         r["blacklisted"] = (await blocked.ended(timeout=5)).reason
-        first = await alice.call("bob")
+        digits: list[str] = []
+        bob.on_dtmf(lambda dtmf, _line: digits.append(dtmf))
+        first = await alice.call("bob,12")  # a dial string: the digits after connect
         await first.connected(timeout=5)
+        for _ in range(150):
+            if len(digits) == 2:
+                break
+            await asyncio.sleep(0.02)
+        r["dialstring"] = "".join(digits)
         try:
             await alice.call("bob")
             r["samecall"] = "allowed"
@@ -62,6 +69,7 @@ def test_call_policies() -> None:
     with registrar_thread(USERS) as server:
         r = asyncio.run(_scenario(server))
     assert str(r["blacklisted"]).startswith("603")
+    assert r["dialstring"] == "12"
     assert "already in a call with bob" in str(r["samecall"])
     assert str(r["busy"]).startswith("486")
     assert r["autohold"] == (True, False)
