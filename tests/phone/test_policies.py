@@ -1,8 +1,8 @@
 """The phone's call policies through the registrar: a blacklisted caller
-gets 603, a dial string's digits follow the connect, a busy phone with rejectonbusy answers 486, disablesamecall
-refuses a second call to the same peer, autohold holds the connected call
-when another incoming one is answered; delsettings and delallcontacts
-empty the history file."""
+gets 603, a dial string's digits follow the connect, a busy phone with
+rejectonbusy answers 486, disablesamecall refuses a second call to the
+same peer, autohold holds the connected call when another incoming one is
+answered; delsettings and delallcontacts empty the history file."""
 
 from __future__ import annotations
 
