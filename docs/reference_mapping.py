@@ -46,14 +46,15 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("checkpresence", "", "not yet (presence)"), ("setpresencestatus", "", "not yet (presence)"),
     ("checkblf", "", "not yet (BLF)"),
     # devices
-    ("getdevicelist", "", "not yet (on the phone API; today sansip devices)"),
-    ("getdevice / setdevice", "", "not yet (on the phone API; today -p audiodevicein/out)"),
-    ("getvolume / setvolume", "", "not yet (on the phone API; today -p volumein/out)"),
+    ("getdevicelist", "getdevicelist", "with audio=AudioPlan(devices=True)"),
+    ("getdevice", "getdevice", "with audio=AudioPlan(devices=True)"),
+    ("setdevice", "setdevice", "with audio=AudioPlan(devices=True)"),
+    ("getvolume", "getvolume", ""), ("setvolume", "setvolume", "with audio=AudioPlan(...)"),
     ("setloudspeaker", "", "ignored (mobile only)"), ("devicepopup", "", "ignored (UI)"),
     ("setvideodisplaysize", "", "ignored (UI)"),
     # SIP headers and raw messages
     ("setsipheader", "setsipheader", ""), ("getsipheader", "getsipheader", ""),
-    ("getsipmessage", "", "not yet (a per-line log of raw SIP messages)"),
+    ("getsipmessage", "getsipmessage", "returns the text; sipmessages() gives every kept one"),
     ("getlastrecinvite", "getlastrecinvite", ""),
     ("getlastsentinvite", "getlastsentinvite", ""),
     # lines and state
@@ -65,7 +66,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("ismuted", "ismuted", ""), ("isonhold", "isonhold", ""),
     ("isencrypted", "", "not yet (encryption)"),
     ("getStatus", "", "not yet (the global STATUS text)"),
-    ("getlogs", "", "not yet (use Python logging: logger sansip)"),
+    ("getlogs", "getlogs", "the SIP messages kept; Python logging has the rest"),
     # contacts and history
     ("listcallhistory", "listcallhistory", ""), ("listcontacts", "listcontacts", ""),
     ("addcontact", "addcontact", ""), ("getcontact", "getcontact", ""),

@@ -221,4 +221,7 @@ class StreamDriving(Driver):
         media: MediaEngine | None = None,
     ) -> None:
         config = StreamConfig(tls_server, tls_client, dict(tls_hostnames or {}), connect_timeout)
+        #: The host name a TLS server at an address must prove to be (add
+        #: what a later resolution learns).
+        self.tls_hostnames = config.tls_hostnames
         super().__init__(machine, local, on_activity=on_activity, media=media, stream=config)

@@ -24,7 +24,7 @@ import errno
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -59,11 +59,12 @@ class StreamConfig:
     """TLS and timeouts of a stream driver: ``tls_server`` makes the
     listening socket TLS; ``tls_client`` makes the connections the driver
     opens TLS (verify as it says; the name checked and sent as SNI is the
-    host of the address, or ``tls_hostnames[host]``)."""
+    host of the address, or ``tls_hostnames[host]``; names learnt later,
+    from a resolution, are added to that dict)."""
 
     tls_server: ssl.SSLContext | None = None
     tls_client: ssl.SSLContext | None = None
-    tls_hostnames: Mapping[str, str] = field(default_factory=dict)
+    tls_hostnames: dict[str, str] = field(default_factory=dict)
     connect_timeout: float = 10.0
 
 

@@ -82,7 +82,7 @@ class AsyncPhone(FrontEnd[AsyncCall]):
 
     async def start(self) -> None:
         """Bind the SIP socket and start the phone."""
-        await self._resolve_server()
+        await self._resolve_names()
         driver = self._build(AsyncioDatagramDriver if self.udp else AsyncioStreamDriver)
         assert isinstance(driver, AsyncioDriver)
         self._attach_core(await driver.start())
@@ -132,7 +132,9 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     async def call(self, target: str) -> AsyncCall:
         """Call ``target`` (a number at ``serveraddress``, a ``sip:`` URI, or
         ``number,digits``); returns at once (``await call.connected()``)."""
-        placed: PhoneCall = self._command(lambda core, now: core.call(target, now))
+        uri = self._needs_targets(target)
+        targets = await self._call_targets(uri, self.core.ua.endpoint.config.local) if uri else None
+        placed: PhoneCall = self._command(lambda core, now: core.call(target, now, targets=targets))
         return self._handle(placed)
 
     async def incoming(self, timeout: float | None = None) -> AsyncCall:

@@ -6,21 +6,24 @@ options and the core's policies."""
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sansip import __version__
 from sansip.audio.pipeline import PipelineSettings
 from sansip.dialog.uaconfig import UAConfig
 from sansip.errors import LocalProtocolError
 from sansip.media import MediaSettings
-from sansip.message import SipURI
+from sansip.message import SipURI, is_token
 from sansip.phone.core import PhoneConfig
 from sansip.phone.line import MediaOptions
-from sansip.phone.params import Parameters, Source
+from sansip.phone.params import ParameterError, Parameters, Source
+from sansip.phone.resolve import parse_nameservers
 from sansip.sdp import codec_preferences
 from sansip.transport.types import Address, Transport, parse_hostport
 
-__all__ = ["PhoneSetup", "parameters_of", "parse_address", "phone_setup"]
+__all__ = ["PhoneSetup", "custom_headers", "parameters_of", "parse_address", "phone_setup"]
 
 #: ``transport`` by number (-1 auto is UDP here) and by name.
 _TRANSPORTS = {-1: Transport.UDP, 0: Transport.UDP, 1: Transport.TCP, 2: Transport.TLS}
@@ -30,6 +33,11 @@ _TRANSPORT_NAMES = {"udp": "0", "tcp": "1", "tls": "2"}
 _PIPELINE = PipelineSettings(aec=0, agc=0, denoise=0, vad=1, silencesuppress=0)
 _PIPELINE_NAMES = ("plc", "vad", "aec", "agc", "denoise", "silencesuppress", "volumein",
                    "volumeout")  # fmt: skip
+#: Fields the stack writes itself: a custom header must not replace them.
+_MANAGED = frozenset(
+    {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l",
+     "contact", "m", "max-forwards", "route", "record-route"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,10 @@ class PhoneSetup:
     transport: Transport
     #: The server's URI when its host is a name to resolve (RFC 3263) before starting.
     resolve: SipURI | None = None
+    #: ``proxyaddress`` when its host is a name to resolve before starting.
+    resolve_proxy: str = ""
+    #: The nameservers to ask (``dnsserver``; None: the system's).
+    nameservers: list[Address] | None = None
 
 
 def parse_address(text: str, default_port: int) -> Address:
@@ -112,18 +124,68 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         calltimeout=params.get_int("calltimeout") / 1000,
         blacklist=params.get_list("blacklist"),
         disablesamecall=params.get_int("disablesamecall") == 1,
-        autohold=autohold in (1, 3), media=MediaOptions(host, codecs, settings),
+        autohold=autohold in (1, 3),
+        media=None if params.get_int("signalingonly") else MediaOptions(host, codecs, settings),
         extra_accounts=params.get_str("extraregisteraccounts"),
+        earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
+        transport=transport,
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")
+    outbound = parse_address(proxy, default_port) if proxy else None
+    resolve_proxy = ""
+    if outbound is not None and not _numeric(outbound[0]):
+        resolve_proxy, outbound = proxy, None  # resolved by the front end
     ua = UAConfig(
         user=user, display_name=params.get_str("displayname") or None,
-        user_agent=params.get_str("useragent") or "sansip",
+        user_agent=params.get_str("useragent") or f"sansip/{__version__}",
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,
-        outbound_proxy=parse_address(proxy, default_port) if proxy else None,
+        outbound_proxy=outbound,
+        follow_redirects=params.get_int("allowcallredirect") == 1,
+        extra_headers=custom_headers(params.get_str("customsipheader")),
+        instance_id=_instance_id(params),
     )  # fmt: skip
-    return PhoneSetup(core, ua, local, transport, resolve)
+    try:
+        nameservers = parse_nameservers(params.get_str("dnsserver"))
+    except ValueError:
+        raise ParameterError(f"dnsserver {params.get_str('dnsserver')!r}: not host[:port],...",
+                             "dnsserver") from None  # fmt: skip
+    return PhoneSetup(core, ua, local, transport, resolve, resolve_proxy, nameservers)
+
+
+def custom_headers(text: str) -> tuple[tuple[str, str], ...]:
+    """The ``customsipheader`` parameter: ``Name: value`` fields separated by
+    ``;``, or by line breaks when a value itself holds ``;``; a field that
+    is no header, or one the stack writes itself, raises
+    :class:`~sansip.phone.params.ParameterError`."""
+    if not text.strip():
+        return ()
+    parts = text.splitlines() if ("\n" in text or "\r" in text) else text.split(";")
+    out: list[tuple[str, str]] = []
+    for part in parts:
+        if not part.strip():
+            continue
+        name, colon, value = part.partition(":")
+        name = name.strip()
+        if not colon or not is_token(name) or name.lower() in _MANAGED:
+            raise ParameterError(f"customsipheader: bad field {part.strip()!r}",
+                                 "customsipheader")  # fmt: skip
+        out.append((name, value.strip()))
+    return tuple(out)
+
+
+def _instance_id(params: Parameters) -> str | None:
+    """The RFC 5626 instance id: ``instanceid``, or a fresh one with
+    ``outbound`` 1; None when outbound is off."""
+    given = params.get_str("instanceid")
+    if given:
+        try:
+            return str(uuid.UUID(given.removeprefix("urn:uuid:")))
+        except ValueError:
+            raise ParameterError(f"instanceid {given!r} is not a UUID", "instanceid") from None
+    if params.get_int("outbound") == 1:
+        return str(uuid.uuid4())
+    return None
 
 
 def _numeric(host: str) -> bool:

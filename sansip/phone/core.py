@@ -42,6 +42,7 @@ from sansip.dialog.register import (
 )
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError, RemoteProtocolError
+from sansip.media import RecordingFailed
 from sansip.media.engine import (
     MediaEngine,
     PortsFailed,
@@ -62,12 +63,15 @@ from sansip.phone.events import (
     DtmfReceived,
     PhoneEvent,
     PhoneWarning,
+    RegistrationUpdated,
     RegStateChanged,
 )
 from sansip.phone.line import MediaOptions, PhoneCall, merge_headers, reason_text
+from sansip.phone.resolve import with_transport
+from sansip.phone.siplog import RECEIVED, SENT, SipLog
 from sansip.rtp import DtmfReceived as RtpDtmf
 from sansip.rtp import MediaTimedOut
-from sansip.transport.types import Address, Datagram
+from sansip.transport.types import Address, Datagram, Transport
 
 __all__ = ["AudioFactory", "PhoneConfig", "PhoneCore"]
 
@@ -78,6 +82,13 @@ DIGITS_DELAY: Final = 0.5
 
 #: ``(call) -> (source, sink)``: what a call sends and plays.
 AudioFactory = Callable[[PhoneCall], tuple[object, object]]
+#: ``(call, what, engine, now)``: told when a call's audio has something to
+#: do besides its stream (``ringing``, ``early``, ``media``, ``connected``,
+#: ``ended``), for local tones and recordings.
+AudioHook = Callable[[PhoneCall, str, MediaEngine, float], None]
+#: The SDP of a call without media (``signalingonly``): PCMU offered on port 0.
+_NO_MEDIA_SDP = ("v=0\r\no=sansip {0} {0} IN {1} {2}\r\ns=sansip\r\nc=IN {1} {2}\r\n"
+                 "t=0 0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +116,21 @@ class PhoneConfig:
     blacklist: tuple[str, ...] = ()
     disablesamecall: bool = False
     autohold: bool = True  # hold the other line when a call is answered
+    #: How calls' media is built; None: signalling only (an SDP whose audio
+    #: stream is off, no RTP ports).
     media: MediaOptions | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: ``earlymedia`` 3 and up: an incoming call rings with a 183 carrying our
+    #: answer, and its media flows before it is accepted.
+    earlymedia: int = 2
+    #: The domain of the account's AOR when it is not the server's.
+    realm: str = ""
+    transport: Transport = Transport.UDP
+    #: Where REGISTERs and calls to plain numbers go, in order (the server
+    #: name resolved by RFC 3263; empty: ``serveraddress``).
+    server_targets: tuple[Address, ...] = ()
+    #: The outbound proxy's addresses, in order, when its name was resolved.
+    proxy_targets: tuple[Address, ...] = ()
 
 
 class PhoneCore:
@@ -114,12 +138,16 @@ class PhoneCore:
     each call its source and sink (silence and nothing by default)."""
 
     def __init__(self, ua: UserAgent, engine: MediaEngine, config: PhoneConfig, *,
-                 rng: object, audio: AudioFactory | None = None) -> None:  # fmt: skip
+                 rng: object, audio: AudioFactory | None = None,
+                 audio_hook: AudioHook | None = None) -> None:  # fmt: skip
         self.ua = ua
         self.engine = engine
         self.config = config
         self._rng = rng
         self._audio = audio
+        self._audio_hook = audio_hook
+        #: The last SIP messages sent and received.
+        self.sip_log = SipLog()
         self._lines: dict[int, PhoneCall] = {}
         self._by_sip: dict[Call, PhoneCall] = {}
         self._by_port: dict[object, PhoneCall] = {}
@@ -139,12 +167,19 @@ class PhoneCore:
     # -- the SIP machine shape (the driver runs the phone in place of the UA) -------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """A SIP datagram; then the phone's decisions."""
+        self.sip_log.add(now, RECEIVED, addr, data)
         self.ua.receive_datagram(data, addr, now)
         self.process(now)
 
     def receive_data(self, data: bytes, addr: Address, now: float) -> None:
         """SIP octets from a connection; then the phone's decisions."""
+        self.sip_log.add(now, RECEIVED, addr, data)
         self.ua.receive_data(data, addr, now)
+        self.process(now)
+
+    def transport_error(self, addr: Address, now: float) -> None:
+        """Nothing listens at ``addr`` (ICMP): its transactions fail at once."""
+        self.ua.transport_error(addr, now)
         self.process(now)
 
     def connection_lost(self, addr: Address, now: float) -> None:
@@ -158,7 +193,10 @@ class PhoneCore:
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         """SIP to send."""
-        return self.ua.datagrams_to_send(now)
+        out = self.ua.datagrams_to_send(now)
+        for data, addr in out:
+            self.sip_log.add(now, SENT, addr, data)
+        return out
 
     def get_timer(self) -> float | None:
         """The UA's next deadline, or a call's (ring/setup timeout, digits)."""
@@ -240,18 +278,22 @@ class PhoneCore:
     # -- registration -----------------------------------------------------------------
     def register(self, now: float) -> None:
         """Register the account at ``serveraddress`` (and keep it fresh)."""
-        server = self.config.serveraddress
+        config = self.config
+        server = config.serveraddress
         if server is None:
             raise LocalProtocolError("register() needs serveraddress")
         if self.registration is not None:
             self.ua.unregister(self.registration, now)
-        domain = self.config.domain or server[0]
-        port = self.config.domain_port if self.config.domain else server[1]
-        user = self.config.username
+        domain = config.domain or server[0]
+        port = config.domain_port if config.domain else server[1]
+        user = config.username
+        targets = list(config.proxy_targets or config.server_targets) or None
+        dest = self.ua.config.outbound_proxy or server
         self.registration = self.ua.register(
-            SipURI(domain, port=port), now, username=self.config.sipusername or user,
-            password=self.config.password or None, expires=self.config.registerinterval,
-            aor=SipURI(domain, user), dest=server,
+            with_transport(SipURI(domain, port=port), config.transport), now,
+            username=config.sipusername or user, password=config.password or None,
+            expires=config.registerinterval, aor=SipURI(config.realm or domain, user),
+            dest=None if targets else dest, targets=targets,
         )  # fmt: skip
         if self.config.extra_accounts and not self.extra.added:
             self.extra.add(parse_accounts(self.config.extra_accounts), now)
@@ -269,11 +311,13 @@ class PhoneCore:
             self.ua.unregister(self.registration, now)
 
     # -- calls -------------------------------------------------------------------------
-    def call(self, target: str, now: float) -> PhoneCall:
+    def call(self, target: str, now: float, *, targets: list[Address] | None = None) -> PhoneCall:
         """Call ``target``: a user at ``serveraddress``, or a ``sip:`` URI; a
-        dial string ``number,digits`` sends the digits after connect."""
+        dial string ``number,digits`` sends the digits after connect.
+        ``targets``: the addresses the URI's host name resolved to, tried in
+        order (RFC 3263)."""
         number, _, digits = target.partition(",")
-        uri = self._target_uri(number.strip())
+        uri = with_transport(self.target_uri(number.strip()), self.config.transport)
         if self.config.disablesamecall and any(
             c.peername == (uri.user or "") for c in self._lines.values()
         ):
@@ -284,9 +328,14 @@ class PhoneCore:
         call = PhoneCall(line, OUTGOING, uri.user or str(uri), "", now=now)
         call.digits = digits.strip()
         call.target = uri
+        call.targets = targets
+        call.explicit_uri = number.strip().lower().startswith(("sip:", "sips:"))
         self._lines[line] = call
         self._emit_state(call, "setup")
-        self._open_media(call)
+        if self.config.media is None:
+            self._invite(call, self._no_media_sdp(), now)
+        else:
+            self._open_media(call)
         return call
 
     def accept(self, line: int, now: float) -> None:
@@ -295,7 +344,7 @@ class PhoneCore:
         if call.direction != INCOMING or call.sip is None or call.state != "ringing":
             raise LocalProtocolError(f"nothing to accept on line {call.line}")
         call.accept_requested = True
-        if call.media is not None:
+        if call.media is not None or self.config.media is None:
             self._answer(call, now)
 
     def reject(self, line: int, now: float, status: int = 486) -> None:
@@ -392,16 +441,23 @@ class PhoneCore:
                 self._emit(PhoneWarning(media_event.reason, call.line))
                 self._hang_up(call, now, "cannot start media", DISC_LOCAL)
             elif isinstance(media_event, StreamFailed):
-                self._emit(PhoneWarning(f"media failed: {media_event.reason}", call.line))
+                call.media_failure = f"media stream failed: {media_event.reason}"
+                self._emit(PhoneWarning(call.media_failure, call.line))
             elif isinstance(media_event, StreamReported):
                 inner = media_event.event
                 if isinstance(inner, RtpDtmf):
                     self._emit(DtmfReceived(call.line, call.callid, inner.digit))
                 elif isinstance(inner, MediaTimedOut):
+                    call.media_timed_out = True
                     self._hang_up(call, now, "media timeout", DISC_TIMEOUT)
+                elif isinstance(inner, RecordingFailed):  # the recording stops; the call goes on
+                    call.recording_failure = f"{inner.path}: {inner.reason}"
+                    self._emit(PhoneWarning(f"recording stopped: {call.recording_failure}",
+                                            call.line))  # fmt: skip
 
     # -- internals: call flow -------------------------------------------------------------
-    def _target_uri(self, number: str) -> SipURI:
+    def target_uri(self, number: str) -> SipURI:
+        """The URI a call to ``number`` (a number, or a ``sip:`` URI) goes to."""
         if number.lower().startswith(("sip:", "sips:")):
             uri = parse_uri(number)
             if not isinstance(uri, SipURI):
@@ -431,15 +487,54 @@ class PhoneCore:
             sink = sink or NullSink()
         call.build_media(options, call.port, self._rng, source, sink)  # type: ignore[arg-type]
         if call.direction == OUTGOING and call.sip is None and call.state == "setup":
-            assert call.media is not None and isinstance(call.target, SipURI)
-            server = self.config.serveraddress
-            sip = self.ua.call(call.target, now, sdp=call.media.offer(), dest=server)
-            self.last_sent_invite = bytes(sip.invite)
-            self._bind(call, sip)
-            if self.config.calltimeout > 0:
-                call.deadline = now + self.config.calltimeout
-        elif call.direction == INCOMING and call.accept_requested:
-            self._answer(call, now)
+            assert call.media is not None
+            self._invite(call, call.media.offer(), now)
+        elif call.direction == INCOMING and call.sip is not None:
+            self._hook(call, "ringing", now)
+            if call.accept_requested:
+                self._answer(call, now)
+            elif self.config.earlymedia >= 3 and call.state == "ringing":
+                self._early_answer(call, call.sip, now)
+
+    def _invite(self, call: PhoneCall, sdp: bytes, now: float) -> None:
+        """Send the INVITE of an outgoing call: through the proxy's or the
+        server's addresses, or the URI's own (resolved) ones."""
+        assert isinstance(call.target, SipURI)
+        config = self.config
+        targets = list(config.proxy_targets) or call.targets
+        dest = None
+        if not targets and self.ua.config.outbound_proxy is None:
+            if config.server_targets and not call.explicit_uri:
+                targets = list(config.server_targets)
+            else:
+                dest = None if call.explicit_uri else config.serveraddress
+        sip = self.ua.call(call.target, now, sdp=sdp, dest=dest, targets=targets)
+        self.last_sent_invite = bytes(sip.invite)
+        self._bind(call, sip)
+        if config.calltimeout > 0:
+            call.deadline = now + config.calltimeout
+
+    def _no_media_sdp(self) -> bytes:
+        host = self.ua.endpoint.config.local[0]
+        family = "IP6" if ":" in host else "IP4"
+        return _NO_MEDIA_SDP.format(1, family, host).encode()
+
+    def _early_answer(self, call: PhoneCall, sip: Call, now: float) -> None:
+        """``earlymedia`` 3+: answer the offer in a 183 now, so media flows while it rings."""
+        try:
+            call.early_sdp = call.answer_sdp(sip.invite.body, now)
+        except RemoteProtocolError:
+            return  # refused when accepted (488), not while ringing
+        self.ua.progress(sip, now, sdp=call.early_sdp)
+        self._start_media(call, now)
+
+    def _start_media(self, call: PhoneCall, now: float) -> None:
+        if call.start_media(self.engine, now):
+            self._hook(call, "media", now)
+
+    def _hook(self, call: PhoneCall, what: str, now: float) -> None:
+        if self._audio_hook is not None:
+            self._audio_hook(call, what, self.engine, now)
 
     def _bind(self, call: PhoneCall, sip: Call) -> None:
         call.sip = sip
@@ -460,16 +555,24 @@ class PhoneCore:
         self._lines[line] = call
         self._bind(call, sip)
         self.ua.ring(sip, now)
+        self._emit_state(call, "ringing")
         if self.config.ringtimeout > 0:
             call.deadline = now + self.config.ringtimeout
         call.accept_requested = self.config.autoaccept
-        self._open_media(call)
+        if self.config.media is None:
+            if call.accept_requested:
+                self._answer(call, now)
+        else:
+            self._open_media(call)
 
     def _answer(self, call: PhoneCall, now: float) -> None:
         sip = call.sip
-        assert sip is not None and call.media is not None
+        assert sip is not None
+        if call.media is None:  # signalling only
+            self.ua.answer(sip, now, sdp=self._no_media_sdp())
+            return
         try:
-            sdp = call.answer_sdp(sip.invite.body, now)
+            sdp = call.early_sdp or call.answer_sdp(sip.invite.body, now)
         except RemoteProtocolError as exc:
             call.reason, call.discparty = f"{exc.status} {exc.reason}", DISC_LOCAL
             self.ua.reject(sip, now, exc.status, warning=PhoneCall.warning(exc, self._host))
@@ -479,7 +582,7 @@ class PhoneCore:
                 if other is not call and other.state == "connected" and not other.on_hold:
                     self.hold(other.line, now)
         self.ua.answer(sip, now, sdp=sdp)
-        call.start_media(self.engine, now)
+        self._start_media(call, now)
 
     def _sip_state(self, sip: Call, new: CallState, reason: str, now: float) -> None:
         call = self._by_sip.get(sip)
@@ -487,16 +590,19 @@ class PhoneCore:
             return
         if new is CallState.RINGING:
             self._emit_state(call, "ringing")
+            if call.direction == OUTGOING:
+                self._hook(call, "ringing", now)
         elif new is CallState.CONNECTED:
             call.deadline = None
             call.connected_at = now
-            if call.direction == OUTGOING and not call.media_started:
+            if call.direction == OUTGOING and not call.media_started and call.media is not None:
                 problem = call.take_answer(sip.remote_sdp, now)
                 if problem is not None:
                     self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line))
                     self._hang_up(call, now, "failed media", DISC_LOCAL)
                     return
-            call.start_media(self.engine, now)
+            self._start_media(call, now)
+            self._hook(call, "connected", now)
             self._emit_state(call, "connected")
             if call.digits:
                 call.digits_at = now + DIGITS_DELAY
@@ -508,7 +614,8 @@ class PhoneCore:
         if call is None or call.media_started or call.media is None:
             return
         if call.take_answer(sdp, now) is None:
-            call.start_media(self.engine, now)
+            self._hook(call, "early", now)
+            self._start_media(call, now)
 
     def _offer(self, sip: Call, sdp: bytes, now: float) -> None:
         call = self._by_sip.get(sip)
@@ -522,7 +629,7 @@ class PhoneCore:
             return
         self.ua.accept_offer(sip, answer, now)
         call.on_hold = call.media.on_hold
-        call.start_media(self.engine, now)
+        self._start_media(call, now)
 
     def _updated(self, sip: Call, remote_sdp: bytes, by_peer: bool, now: float) -> None:
         call = self._by_sip.get(sip)
@@ -532,10 +639,14 @@ class PhoneCore:
             call.answer_in_ack = False
             if call.take_answer(remote_sdp, now) is not None:
                 self._emit(PhoneWarning("bad SDP answer in the ACK", call.line))
-            call.start_media(self.engine, now)
+            self._start_media(call, now)
         elif not by_peer:
             if call.take_answer(remote_sdp, now) is None:
                 call.on_hold = call.hold_pending == "hold"
+                if call.hold_pending == "hold":
+                    call.holds += 1
+                elif call.hold_pending == "resume":
+                    call.resumes += 1
             call.hold_pending = None
 
     def _hang_up(self, call: PhoneCall, now: float, reason: str, party: int) -> None:
@@ -557,12 +668,14 @@ class PhoneCore:
         if not call.discparty:
             call.discparty = DISC_REMOTE
         call.reason = reason_text(sip, call.reason or sip_reason)
+        call.final_stats = call.stats(now)
         if call.port is not None:
             self.engine.close(call.port, now)
             self._by_port.pop(call.port, None)
         if sip is not None:
             self._by_sip.pop(sip, None)
         self._lines.pop(call.line, None)
+        self._hook(call, "ended", now)
         self._emit_state(call, "disconnected", call.reason)
         self.history.append(call)
         account = self.config.username
@@ -585,6 +698,13 @@ class PhoneCore:
                  "failed" if isinstance(event, RegistrationFailed) else "unregistered")  # fmt: skip
         reason = f"{event.status} {event.reason}" if isinstance(event, RegistrationFailed) else ""
         extra = self.extra.account_of(event.registration)
+        main = event.registration is self.registration
+        if extra is not None or main:
+            status = 200 if isinstance(event, Registered) else event.status
+            expires = event.expires if isinstance(event, Registered) else 0
+            why = event.reason if isinstance(event, RegistrationFailed) else ""
+            account = extra if extra is not None else self.config.username
+            self._emit(RegistrationUpdated(state, account, status, why, expires))
         if extra is not None:  # an extra account: reported under its own AOR
             self._emit(RegStateChanged(state, extra, reason))
         elif event.registration is self.registration:

@@ -21,6 +21,7 @@ __all__ = [
     "PhoneEvent",
     "PhoneWarning",
     "RegStateChanged",
+    "RegistrationUpdated",
 ]
 
 #: Call directions.
@@ -56,6 +57,20 @@ class RegStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationUpdated:
+    """A REGISTER of ``account`` was answered: ``state`` ``registered``
+    (``expires`` seconds granted; a refresh too), ``failed`` (``status``,
+    ``reason``) or ``unregistered`` (``status`` 408 when no answer came).
+    Unlike :class:`RegStateChanged`, every answer is reported."""
+
+    state: str
+    account: str
+    status: int
+    reason: str = ""
+    expires: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DtmfReceived:
     """The peer of the call on ``line`` sent ``digit`` (RFC 4733)."""
 
@@ -80,4 +95,7 @@ class CallEnded:
     record: CallRecord
 
 
-PhoneEvent: TypeAlias = CallStateChanged | RegStateChanged | DtmfReceived | PhoneWarning | CallEnded
+PhoneEvent: TypeAlias = (
+    CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
+    | CallEnded
+)  # fmt: skip

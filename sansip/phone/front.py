@@ -17,10 +17,10 @@ from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from sansip.dialog.ua import UserAgent
-from sansip.errors import SansipError
-from sansip.io.dns import ResolutionError, resolve_targets
 from sansip.io.driver import Driver
 from sansip.media.engine import MediaEngine
+from sansip.message import SipURI
+from sansip.phone.audio import AudioPlan, PlannedAudio
 from sansip.phone.config import PhoneSetup, parameters_of, phone_setup
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import (
@@ -36,6 +36,7 @@ from sansip.phone.history import History, default_history_path
 from sansip.phone.line import PhoneCall
 from sansip.phone.notify import ReferenceCallbacks
 from sansip.phone.params import Parameters
+from sansip.phone.resolve import Resolved, is_numeric, resolve_hostport, resolve_uri
 from sansip.phone.vocabulary import Vocabulary
 from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
@@ -99,6 +100,39 @@ class CallHandle:
     def on_hold(self) -> bool:
         """Whether the last negotiation put the call on hold."""
         return self._call.on_hold
+
+    @property
+    def holds(self) -> int:
+        """How many of our hold re-offers the peer accepted."""
+        return self._call.holds
+
+    @property
+    def resumes(self) -> int:
+        """How many of our resume re-offers the peer accepted."""
+        return self._call.resumes
+
+    @property
+    def media_timed_out(self) -> bool:
+        """Whether the call ended because no RTP came for ``mediatimeout`` seconds."""
+        return self._call.media_timed_out
+
+    @property
+    def media_failure(self) -> str:
+        """Why the call's media stream failed (``""`` if it did not)."""
+        return self._call.media_failure
+
+    @property
+    def recording_failure(self) -> str:
+        """Why the call's recording stopped early (``""`` if it did not)."""
+        return self._call.recording_failure
+
+    def stats(self) -> dict[str, Any]:
+        """The call's media figures now: codec, RTP packets sent, received
+        and lost, jitter, round-trip time and MOS, frames concealed, packets
+        rejected (``{}`` before its media starts)."""
+        if self._call.final_stats is not None:
+            return dict(self._call.final_stats)
+        return dict(self._phone._command(lambda core, now: self._call.stats(now)))
 
     def accept(self) -> None:
         """Answer this incoming call."""
@@ -168,7 +202,7 @@ class FrontEnd(Vocabulary, Generic[C]):
                  rng: random.Random | None = None, history: HistoryOption = None,
                  nameservers: list[Address] | None = None,
                  tls_client: ssl.SSLContext | None = None, tls_server: ssl.SSLContext | None = None,
-                 **kwargs: object) -> None:  # fmt: skip
+                 audio: AudioPlan | None = None, **kwargs: object) -> None:  # fmt: skip
         #: The call history, contacts and persisted parameters (``history``:
         #: a path, True for the default file, a History, or None for none).
         self.history: History | None = _open_history(history)
@@ -180,12 +214,27 @@ class FrontEnd(Vocabulary, Generic[C]):
         self.parameters: Parameters = parameters_of({**persisted, **(params or {}), **kwargs})
         self.setup: PhoneSetup = phone_setup(self.parameters)
         self._rng = rng if rng is not None else secrets.SystemRandom()
-        self._nameservers = nameservers  # None: the system's
+        self._nameservers = nameservers or self.setup.nameservers  # None: the system's
+        #: What each call sends and hears instead of its frame queues.
+        self.audio_plan = audio
+        if audio is not None:
+            audio.check()
+        self._tls_names: dict[str, str] = {}  # address -> the name its certificate must have
+        self._planned: PlannedAudio | None = None  # the plan at work, once started
         # TLS (transport 2): how the peers' certificates are checked (default:
-        # the system's trust store, host names verified) and this phone's own
-        # certificate for connections made to it (none: it listens on plain TCP).
+        # the system's trust store, or ``tlscafile``; host names verified) and
+        # this phone's own certificate for connections made to it
+        # (``tlscertfile``; none: it listens on plain TCP).
         self._tls_client = tls_client
         self._tls_server = tls_server
+        if self.setup.transport is Transport.TLS:
+            self._tls_client = tls_client or ssl.create_default_context(
+                cafile=self.parameters.get_str("tlscafile") or None)  # fmt: skip
+            cert = self.parameters.get_str("tlscertfile")
+            if tls_server is None and cert:
+                self._tls_server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                key = self.parameters.get_str("tlskeyfile") or None
+                self._tls_server.load_cert_chain(cert, key)
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[int, C] = {}
@@ -216,35 +265,72 @@ class FrontEnd(Vocabulary, Generic[C]):
         """The engine and the (not yet started) driver of this phone."""
         self._engine = MediaEngine(rng=self._rng)
         if self.setup.transport is Transport.TLS:
-            client = self._tls_client or ssl.create_default_context()
             self._driver = driver_type(None, self.setup.local, media=self._engine,  # type: ignore[call-arg]
-                                       tls_client=client, tls_server=self._tls_server)  # fmt: skip
+                                       tls_client=self._tls_client, tls_server=self._tls_server,
+                                       tls_hostnames=self._tls_names)  # fmt: skip
         else:
             self._driver = driver_type(None, self.setup.local, media=self._engine)
         return self._driver
 
-    async def _resolve_server(self) -> None:
-        """A ``serveraddress`` that is a name: its address by RFC 3263 (SRV,
-        then A/AAAA) on asyncio; the URIs keep the name."""
-        uri = self.setup.resolve
-        if uri is None:
-            return
-        try:
-            targets = await resolve_targets(uri, servers=self._nameservers,
-                                            transports=(self.setup.transport,))  # fmt: skip
-        except ResolutionError as exc:
-            raise SansipError(f"serveraddress {uri.host}: {exc}") from None
-        if not targets:
-            raise SansipError(f"serveraddress {uri.host}: no address")
-        core = replace(self.setup.core, serveraddress=targets[0].address)
-        self.setup = replace(self.setup, core=core)
+    @property
+    def _names_to_resolve(self) -> bool:
+        """Whether ``serveraddress`` or ``proxyaddress`` is a host name."""
+        return self.setup.resolve is not None or bool(self.setup.resolve_proxy)
+
+    async def _resolve_names(self) -> None:
+        """A ``serveraddress`` or ``proxyaddress`` that is a name: its
+        addresses by RFC 3263 (NAPTR/SRV, then A/AAAA) on asyncio, tried in
+        order; the URIs keep the name.  Raises
+        :class:`~sansip.phone.resolve.TargetError`."""
+        setup = self.setup
+        core, ua = setup.core, setup.ua
+        if setup.resolve_proxy:
+            found = await self._resolve(resolve_hostport(
+                setup.resolve_proxy, setup.transport, setup.local, self._nameservers))  # fmt: skip
+            core = replace(core, proxy_targets=tuple(found.addresses))
+            ua = replace(ua, outbound_proxy=found.addresses[0])
+        if setup.resolve is not None and not core.proxy_targets:
+            found = await self._resolve(resolve_uri(setup.resolve, setup.transport, setup.local,
+                                                    self._nameservers))  # fmt: skip
+            core = replace(core, serveraddress=found.addresses[0],
+                           server_targets=tuple(found.addresses))  # fmt: skip
+        self.setup = replace(setup, core=core, ua=ua)
+
+    async def _resolve(self, resolving: Any) -> Resolved:
+        found: Resolved | None = await resolving
+        assert found is not None  # only names are resolved
+        self._tls_names.update(found.hostnames)
+        return found
+
+    def _needs_targets(self, target: str) -> SipURI | None:
+        """The URI of a call to ``target`` when its host is a name to
+        resolve (a ``sip:`` URI, no outbound proxy), else None."""
+        number = target.partition(",")[0].strip()
+        if not number.lower().startswith(("sip:", "sips:")) or self.setup.ua.outbound_proxy:
+            return None
+        uri = self.core.target_uri(number)
+        return None if is_numeric(uri.params.get("maddr") or uri.host) else uri
+
+    async def _call_targets(self, uri: SipURI, local: Address) -> list[Address]:
+        """The addresses a call to ``uri`` tries, in order (RFC 3263)."""
+        found = await self._resolve(resolve_uri(uri, self.setup.transport, local,
+                                                self._nameservers))  # fmt: skip
+        return found.addresses
 
     def _attach_core(self, local: Address) -> PhoneCore:
         """Once the driver is bound on ``local``: the UA and the core, run by the driver."""
         assert self._driver is not None
         ua = UserAgent(EndpointConfig(local, self.setup.transport), self.setup.ua, rng=self._rng)
-        core = self._core = PhoneCore(ua, self._engine, self.setup.core, rng=self._rng,
-                                      audio=self._audio_for)  # fmt: skip
+        planned = None
+        if self.audio_plan is not None:
+            rate = self.setup.core.media.sample_rate if self.setup.core.media else 16000
+            planned = PlannedAudio(self.audio_plan, self.parameters, rate)
+        self._planned = planned
+        core = self._core = PhoneCore(
+            ua, self._engine, self.setup.core, rng=self._rng,
+            audio=planned.open if planned else self._audio_for,
+            audio_hook=planned.changed if planned else None,
+        )  # fmt: skip
         self._driver.attach(core, self._on_activity)
         self._callbacks.app_state("started")
         return core

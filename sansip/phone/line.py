@@ -72,6 +72,15 @@ class PhoneCall:
         self.to_peer: MixedSource | None = None
         self.to_us: LocalPlayback | None = None
         self.recorder: Any = None  # a call recorder (both directions), while recording
+        #: The addresses an outgoing call's URI resolved to (RFC 3263), if a name.
+        self.targets: list[Any] | None = None
+        self.explicit_uri = False  # placed to a sip: URI, not to a number at the server
+        self.early_sdp = b""  # our answer, sent in a 183 before the call was accepted
+        self.holds = self.resumes = 0  # our hold / resume re-offers the peer accepted
+        self.media_timed_out = False
+        self.media_failure = ""
+        self.recording_failure = ""
+        self.final_stats: dict[str, Any] | None = None  # stats() when the call ended
 
     @property
     def muted(self) -> bool:
@@ -117,13 +126,14 @@ class PhoneCall:
             return exc.reason
         return None
 
-    def start_media(self, engine: MediaEngine, now: float) -> None:
-        """Start the negotiated stream on the engine (once)."""
+    def start_media(self, engine: MediaEngine, now: float) -> bool:
+        """Start the negotiated stream on the engine (once); whether it started now."""
         media, port = self.media, self.port
         if self.media_started or media is None or port is None or media.stream is None:
-            return
+            return False
         self.media_started = True
         engine.start(port, media.stream, now)
+        return True
 
     @staticmethod
     def warning(error: RemoteProtocolError, host: str) -> str:
@@ -152,6 +162,23 @@ class PhoneCall:
         self.recorder = recorder
         stream.recorder = recorder  # type: ignore[assignment]
         return previous
+
+    def stats(self, now: float) -> dict[str, Any]:
+        """The media figures (see ``Call.stats``); those at the end once ended."""
+        if self.final_stats is not None:
+            return self.final_stats
+        stream = self.media.stream if self.media is not None else None
+        if stream is None:
+            return {}
+        stats = stream.statistics(now)
+        rtp = stats.rtp
+        return {
+            "codec": stream.codec, "sent": rtp.packets_sent, "received": rtp.packets_received,
+            "lost": rtp.packets_lost, "jitter_ms": round(rtp.jitter * 1000, 2),
+            "rtt_ms": None if rtp.rtt is None else round(rtp.rtt * 1000, 2),
+            "mos": None if rtp.mos is None else round(rtp.mos, 2),
+            "concealed": stats.frames_concealed, "rejected": rtp.rejected,
+        }  # fmt: skip
 
     # -- the end ----------------------------------------------------------------------
     def record(self, account: str, wall_clock_offset: float = 0.0) -> CallRecord:

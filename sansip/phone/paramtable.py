@@ -513,6 +513,16 @@ _LINKS = _group("links and server hooks", [
 # Not in the reference vocabulary: sansip's own additions.
 _SANSIP = _group("sansip extensions", [
     _p("maxlines", "int 1..", 4, "how many lines (calls at the same time) the phone has"),
+    _p("signalingonly", _NOYES, 0,
+       "calls without media: an SDP whose audio stream is off (port 0), no RTP ports opened"),
+    _p("dnsserver", "str", "", "nameservers as host[:port],... (empty: the system's)"),
+    _p("tlscafile", "str", "", "PEM file of the CAs a TLS server must chain to (empty: the "
+       "system's trust store)"),
+    _p("tlscertfile", "str", "", "PEM certificate (chain) this phone accepts TLS with"),
+    _p("tlskeyfile", "str", "", "the private key of tlscertfile (empty: in the same file)"),
+    _p("instanceid", "str", "", "RFC 5626 instance id (a UUID) sent in the Contact"),
+    _p("outbound", _NOYES, 0, "RFC 5626 outbound: a fresh instance id when none is given"),
+    _p("ringback", "str", "", "sound file of the local ringback (empty: the built-in cadence)"),
 ])
 # fmt: on
 

@@ -87,8 +87,8 @@ class Phone(FrontEnd[ThreadCall]):
 
     def start(self) -> None:
         """Bind the SIP socket and start the owner and dispatcher threads."""
-        if self.setup.resolve is not None:
-            asyncio.run(self._resolve_server())
+        if self._names_to_resolve:
+            asyncio.run(self._resolve_names())
         driver = self._build(ThreadingDatagramDriver if self.udp else ThreadingStreamDriver)
         assert isinstance(driver, ThreadingDriver)
         self._attach_core(driver.start())
@@ -131,8 +131,11 @@ class Phone(FrontEnd[ThreadCall]):
 
     def call(self, target: str) -> ThreadCall:
         """Call ``target``; returns at once (``call.connected(timeout)`` waits)."""
+        uri = self._needs_targets(target)
+        local = self.core.ua.endpoint.config.local
+        targets = asyncio.run(self._call_targets(uri, local)) if uri else None
         handle: ThreadCall = self._command(
-            lambda core, now: self._handle(core.call(target, now)))  # fmt: skip
+            lambda core, now: self._handle(core.call(target, now, targets=targets)))  # fmt: skip
         return handle
 
     def incoming(self, timeout: float | None = None) -> ThreadCall:

@@ -94,8 +94,8 @@ class TrioPhone(FrontEnd[TrioCall]):
 
     async def __aenter__(self) -> TrioPhone:
         """Start the driver in a nursery of its own and the phone on it."""
-        if self.setup.resolve is not None:  # the resolver runs on asyncio, in a thread
-            await trio.to_thread.run_sync(lambda: asyncio.run(self._resolve_server()))
+        if self._names_to_resolve:  # the resolver runs on asyncio, in a thread
+            await trio.to_thread.run_sync(lambda: asyncio.run(self._resolve_names()))
         driver = self._build(TrioDatagramDriver if self.udp else TrioStreamDriver)
         assert isinstance(driver, TrioDriver)
         await driver.__aenter__()
@@ -138,7 +138,14 @@ class TrioPhone(FrontEnd[TrioCall]):
     async def call(self, target: str) -> TrioCall:
         """Call ``target``; returns at once (``await call.connected()``)."""
         await trio.lowlevel.checkpoint()
-        handle: TrioCall = self._command(lambda core, now: self._handle(core.call(target, now)))
+        uri = self._needs_targets(target)
+        local = self.core.ua.endpoint.config.local
+        targets = None
+        if uri is not None:  # the resolver runs on asyncio, in a thread
+            targets = await trio.to_thread.run_sync(
+                lambda: asyncio.run(self._call_targets(uri, local)))  # fmt: skip
+        handle: TrioCall = self._command(
+            lambda core, now: self._handle(core.call(target, now, targets=targets)))  # fmt: skip
         return handle
 
     async def incoming(self, timeout: float = math.inf) -> TrioCall:

@@ -20,10 +20,12 @@ from sansip.errors import LocalProtocolError
 from sansip.io.file_writer import open_call_recorder
 from sansip.message import parse
 from sansip.phone.accounts import parse_accounts
+from sansip.phone.audio import PlannedAudio
 from sansip.phone.core import PhoneCore
 from sansip.phone.events import INCOMING
 from sansip.phone.history import Contact, History
 from sansip.phone.params import ParameterError, Parameters
+from sansip.phone.siplog import SipLogEntry
 
 __all__ = ["Vocabulary"]
 
@@ -237,6 +239,42 @@ class Vocabulary(ABC):
         """Whether the call on ``line`` is on hold."""
         return bool(self._command(lambda core, _now: _or(lambda: core.line(line).on_hold, False)))
 
+    # -- sound devices and volumes (with ``audio=AudioPlan(devices=True)``) --------------
+    def getdevicelist(self, dev: int = 0) -> str:
+        """The sound devices of ``dev`` (0 capture, 1 playback and ringer), CRLF-separated."""
+        return "\r\n".join(self._sound().device_list(dev))
+
+    def getdevice(self, dev: int = 0) -> str:
+        """The device in use for ``dev`` (0 capture, 1 playback, 2 ringer)."""
+        return self._sound().get_device(dev)
+
+    def setdevice(self, dev: int, devicename: str, immediate: int = 0) -> None:
+        """Use ``devicename`` for ``dev`` (0 capture, 1 playback, 2 ringer)
+        from the next call on; ``immediate`` 2: in the calls going on too."""
+        sound = self._sound()
+        self._command(lambda _core, _now: sound.set_device(dev, devicename,
+                                                            active=immediate == 2))  # fmt: skip
+
+    def getvolume(self, dev: int = 1) -> int:
+        """The volume of ``dev`` (0 microphone, 1 speaker, 2 ringer), 0..100."""
+        return self.parameters.get_int(("volumein", "volumeout", "volumering")[dev])
+
+    def setvolume(self, dev: int, volume: int) -> None:
+        """Set the volume of ``dev`` (0 microphone, 1 speaker, 2 ringer) to
+        ``volume`` 0..100 (50: as the system has it; 0: muted), in the calls
+        going on too."""
+        sound = self._sound()
+        self._command(lambda _core, _now: sound.set_volume(dev, int(volume)))
+
+    def _sound(self) -> PlannedAudio:
+        planned: PlannedAudio | None = getattr(self, "_planned", None)
+        if planned is None:
+            raise LocalProtocolError(
+                "the sound functions need a started phone with "
+                "audio=AudioPlan(...), devices=True for the sound card"
+            )
+        return planned
+
     # -- raw SIP ------------------------------------------------------------------------
     def getlastrecinvite(self) -> str:
         """The last INVITE received, as text (``""`` if none)."""
@@ -258,6 +296,27 @@ class Vocabulary(ABC):
             return "" if found is None else str(found)
 
         return str(self._command(value))
+
+    def getsipmessage(self, direction: int = -1, kind: int = 0) -> str:
+        """The newest SIP message received (``direction`` 0), sent (1) or
+        either (-1) of ``kind`` 0 any, 1 request, 2 response, 3 INVITE,
+        4 200 OK, as text; ``"ERROR: no such message"`` when there is none."""
+
+        def find(core: PhoneCore, _now: float) -> str:
+            entry = core.sip_log.find(direction, kind)
+            return "ERROR: no such message" if entry is None else entry.data.decode(
+                "utf-8", "replace")  # fmt: skip
+
+        return str(self._command(find))
+
+    def sipmessages(self) -> list[SipLogEntry]:
+        """The last SIP messages sent and received (up to 500), oldest first."""
+        return list(self._command(lambda core, _now: list(core.sip_log.entries)))
+
+    def getlogs(self) -> str:
+        """The log: the last SIP messages sent and received, each under a
+        line with the time and the peer's address."""
+        return str(self._command(lambda core, _now: core.sip_log.text()))
 
     # -- history and contacts -------------------------------------------------------------
     def _stored(self, action: Callable[[History], T]) -> T | None:
