@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import wave
 from pathlib import Path
 
@@ -12,7 +13,15 @@ import numpy as np
 import pytest
 
 from sansip.audio.analysis import dominant_frequency
-from tests.interop.peers import call_answerer
+from tests.interop.peers import (
+    call_answerer,
+    free_udp_port,
+    require,
+    sansip,
+    start,
+    stop,
+    wait_listening,
+)
 
 
 def _call_against(tmp_path: Path, answer_args: list[str], call_args: list[str]) -> tuple[
@@ -61,10 +70,35 @@ def test_no_media_keeps_to_signalling(tmp_path: Path) -> None:
         assert record["status"] == 200 and "rtp" not in record and "codec" not in record
 
 
+def test_no_media_offers_no_stream_and_a_phone_with_audio_refuses_it(tmp_path: Path) -> None:
+    # ``call --no-media`` offers its audio at port 0 (RFC 3264: not to be
+    # used), so nothing is ever sent to a port where nobody listens; an
+    # answerer that needs audio refuses such a call with 488.
+    done, _ = call_answerer(tmp_path, ["--json"], ["--no-media", "--json"])
+    assert done.returncode == 1
+    caller = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert caller["status"] == 488 and "rtp" not in caller
+
+
+@pytest.mark.timeout(60)
 def test_mediatimeout_ends_a_call_that_carries_no_rtp(tmp_path: Path) -> None:
-    # The caller sends no RTP (--no-media): the answerer gives up after 1 s.
-    caller, answerer = _call_against(tmp_path, ["-p", "mediatimeout=1"],
-                                     ["--no-media", "--duration", "8"])  # fmt: skip
-    assert answerer["media_timeout"] is True
-    assert caller["reason"] == "bye received"
-    assert isinstance(caller["duration"], int) and caller["duration"] < 3000
+    # SIPp's built-in caller offers an audio stream but sends no RTP: the
+    # answerer gives up after 1 s and hangs up (SIPp holds the call 8 s).
+    sipp = require("sipp", "sip-tester")
+    port = free_udp_port()
+    log = tmp_path / "answer.log"
+    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
+                          "-p", "mediatimeout=1"), log)  # fmt: skip
+    try:
+        wait_listening(port, answer)
+        caller = subprocess.run(
+            [sipp, "-sn", "uac", "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", "1",
+             "-d", "8000", "-nostdin", "-timeout", "20", f"127.0.0.1:{port}"],
+            capture_output=True, timeout=40, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert answer.wait(20) == 0, caller.stdout.decode(errors="replace")[-2000:]
+    finally:
+        stop(answer)
+    record = json.loads([x for x in log.read_text().splitlines() if x.startswith("{")][-1])
+    assert record["media_timeout"] is True and record["status"] == 200
+    assert isinstance(record["duration"], int) and record["duration"] < 3000

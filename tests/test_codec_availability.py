@@ -173,10 +173,11 @@ def test_the_command_line_typo_in_a_subprocess() -> None:
 def test_an_unsupported_codec_is_a_warning_not_an_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from sansip.cli.media import MediaOptions, check_codecs
+    from sansip.phone.codecs import check_codecs
 
-    options = MediaOptions(params=(("codec", "g729,pcmu"),))
-    assert check_codecs("sansip call", options, offering=True)
+    warnings = check_codecs({"codec": "g729,pcmu"}, offering=True)
+    assert any("codec: codec 'g729' is not supported" in w for w in warnings)
+    assert main(["call", "sip:x@127.0.0.1:9", "-p", "codec=g729,pcmu", "--timeout", "0.5"]) == 1
     assert "warning: codec: codec 'g729' is not supported" in capsys.readouterr().err
 
 

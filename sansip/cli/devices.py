@@ -8,7 +8,7 @@ import argparse
 import json
 
 from sansip.errors import SansipError
-from sansip.io.audio_devices import AudioDevices, DeviceKind
+from sansip.phone.audio import sound_devices
 
 __all__ = ["add_command", "run_devices"]
 
@@ -22,12 +22,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_devices(args: argparse.Namespace) -> int:
     """Print the devices; 1 when PortAudio cannot be used."""
     try:
-        devices = AudioDevices()
-        listing = {kind.name.lower(): devices.device_names(kind) for kind in DeviceKind}
-        defaults = {kind.name.lower(): devices.get_device(kind) for kind in DeviceKind}
+        found = sound_devices()
     except SansipError as exc:
         print(f"sansip devices: {exc}")
         return 1
+    listing = {kind: names for kind, (names, _) in found.items()}
+    defaults = {kind: default for kind, (_, default) in found.items()}
     if args.json:
         print(json.dumps({"devices": listing, "default": defaults}))
         return 0

@@ -1,4 +1,5 @@
-"""``sansip register``: register, report, keep it refreshed, unregister on exit."""
+"""``sansip register``: register a phone, report every answer, keep the
+binding fresh for ``--hold`` seconds, unregister on exit."""
 
 from __future__ import annotations
 
@@ -6,55 +7,24 @@ import argparse
 import asyncio
 import contextlib
 import json
-import random
-import secrets
 import sys
-from typing import assert_never
 
-from sansip import __version__
-from sansip.cli.options import (
-    instance_id,
-    parse_custom_headers,
-    parse_hostport,
-    parse_params,
-)
-from sansip.cli.resolve import Resolved, TargetError, resolve_hostport
-from sansip.cli.transports import default_port, make_driver, transport_of, with_transport
-from sansip.dialog.call import (
-    CallStateChanged,
-    EarlyMediaReceived,
-    IncomingCall,
-    ModificationFailed,
-    OfferReceived,
-    RequestCompleted,
-    SessionUpdated,
-)
-from sansip.dialog.register import (
-    RegisterClient,
-    Registered,
-    RegisterEvent,
-    RegistrationFailed,
-    RegistrationStateChanged,
-    Unregistered,
-)
-from sansip.dialog.ua import UAConfig, UserAgent
-from sansip.message import SipURI
-from sansip.transaction.drops import MessageDropped
-from sansip.transaction.endpoint import EndpointConfig
-from sansip.transport.types import Address, Transport
+from sansip.cli.phoneargs import command_rng, parse_params
+from sansip.errors import SansipError
+from sansip.phone.aio import AsyncPhone
+from sansip.phone.events import PhoneEvent, RegistrationUpdated
+from sansip.phone.params import ParameterError
 
 __all__ = ["add_command", "run_register"]
 
 
-def _report(event: RegisterEvent, as_json: bool) -> None:
-    if isinstance(event, Registered):
+def _report(event: RegistrationUpdated, as_json: bool) -> None:
+    if event.state == "registered":
         record: dict[str, object] = {"event": "registered", "expires": event.expires}
-    elif isinstance(event, RegistrationFailed):
+    elif event.state == "failed":
         record = {"event": "failed", "status": event.status, "reason": event.reason}
-    elif isinstance(event, Unregistered):
-        record = {"event": "unregistered", "status": event.status}
     else:
-        return
+        record = {"event": "unregistered", "status": event.status}
     if as_json:
         print(json.dumps(record), flush=True)
     else:
@@ -62,126 +32,45 @@ def _report(event: RegisterEvent, as_json: bool) -> None:
               flush=True)  # fmt: skip
 
 
-async def registration_targets(
-    params: dict[str, str], transport: Transport, local: Address
-) -> Resolved | None:
-    """Where the REGISTERs go when ``proxyaddress`` (else ``serveraddress``)
-    is a host name, resolved (RFC 3263); None for a numeric host or when
-    there is nothing to register.  Raises :class:`TargetError`."""
-    server = params.get("serveraddress")
-    if not server or params.get("register", "1") == "0":
-        return None
-    return await resolve_hostport(params.get("proxyaddress") or server, transport, params, local)
-
-
-def start_registration(
-    ua: UserAgent,
-    params: dict[str, str],
-    now: float,
-    expires: int = 3600,
-    targets: Resolved | None = None,
-) -> RegisterClient | None:
-    """Register ``ua`` as the parameters say (``serveraddress``, ``username``,
-    ``sipusername``, ``password``, ``realm``, ``proxyaddress``,
-    ``registerinterval``), over the UA's transport; None when there is no
-    ``serveraddress``.  ``targets`` (from :func:`registration_targets`) are
-    tried in order; without them the server or proxy address is used as is."""
-    server = params.get("serveraddress")
-    if not server or params.get("register", "1") == "0":
-        return None
-    transport = ua.endpoint.config.transport
-    default = default_port(transport)
-    host, port = parse_hostport(server, default)
-    proxy = params.get("proxyaddress")
-    dest = parse_hostport(proxy, default) if proxy else (host, port)
-    user = params.get("username", ua.config.user)
-    registrar = SipURI(host, port=port if port != default else None)
-    return ua.register(
-        with_transport(registrar, transport),
-        now,
-        username=params.get("sipusername") or user,
-        password=params.get("password"),
-        expires=int(params.get("registerinterval", str(expires))),
-        aor=SipURI(params.get("realm") or host, user),
-        dest=None if targets else dest,
-        targets=targets.addresses if targets else None,
-    )
-
-
 async def _register(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
-    server = params.get("serveraddress")
-    if not server:
+    if not params.get("serveraddress"):
         print("sansip register: -p serveraddress=HOST[:PORT] is required", file=sys.stderr)
         return 2
-    user = params.get("username", "sansip")
-    local = (params.get("localip", "127.0.0.1"), int(params.get("signalingport", "0")))
-    expires = int(params.get("registerinterval", str(args.expires)))
-    transport = transport_of(params)
+    params.setdefault("registerinterval", str(args.expires))
+    params["signalingonly"] = "1"  # this command makes and takes no calls
     try:
-        targets = await registration_targets(params, transport, local)
-    except TargetError as exc:
+        phone = AsyncPhone(params, rng=command_rng(args))
+        await phone.start()
+    except SansipError as exc:
         print(f"sansip register: {exc}", file=sys.stderr)
-        return 1
-    hostnames = targets.hostnames if targets else None
-    driver = make_driver(transport, local, params, tls_hostnames=hostnames)
-    bound = await driver.start()
-    rng: random.Random = (
-        random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
-    )
-    ua = UserAgent(
-        EndpointConfig(bound, transport),
-        UAConfig(user=user, display_name=params.get("displayname") or None,
-                 user_agent=params.get("useragent", f"sansip/{__version__}"),
-                 extra_headers=parse_custom_headers(params.get("customsipheader", "")),
-                 instance_id=instance_id(params, rng)),
-        rng=rng,
-    )  # fmt: skip
-    loop = asyncio.get_running_loop()
-    outcome: asyncio.Future[RegisterEvent] = loop.create_future()
-    unregistered = asyncio.Event()
+        return 2 if isinstance(exc, ParameterError) else 1
+    answers: asyncio.Queue[RegistrationUpdated] = asyncio.Queue()
 
-    def pump() -> None:
-        while (event := ua.next_event()) is not None:
-            match event:
-                case Registered() | RegistrationFailed():
-                    _report(event, args.json)
-                    if not outcome.done():
-                        outcome.set_result(event)
-                case Unregistered():
-                    _report(event, args.json)
-                    unregistered.set()
-                case RegistrationStateChanged() | MessageDropped():
-                    pass
-                case (
-                    IncomingCall() | CallStateChanged() | RequestCompleted() | EarlyMediaReceived()
-                    | OfferReceived() | SessionUpdated() | ModificationFailed()
-                ):  # fmt: skip
-                    pass  # this command makes and takes no calls
-                case _:
-                    assert_never(event)
-        driver.wake()
+    def on_event(event: PhoneEvent) -> None:
+        if isinstance(event, RegistrationUpdated) and event.account == phone.setup.core.username:
+            _report(event, args.json)
+            answers.put_nowait(event)
 
-    driver.attach(ua, pump)
-    client = start_registration(ua, params, loop.time(), expires, targets)
-    assert client is not None
-    pump()
+    phone.on_phone_event(on_event)
     try:
-        first = await asyncio.wait_for(outcome, args.timeout)
-    except TimeoutError:
-        print("failed status=408 reason=no answer", flush=True)
-        await driver.close()
-        return 1
-    ok = isinstance(first, Registered)
-    if ok and args.hold > 0:
-        await asyncio.sleep(args.hold)
-    if ok:
-        ua.unregister(client, loop.time())
-        pump()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(unregistered.wait(), args.timeout)
-    await driver.close()
-    return 0 if ok else 1
+        await phone.register(wait=False)
+        try:
+            first = await asyncio.wait_for(answers.get(), args.timeout)
+        except TimeoutError:
+            print("failed status=408 reason=no answer", flush=True)
+            return 1
+        ok = first.state == "registered"
+        if ok:
+            if args.hold > 0:
+                await asyncio.sleep(args.hold)
+            phone.unregister()
+            with contextlib.suppress(TimeoutError):
+                while (await asyncio.wait_for(answers.get(), args.timeout)).state != "unregistered":
+                    pass
+        return 0 if ok else 1
+    finally:
+        await phone.stop()
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sansip import __version__
-from sansip.cli.options import parse_hostport
 from sansip.io.asyncio import AsyncioDatagramDriver, AsyncioStreamDriver
 from sansip.server import (
     AuthenticationFailed,
@@ -49,7 +48,7 @@ from sansip.server import (
     ServerEvent,
 )
 from sansip.transaction.endpoint import EndpointConfig
-from sansip.transport.types import Address, Transport
+from sansip.transport.types import Address, Transport, parse_hostport
 
 __all__ = [
     "RunningRegistrar",

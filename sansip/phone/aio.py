@@ -15,9 +15,10 @@ the asyncio driver::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.io.asyncio import AsyncioDatagramDriver, AsyncioDriver, AsyncioStreamDriver
@@ -27,6 +28,17 @@ from sansip.phone.front import CallHandle, FrontEnd
 from sansip.phone.line import PhoneCall
 
 __all__ = ["AsyncCall", "AsyncPhone"]
+
+#: Events and incoming calls kept for ``events()`` and ``incoming()``.
+MAX_QUEUED = 4096
+T = TypeVar("T")
+
+
+def _put_newest(queue: asyncio.Queue[T], item: T) -> None:
+    """Queue ``item``; when the queue is full, the oldest item goes."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 class AsyncCall(CallHandle):
@@ -76,8 +88,9 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     for the parameters and callbacks)."""
 
     def _init_loop(self) -> None:
-        self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
-        self._incoming: asyncio.Queue[AsyncCall] = asyncio.Queue()
+        # Bounded: a program that never reads them loses the oldest, not memory.
+        self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue(MAX_QUEUED)
+        self._incoming: asyncio.Queue[AsyncCall] = asyncio.Queue(MAX_QUEUED)
         self._reg_changed = asyncio.Event()
 
     async def start(self) -> None:
@@ -98,7 +111,8 @@ class AsyncPhone(FrontEnd[AsyncCall]):
                 await call.ended(timeout=35)
         if core.reg_state == "registered":
             self._command(lambda c, now: c.unregister(now))
-            await asyncio.sleep(0.1)
+            with contextlib.suppress(TimeoutError):  # the registrar's answer, or give up
+                await asyncio.wait_for(self._wait_unregistered(), 2.0)
         assert isinstance(driver, AsyncioDriver)
         await driver.close()
         self._driver = self._core = None
@@ -113,13 +127,21 @@ class AsyncPhone(FrontEnd[AsyncCall]):
         await self.stop()
 
     # -- the reference vocabulary ----------------------------------------------------
-    async def register(self, timeout: float = 10.0) -> None:
-        """Register the account; returns once ``registered`` (raises when it failed)."""
+    async def register(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Register the account; returns once ``registered`` (raises when it
+        failed), or at once without ``wait`` (follow ``on_reg_state_change``)."""
         self._command(lambda core, now: core.register(now))
+        if not wait:
+            return
         try:
             await asyncio.wait_for(self._wait_registered(), timeout)
         except TimeoutError:
             raise SansipError("registration timed out") from None
+
+    async def _wait_unregistered(self) -> None:
+        while self.reg_state == "registered":
+            self._reg_changed.clear()
+            await self._reg_changed.wait()
 
     async def _wait_registered(self) -> None:
         self.reg_state = "unregistered"
@@ -151,11 +173,11 @@ class AsyncPhone(FrontEnd[AsyncCall]):
         return AsyncCall(self, call)
 
     def _incoming_call(self, handle: AsyncCall) -> None:
-        self._incoming.put_nowait(handle)
+        _put_newest(self._incoming, handle)
 
-    def _dispatch(self, event: PhoneEvent) -> None:
-        self._events.put_nowait(event)
-        super()._dispatch(event)
+    def _dispatch(self, event: PhoneEvent, handle: AsyncCall | None) -> None:
+        _put_newest(self._events, event)
+        super()._dispatch(event, handle)
 
     def _woken(self) -> None:
         self._reg_changed.set()

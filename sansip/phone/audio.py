@@ -28,13 +28,13 @@ from sansip.audio.frames import (
 from sansip.audio.player import FilePlayer, Ringback, Ringtone
 from sansip.audio.recorder import CallRecorder, FileRecorder, recording_format
 from sansip.audio.tones import ToneSource
-from sansip.io.audio_devices import AudioBackend, AudioDevices, RingPlayer
+from sansip.io.audio_devices import AudioBackend, AudioDevices, DeviceKind, RingPlayer
 from sansip.io.file_writer import open_call_recorder, open_recorder
 from sansip.media.engine import MediaEngine
 from sansip.phone.line import PhoneCall
 from sansip.phone.params import Parameters
 
-__all__ = ["AudioPlan", "PlannedAudio"]
+__all__ = ["AudioPlan", "PlannedAudio", "sound_devices"]
 
 #: The longest recording, in seconds.
 MAX_RECORDING = 3600.0
@@ -68,6 +68,16 @@ class AudioPlan:
         for path in (self.record, self.record_call):
             if path:
                 recording_format(path)
+
+
+def sound_devices(backend: AudioBackend | None = None) -> dict[str, tuple[list[str], str]]:
+    """The sound devices by kind (``capture``, ``playback``, ``ringer``):
+    their names, as the ``audiodevicein``/``audiodeviceout``/``audiodevicering``
+    parameters take them, and the default one.  Raises
+    :class:`~sansip.errors.SansipError` when PortAudio cannot be used."""
+    devices = AudioDevices(backend)
+    return {kind.name.lower(): (devices.device_names(kind), devices.get_device(kind))
+            for kind in DeviceKind}  # fmt: skip
 
 
 class _CallAudio:

@@ -50,7 +50,7 @@ from sansip.media.engine import (
     StreamFailed,
     StreamReported,
 )
-from sansip.message import SipURI, parse_uri
+from sansip.message import ParseError, SipURI, parse_uri
 from sansip.phone.accounts import ExtraAccounts, parse_accounts
 from sansip.phone.events import (
     DISC_LOCAL,
@@ -151,7 +151,7 @@ class PhoneCore:
         self._lines: dict[int, PhoneCall] = {}
         self._by_sip: dict[Call, PhoneCall] = {}
         self._by_port: dict[object, PhoneCall] = {}
-        self._events: deque[PhoneEvent] = deque()
+        self._events: deque[tuple[PhoneEvent, PhoneCall | None]] = deque()
         self.events_dropped = 0
         self.registration: RegisterClient | None = None
         #: The accounts registered beside the main one (``registerex``).
@@ -226,6 +226,12 @@ class PhoneCore:
 
     def next_event(self) -> PhoneEvent | None:
         """The next phone event, or None."""
+        return self._events.popleft()[0] if self._events else None
+
+    def next_call_event(self) -> tuple[PhoneEvent, PhoneCall | None] | None:
+        """The next phone event with the call it is about (None for the
+        account's), or None: a line number is taken again by the next call
+        as soon as it is free, so the front ends go by the call."""
         return self._events.popleft() if self._events else None
 
     # -- lines -----------------------------------------------------------------------
@@ -438,28 +444,31 @@ class PhoneCore:
             if isinstance(media_event, PortsOpened):
                 self._media_ready(call, now)
             elif isinstance(media_event, PortsFailed):
-                self._emit(PhoneWarning(media_event.reason, call.line))
+                self._emit(PhoneWarning(media_event.reason, call.line), call)
                 self._hang_up(call, now, "cannot start media", DISC_LOCAL)
             elif isinstance(media_event, StreamFailed):
                 call.media_failure = f"media stream failed: {media_event.reason}"
-                self._emit(PhoneWarning(call.media_failure, call.line))
+                self._emit(PhoneWarning(call.media_failure, call.line), call)
             elif isinstance(media_event, StreamReported):
                 inner = media_event.event
                 if isinstance(inner, RtpDtmf):
-                    self._emit(DtmfReceived(call.line, call.callid, inner.digit))
+                    self._emit(DtmfReceived(call.line, call.callid, inner.digit), call)
                 elif isinstance(inner, MediaTimedOut):
                     call.media_timed_out = True
                     self._hang_up(call, now, "media timeout", DISC_TIMEOUT)
                 elif isinstance(inner, RecordingFailed):  # the recording stops; the call goes on
                     call.recording_failure = f"{inner.path}: {inner.reason}"
                     self._emit(PhoneWarning(f"recording stopped: {call.recording_failure}",
-                                            call.line))  # fmt: skip
+                                            call.line), call)  # fmt: skip
 
     # -- internals: call flow -------------------------------------------------------------
     def target_uri(self, number: str) -> SipURI:
         """The URI a call to ``number`` (a number, or a ``sip:`` URI) goes to."""
         if number.lower().startswith(("sip:", "sips:")):
-            uri = parse_uri(number)
+            try:
+                uri = parse_uri(number)
+            except ParseError as exc:
+                raise LocalProtocolError(f"bad target {number!r}: {exc.reason}") from None
             if not isinstance(uri, SipURI):
                 raise LocalProtocolError(f"not a SIP URI: {number}")
             return uri
@@ -598,7 +607,7 @@ class PhoneCore:
             if call.direction == OUTGOING and not call.media_started and call.media is not None:
                 problem = call.take_answer(sip.remote_sdp, now)
                 if problem is not None:
-                    self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line))
+                    self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line), call)
                     self._hang_up(call, now, "failed media", DISC_LOCAL)
                     return
             self._start_media(call, now)
@@ -638,7 +647,7 @@ class PhoneCore:
         if by_peer and call.answer_in_ack:
             call.answer_in_ack = False
             if call.take_answer(remote_sdp, now) is not None:
-                self._emit(PhoneWarning("bad SDP answer in the ACK", call.line))
+                self._emit(PhoneWarning("bad SDP answer in the ACK", call.line), call)
             self._start_media(call, now)
         elif not by_peer:
             if call.take_answer(remote_sdp, now) is None:
@@ -679,7 +688,7 @@ class PhoneCore:
         self._emit_state(call, "disconnected", call.reason)
         self.history.append(call)
         account = self.config.username
-        self._emit(CallEnded(call.record(account, self.engine.wall_clock_offset)))
+        self._emit(CallEnded(call.record(account, self.engine.wall_clock_offset)), call)
 
     @property
     def _host(self) -> str:
@@ -691,7 +700,7 @@ class PhoneCore:
             return
         call.state = state
         self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
-                                    call.line, call.callid, reason))  # fmt: skip
+                                    call.line, call.callid, reason), call)  # fmt: skip
 
     def _registration_event(self, event: Registered | RegistrationFailed | Unregistered) -> None:
         state = ("registered" if isinstance(event, Registered) else
@@ -717,8 +726,8 @@ class PhoneCore:
         self.reg_reason = reason if state == "failed" else ""
         self._emit(RegStateChanged(state, self.config.username, reason))
 
-    def _emit(self, event: PhoneEvent) -> None:
+    def _emit(self, event: PhoneEvent, call: PhoneCall | None = None) -> None:
         if len(self._events) >= MAX_EVENTS:
             self._events.popleft()
             self.events_dropped += 1
-        self._events.append(event)
+        self._events.append((event, call))

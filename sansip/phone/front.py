@@ -30,6 +30,7 @@ from sansip.phone.events import (
     CallStateChanged,
     DtmfReceived,
     PhoneEvent,
+    RegistrationUpdated,
     RegStateChanged,
 )
 from sansip.phone.history import History, default_history_path
@@ -237,7 +238,7 @@ class FrontEnd(Vocabulary, Generic[C]):
                 self._tls_server.load_cert_chain(cert, key)
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
-        self._calls: dict[int, C] = {}
+        self._calls: dict[PhoneCall, C] = {}  # the calls going on, by the core's call
         self._callbacks = ReferenceCallbacks()
         self.reg_state = "unregistered"
         self.reg_reason = ""
@@ -351,8 +352,8 @@ class FrontEnd(Vocabulary, Generic[C]):
         core, driver = self._core, self._driver
         if core is None or driver is None:
             return
-        for event in self._drain(core, driver.now()):
-            self._dispatch(event)
+        for event, handle in self._drain(core, driver.now()):
+            self._dispatch(event, handle)
         self._woken()
         driver.wake()
 
@@ -418,33 +419,34 @@ class FrontEnd(Vocabulary, Generic[C]):
         return self._handle(call)._audio()
 
     def _handle(self, call: PhoneCall) -> C:
-        handle = self._calls.get(call.line)
-        if handle is None or handle._call is not call:
-            handle = self._calls[call.line] = self._new_call(call)
+        handle = self._calls.get(call)
+        if handle is None:
+            handle = self._calls[call] = self._new_call(call)
         return handle
 
-    def _drain(self, core: PhoneCore, now: float) -> list[PhoneEvent]:
-        """Where the core lives: its decisions, and the events they made."""
+    def _drain(self, core: PhoneCore, now: float) -> list[tuple[PhoneEvent, C | None]]:
+        """Where the core lives: its decisions, and the events they made,
+        each with the call object it is about."""
         core.process(now)
-        events = []
-        while (event := core.next_event()) is not None:
-            events.append(event)
-            if isinstance(event, CallStateChanged) and event.line not in self._calls:
-                for call in core.calls:
-                    if call.line == event.line:
-                        self._handle(call)
+        events: list[tuple[PhoneEvent, C | None]] = []
+        while (item := core.next_call_event()) is not None:
+            event, call = item
+            events.append((event, None if call is None else self._handle(call)))
         return events
 
-    def _dispatch(self, event: PhoneEvent) -> None:
+    def _dispatch(self, event: PhoneEvent, handle: C | None) -> None:
         """Hand one event to its call object and the callbacks."""
         self._callbacks.fire(event, self.setup.core.username)
-        if isinstance(event, RegStateChanged):
-            if event.account == self.setup.core.username:  # the main account's
-                self.reg_state, self.reg_reason = event.state, event.reason
+        if isinstance(event, RegStateChanged | RegistrationUpdated):
+            # The main account's: every REGISTER answer settles a register()
+            # (a refresh changes no state but is an answer all the same).
+            if event.account == self.setup.core.username:
+                reason = event.reason
+                if isinstance(event, RegistrationUpdated) and event.state == "failed":
+                    reason = f"{event.status} {event.reason}"
+                self.reg_state, self.reg_reason = event.state, reason
                 self._registration_settled()
             return
-        line = event.record.line if isinstance(event, CallEnded) else getattr(event, "line", 0)
-        handle = self._calls.get(line)
         ringing = isinstance(event, CallStateChanged) and event.state == "ringing"
         if handle is not None and ringing and handle.direction == INCOMING:
             self._incoming_call(handle)
@@ -452,5 +454,5 @@ class FrontEnd(Vocabulary, Generic[C]):
             self._stored(lambda store: store.add_call(event.record))
         if handle is not None:
             handle._event(event)
-            if isinstance(event, CallEnded) and self._calls.get(line) is handle:
-                self._calls.pop(line, None)  # unless a new call took the line already
+            if isinstance(event, CallEnded):
+                self._calls.pop(handle._call, None)

@@ -32,6 +32,9 @@ from sansip.phone.line import PhoneCall
 
 __all__ = ["Phone", "ThreadCall"]
 
+#: Incoming calls kept for ``incoming()``.
+MAX_QUEUED = 4096
+
 
 class ThreadCall(CallHandle):
     """One call of a :class:`Phone` (leaving ``with`` hangs up)."""
@@ -80,9 +83,10 @@ class Phone(FrontEnd[ThreadCall]):
     for the parameters and callbacks)."""
 
     def _init_loop(self) -> None:
-        self._incoming: queue.SimpleQueue[ThreadCall] = queue.SimpleQueue()
+        # Bounded: a program that never takes them loses the oldest, not memory.
+        self._incoming: queue.Queue[ThreadCall] = queue.Queue(MAX_QUEUED)
         # Events collected on the owner thread, handed out on the dispatcher thread.
-        self._pending: deque[PhoneEvent] = deque()
+        self._pending: deque[tuple[PhoneEvent, ThreadCall | None]] = deque()
         self._reg_settled = threading.Event()  # registered or failed since register()
 
     def start(self) -> None:
@@ -120,10 +124,13 @@ class Phone(FrontEnd[ThreadCall]):
         self.stop()
 
     # -- the reference vocabulary ----------------------------------------------------
-    def register(self, timeout: float = 10.0) -> None:
-        """Register the account; returns once ``registered`` (raises when it failed)."""
+    def register(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Register the account; returns once ``registered`` (raises when it
+        failed), or at once without ``wait`` (follow ``on_reg_state_change``)."""
         self._reg_settled.clear()
         self._command(lambda core, now: core.register(now))
+        if not wait:
+            return
         if not self._reg_settled.wait(timeout):
             raise SansipError("registration timed out")
         if self.reg_state == "failed":
@@ -167,7 +174,10 @@ class Phone(FrontEnd[ThreadCall]):
             self._reg_settled.set()
 
     def _incoming_call(self, handle: ThreadCall) -> None:
-        self._incoming.put(handle)
+        if self._incoming.full():  # only the dispatcher thread puts: no race to fill it
+            with contextlib.suppress(queue.Empty):
+                self._incoming.get_nowait()
+        self._incoming.put_nowait(handle)
 
     def _on_activity(self) -> None:
         """On the dispatcher thread: collect the core's events on the owner
@@ -177,4 +187,4 @@ class Phone(FrontEnd[ThreadCall]):
             with contextlib.suppress(RuntimeError):  # stopped meanwhile
                 driver.call(lambda: self._pending.extend(self._drain(core, driver.now()))).result()
         while self._pending:
-            self._dispatch(self._pending.popleft())
+            self._dispatch(*self._pending.popleft())

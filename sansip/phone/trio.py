@@ -30,6 +30,9 @@ from sansip.phone.line import PhoneCall
 
 __all__ = ["TrioCall", "TrioPhone"]
 
+#: Incoming calls kept for ``incoming()``.
+MAX_QUEUED = 4096
+
 
 class _FrameChannel:
     """A frame sink feeding a bounded trio memory channel (the newest
@@ -89,7 +92,7 @@ class TrioPhone(FrontEnd[TrioCall]):
     the parameters and callbacks); use it with ``async with``."""
 
     def _init_loop(self) -> None:
-        self._incoming_send, self._incoming_receive = trio.open_memory_channel[TrioCall](math.inf)
+        self._incoming_send, self._incoming_receive = trio.open_memory_channel[TrioCall](MAX_QUEUED)
         self._reg_changed = trio.Event()
 
     async def __aenter__(self) -> TrioPhone:
@@ -122,10 +125,13 @@ class TrioPhone(FrontEnd[TrioCall]):
             self._close_history()
 
     # -- the reference vocabulary ----------------------------------------------------
-    async def register(self, timeout: float = 10.0) -> None:
-        """Register the account; returns once ``registered`` (raises when it failed)."""
+    async def register(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Register the account; returns once ``registered`` (raises when it
+        failed), or at once without ``wait`` (follow ``on_reg_state_change``)."""
         self.reg_state = "registering"
         self._command(lambda core, now: core.register(now))
+        if not wait:
+            return
         with trio.move_on_after(timeout):
             while self.reg_state not in ("registered", "failed"):
                 self._reg_changed = trio.Event()
@@ -158,7 +164,11 @@ class TrioPhone(FrontEnd[TrioCall]):
         return TrioCall(self, call)
 
     def _incoming_call(self, handle: TrioCall) -> None:
-        self._incoming_send.send_nowait(handle)
+        try:
+            self._incoming_send.send_nowait(handle)
+        except trio.WouldBlock:  # full: the oldest goes (a program that never takes them)
+            self._incoming_receive.receive_nowait()
+            self._incoming_send.send_nowait(handle)
 
     def _woken(self) -> None:
         self._reg_changed.set()

@@ -38,9 +38,16 @@ def office() -> Iterator[tuple[str, Phone]]:
 
 def test_the_readme_has_the_asyncio_and_threads_examples() -> None:
     examples = _phone_examples()
-    assert len(examples) == 2
+    assert len(examples) == 3
     assert "AsyncPhone" in examples[0] and "Phone(" in examples[1]
     assert len(examples[0].strip().splitlines()) <= 15
+
+
+def test_the_audio_plan_example_builds_a_phone(tmp_path: Path) -> None:
+    code = _phone_examples()[2] + "\nassert phone.audio_plan is not None\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=40,
+                          check=False, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
 
 
 @pytest.mark.timeout(60)
