@@ -40,7 +40,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("conference", "", "not yet (local conference on the phone API)"),
     ("dtmf", "dtmf", ""), ("play", "play", ""), ("voicerecord", "voicerecord", ""),
     ("screenshare / stopscreenshare", "", "ignored (browser only)"),
-    ("nextcallid", "", "not yet (choosing the Call-ID of the next call)"),
+    ("nextcallid", "nextcallid", "returns the Call-ID"),
     # messaging, presence, BLF
     ("sendchat", "", "not yet (messaging)"), ("sendsms", "", "not yet (messaging)"),
     ("checkpresence", "", "not yet (presence)"), ("setpresencestatus", "", "not yet (presence)"),

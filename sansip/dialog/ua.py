@@ -247,9 +247,10 @@ class UserAgent:
         sdp: bytes = b"",
         dest: Address | None = None,
         targets: Sequence[Address | Target] | None = None,
+        call_id: str | None = None,
     ) -> Call:
         """Send an INVITE to ``target`` (to ``dest``, default: the outbound
-        proxy or the URI's address).
+        proxy or the URI's address), with a fresh Call-ID or ``call_id``.
 
         ``targets`` (instead of ``dest``) are tried in order: the next one
         after a timeout, a transport error or a 503 (RFC 3263 §4.3).  With
@@ -261,7 +262,7 @@ class UserAgent:
             proxy = addresses[0]
         dest = addresses[0] if addresses else proxy or address_of(target)
         host = self.endpoint.config.sent_by[0]
-        call_id = new_call_id(self._rng, host)
+        call_id = call_id or new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
                          self.config.display_name)  # fmt: skip
         headers: list[tuple[str, object]] = [

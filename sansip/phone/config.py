@@ -16,7 +16,7 @@ from sansip.dialog.uaconfig import UAConfig
 from sansip.errors import LocalProtocolError
 from sansip.media import MediaSettings
 from sansip.message import SipURI, is_token
-from sansip.phone.core import PhoneConfig
+from sansip.phone.coreconfig import PhoneConfig
 from sansip.phone.line import MediaOptions
 from sansip.phone.params import ParameterError, Parameters, Source
 from sansip.phone.resolve import parse_nameservers

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Final
 
 from sansip.audio.frames import NullSink, SilenceSource
@@ -50,8 +50,11 @@ from sansip.media.engine import (
     StreamFailed,
     StreamReported,
 )
-from sansip.message import ParseError, SipURI, parse_uri
-from sansip.phone.accounts import ExtraAccounts, parse_accounts
+from sansip.message import SipURI
+from sansip.message.ids import new_call_id
+from sansip.phone.accounts import ExtraAccounts
+from sansip.phone.coreconfig import PhoneConfig
+from sansip.phone.dialing import no_media_sdp, route_of, target_uri
 from sansip.phone.events import (
     DISC_LOCAL,
     DISC_REMOTE,
@@ -63,15 +66,14 @@ from sansip.phone.events import (
     DtmfReceived,
     PhoneEvent,
     PhoneWarning,
-    RegistrationUpdated,
-    RegStateChanged,
 )
-from sansip.phone.line import MediaOptions, PhoneCall, merge_headers, reason_text
+from sansip.phone.line import PhoneCall, merge_headers, reason_text
+from sansip.phone.registration import Registrations
 from sansip.phone.resolve import with_transport
 from sansip.phone.siplog import RECEIVED, SENT, SipLog
 from sansip.rtp import DtmfReceived as RtpDtmf
-from sansip.rtp import MediaTimedOut
-from sansip.transport.types import Address, Datagram, Transport
+from sansip.rtp import MediaTimedOut, RandomSource
+from sansip.transport.types import Address, Datagram
 
 __all__ = ["AudioFactory", "PhoneConfig", "PhoneCore"]
 
@@ -86,51 +88,6 @@ AudioFactory = Callable[[PhoneCall], tuple[object, object]]
 #: do besides its stream (``ringing``, ``early``, ``media``, ``connected``,
 #: ``ended``), for local tones and recordings.
 AudioHook = Callable[[PhoneCall, str, MediaEngine, float], None]
-#: The SDP of a call without media (``signalingonly``): PCMU offered on port 0.
-_NO_MEDIA_SDP = ("v=0\r\no=sansip {0} {0} IN {1} {2}\r\ns=sansip\r\nc=IN {1} {2}\r\n"
-                 "t=0 0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneConfig:
-    """The parameters the core acts on (the names are the reference client's)."""
-
-    serveraddress: Address | None = None
-    #: The account's domain (registrar URI and AOR host) and the port its
-    #: URIs name (None: none, as for a name resolved by SRV).
-    domain: str = ""
-    domain_port: int | None = None
-    #: ``extraregisteraccounts``: registered with the main account (see ``registerex``).
-    extra_accounts: str = ""
-    username: str = "sansip"
-    sipusername: str = ""
-    password: str = ""
-    displayname: str = ""
-    register: int = 1
-    registerinterval: int = 300
-    maxlines: int = 4
-    autoaccept: bool = False
-    rejectonbusy: bool = False
-    ringtimeout: float = 90.0
-    calltimeout: float = 60.0
-    blacklist: tuple[str, ...] = ()
-    disablesamecall: bool = False
-    autohold: bool = True  # hold the other line when a call is answered
-    #: How calls' media is built; None: signalling only (an SDP whose audio
-    #: stream is off, no RTP ports).
-    media: MediaOptions | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-    #: ``earlymedia`` 3 and up: an incoming call rings with a 183 carrying our
-    #: answer, and its media flows before it is accepted.
-    earlymedia: int = 2
-    #: The domain of the account's AOR when it is not the server's.
-    realm: str = ""
-    transport: Transport = Transport.UDP
-    #: Where REGISTERs and calls to plain numbers go, in order (the server
-    #: name resolved by RFC 3263; empty: ``serveraddress``).
-    server_targets: tuple[Address, ...] = ()
-    #: The outbound proxy's addresses, in order, when its name was resolved.
-    proxy_targets: tuple[Address, ...] = ()
 
 
 class PhoneCore:
@@ -138,7 +95,7 @@ class PhoneCore:
     each call its source and sink (silence and nothing by default)."""
 
     def __init__(self, ua: UserAgent, engine: MediaEngine, config: PhoneConfig, *,
-                 rng: object, audio: AudioFactory | None = None,
+                 rng: RandomSource, audio: AudioFactory | None = None,
                  audio_hook: AudioHook | None = None) -> None:  # fmt: skip
         self.ua = ua
         self.engine = engine
@@ -153,15 +110,13 @@ class PhoneCore:
         self._by_port: dict[object, PhoneCall] = {}
         self._events: deque[tuple[PhoneEvent, PhoneCall | None]] = deque()
         self.events_dropped = 0
-        self.registration: RegisterClient | None = None
-        #: The accounts registered beside the main one (``registerex``).
-        self.extra = ExtraAccounts(ua)
-        self.reg_state = "unregistered"
-        self.reg_reason = ""
+        #: The main account's registration and the extra accounts'.
+        self.accounts = Registrations(ua, config, self._emit)
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
         #: The line the line-less commands act on (0: the best one, see :meth:`line`).
         self.current_line = 0
         self.last_sent_invite = b""
+        self._next_callid: str | None = None  # drawn by next_callid(), used by the next call
         self.last_received_invite = b""
 
     # -- the SIP machine shape (the driver runs the phone in place of the UA) -------------
@@ -234,6 +189,27 @@ class PhoneCore:
         as soon as it is free, so the front ends go by the call."""
         return self._events.popleft() if self._events else None
 
+    # -- the account -------------------------------------------------------------------
+    @property
+    def registration(self) -> RegisterClient | None:
+        """The main account's registration (None before :meth:`register`)."""
+        return self.accounts.registration
+
+    @property
+    def extra(self) -> ExtraAccounts:
+        """The accounts registered beside the main one (``registerex``)."""
+        return self.accounts.extra
+
+    @property
+    def reg_state(self) -> str:
+        """The main account's state: ``unregistered``, ``registered`` or ``failed``."""
+        return self.accounts.state
+
+    @property
+    def reg_reason(self) -> str:
+        """Why the main account's registration failed (``""`` unless it did)."""
+        return self.accounts.reason
+
     # -- lines -----------------------------------------------------------------------
     @property
     def calls(self) -> list[PhoneCall]:
@@ -284,25 +260,7 @@ class PhoneCore:
     # -- registration -----------------------------------------------------------------
     def register(self, now: float) -> None:
         """Register the account at ``serveraddress`` (and keep it fresh)."""
-        config = self.config
-        server = config.serveraddress
-        if server is None:
-            raise LocalProtocolError("register() needs serveraddress")
-        if self.registration is not None:
-            self.ua.unregister(self.registration, now)
-        domain = config.domain or server[0]
-        port = config.domain_port if config.domain else server[1]
-        user = config.username
-        targets = list(config.proxy_targets or config.server_targets) or None
-        dest = self.ua.config.outbound_proxy or server
-        self.registration = self.ua.register(
-            with_transport(SipURI(domain, port=port), config.transport), now,
-            username=config.sipusername or user, password=config.password or None,
-            expires=config.registerinterval, aor=SipURI(config.realm or domain, user),
-            dest=None if targets else dest, targets=targets,
-        )  # fmt: skip
-        if self.config.extra_accounts and not self.extra.added:
-            self.extra.add(parse_accounts(self.config.extra_accounts), now)
+        self.accounts.register(now)
 
     def set_headers(self, text: str) -> None:
         """The extra headers of every request sent from now on (see
@@ -313,8 +271,7 @@ class PhoneCore:
 
     def unregister(self, now: float) -> None:
         """Remove the account's binding."""
-        if self.registration is not None:
-            self.ua.unregister(self.registration, now)
+        self.accounts.unregister(now)
 
     # -- calls -------------------------------------------------------------------------
     def call(self, target: str, now: float, *, targets: list[Address] | None = None) -> PhoneCall:
@@ -433,7 +390,7 @@ class PhoneCore:
                     call.media.cancel_offer()  # the previous session stays
                     call.hold_pending = None
             elif isinstance(event, Registered | RegistrationFailed | Unregistered):
-                self._registration_event(event)
+                self.accounts.handle(event)
             elif isinstance(event, RegistrationStateChanged | RequestCompleted):
                 pass  # followed through Registered/Failed; requests are their sender's
             # MessageDropped: counted by the UA
@@ -462,22 +419,15 @@ class PhoneCore:
                                             call.line), call)  # fmt: skip
 
     # -- internals: call flow -------------------------------------------------------------
+    def next_callid(self) -> str:
+        """The Call-ID the next outgoing call will have."""
+        if self._next_callid is None:
+            self._next_callid = new_call_id(self._rng, self.ua.endpoint.config.sent_by[0])
+        return self._next_callid
+
     def target_uri(self, number: str) -> SipURI:
         """The URI a call to ``number`` (a number, or a ``sip:`` URI) goes to."""
-        if number.lower().startswith(("sip:", "sips:")):
-            try:
-                uri = parse_uri(number)
-            except ParseError as exc:
-                raise LocalProtocolError(f"bad target {number!r}: {exc.reason}") from None
-            if not isinstance(uri, SipURI):
-                raise LocalProtocolError(f"not a SIP URI: {number}")
-            return uri
-        server = self.config.serveraddress
-        if server is None:
-            raise LocalProtocolError(f"calling {number!r} needs serveraddress (or a sip: URI)")
-        if self.config.domain:
-            return SipURI(self.config.domain, number, port=self.config.domain_port)
-        return SipURI(server[0], number, port=server[1])
+        return target_uri(self.config, number)
 
     def _open_media(self, call: PhoneCall) -> None:
         options = self.config.media
@@ -494,7 +444,7 @@ class PhoneCore:
         if source is None or sink is None:
             source = source or SilenceSource(options.sample_rate)
             sink = sink or NullSink()
-        call.build_media(options, call.port, self._rng, source, sink)  # type: ignore[arg-type]
+        call.build_media(options, call.port, self._rng, source, sink)
         if call.direction == OUTGOING and call.sip is None and call.state == "setup":
             assert call.media is not None
             self._invite(call, call.media.offer(), now)
@@ -510,23 +460,16 @@ class PhoneCore:
         server's addresses, or the URI's own (resolved) ones."""
         assert isinstance(call.target, SipURI)
         config = self.config
-        targets = list(config.proxy_targets) or call.targets
-        dest = None
-        if not targets and self.ua.config.outbound_proxy is None:
-            if config.server_targets and not call.explicit_uri:
-                targets = list(config.server_targets)
-            else:
-                dest = None if call.explicit_uri else config.serveraddress
-        sip = self.ua.call(call.target, now, sdp=sdp, dest=dest, targets=targets)
+        dest, targets = route_of(config, call, proxied=self.ua.config.outbound_proxy is not None)
+        call_id, self._next_callid = self._next_callid, None
+        sip = self.ua.call(call.target, now, sdp=sdp, dest=dest, targets=targets, call_id=call_id)
         self.last_sent_invite = bytes(sip.invite)
         self._bind(call, sip)
         if config.calltimeout > 0:
             call.deadline = now + config.calltimeout
 
     def _no_media_sdp(self) -> bytes:
-        host = self.ua.endpoint.config.local[0]
-        family = "IP6" if ":" in host else "IP4"
-        return _NO_MEDIA_SDP.format(1, family, host).encode()
+        return no_media_sdp(self.ua.endpoint.config.local[0])
 
     def _early_answer(self, call: PhoneCall, sip: Call, now: float) -> None:
         """``earlymedia`` 3+: answer the offer in a 183 now, so media flows while it rings."""
@@ -701,30 +644,6 @@ class PhoneCore:
         call.state = state
         self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
                                     call.line, call.callid, reason), call)  # fmt: skip
-
-    def _registration_event(self, event: Registered | RegistrationFailed | Unregistered) -> None:
-        state = ("registered" if isinstance(event, Registered) else
-                 "failed" if isinstance(event, RegistrationFailed) else "unregistered")  # fmt: skip
-        reason = f"{event.status} {event.reason}" if isinstance(event, RegistrationFailed) else ""
-        extra = self.extra.account_of(event.registration)
-        main = event.registration is self.registration
-        if extra is not None or main:
-            status = 200 if isinstance(event, Registered) else event.status
-            expires = event.expires if isinstance(event, Registered) else 0
-            why = event.reason if isinstance(event, RegistrationFailed) else ""
-            account = extra if extra is not None else self.config.username
-            self._emit(RegistrationUpdated(state, account, status, why, expires))
-        if extra is not None:  # an extra account: reported under its own AOR
-            self._emit(RegStateChanged(state, extra, reason))
-        elif event.registration is self.registration:
-            self._reg_state(state, reason)
-
-    def _reg_state(self, state: str, reason: str) -> None:
-        if state == self.reg_state and state != "failed":
-            return
-        self.reg_state = state
-        self.reg_reason = reason if state == "failed" else ""
-        self._emit(RegStateChanged(state, self.config.username, reason))
 
     def _emit(self, event: PhoneEvent, call: PhoneCall | None = None) -> None:
         if len(self._events) >= MAX_EVENTS:

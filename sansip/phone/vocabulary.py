@@ -167,6 +167,11 @@ class Vocabulary(ABC):
         result: int = self._command(current)
         return result
 
+    def nextcallid(self) -> str:
+        """The Call-ID the next outgoing call will have (to match it with a
+        server's records before the call is placed)."""
+        return str(self._command(lambda core, _now: core.next_callid()))
+
     def linetocallid(self, line: int) -> str:
         """The Call-ID of the call on ``line``, ``""`` if none."""
         return str(self._command(lambda core, _now: _or(lambda: core.line(line).callid, "")))

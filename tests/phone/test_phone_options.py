@@ -180,3 +180,19 @@ def test_the_phone_api_by_its_short_names() -> None:
     assert sansip.AudioPlan is AudioPlan and sansip.TrioPhone.__name__ == "TrioPhone"
     with pytest.raises(AttributeError):
         _ = sansip.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_nextcallid_is_the_call_id_of_the_next_call() -> None:
+    async def run() -> tuple[str, str, str]:
+        async with AsyncPhone(username="bob", autoaccept=1, signalingonly=1) as bob, \
+                AsyncPhone(username="alice", signalingonly=1) as alice:  # fmt: skip
+            announced = alice.nextcallid()
+            assert alice.nextcallid() == announced  # stable until a call takes it
+            call = await alice.call(_target(bob))
+            await call.connected(timeout=5)
+            call.hangup()
+            await call.ended(timeout=10)
+            return announced, call.callid, alice.nextcallid()
+
+    announced, used, following = asyncio.run(run())
+    assert used == announced and following != announced
