@@ -609,8 +609,12 @@ class PhoneCore:
         sip = call.sip
         if sip is None:  # no INVITE yet: the media was still being opened
             self._ended(call, None, reason, now)
-        else:
-            self.ua.hangup(sip, now)
+            return
+        self.ua.hangup(sip, now)
+        if sip.cancel_pending:
+            # Nothing came back yet: the UA CANCELs once a provisional response
+            # arrives (RFC 3261 §9.1), or lets timer B end it; the line is free now.
+            self._ended(call, sip, reason, now)
 
     def _ended(self, call: PhoneCall, sip: Call | None, sip_reason: str, now: float) -> None:
         if call.state == "disconnected":

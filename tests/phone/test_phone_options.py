@@ -196,3 +196,26 @@ def test_nextcallid_is_the_call_id_of_the_next_call() -> None:
 
     announced, used, following = asyncio.run(run())
     assert used == announced and following != announced
+
+
+@pytest.mark.timeout(30)
+def test_calltimeout_ends_a_call_nobody_answers() -> None:
+    """``calltimeout`` 1.5 s to a socket that never answers: the call ends
+    then (not after timer B), with the setup timeout as its reason."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+
+    async def run() -> tuple[str, int, float]:
+        async with AsyncPhone(username="alice", calltimeout=1500) as alice:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            call = await alice.call(f"sip:bob@127.0.0.1:{silent.getsockname()[1]}")
+            record = await call.ended(timeout=20)
+            return record.reason, record.discparty, loop.time() - started
+
+    try:
+        reason, party, took = asyncio.run(run())
+    finally:
+        silent.close()
+    assert reason.endswith("call setup timeout") and party == 3  # a timeout ended it
+    assert 1.4 <= took < 5
