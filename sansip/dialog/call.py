@@ -92,6 +92,8 @@ class Call:
         self.reinvite_key: TransactionKey | None = None
         self.reinvite_sdp: bytes = b""
         self.reinvite_retry_at: float | None = None
+        # Which request carries our offer: INVITE, or UPDATE (RFC 3311).
+        self.reinvite_method = "INVITE"
         # The peer's re-INVITE we have not answered yet, and whether we
         # offered in our 2xx (an offer-less re-INVITE: the answer is in the ACK).
         self.offer_key: TransactionKey | None = None

@@ -1,8 +1,9 @@
-"""Session modification with re-INVITE (RFC 3261 §14), both sides, for
-:class:`~sansip.dialog.ua.UserAgent`.
+"""Session modification with re-INVITE (RFC 3261 §14) or UPDATE (RFC
+3311), both sides, for :class:`~sansip.dialog.ua.UserAgent`.
 
 Ours: :meth:`SessionModifications.reinvite` sends the new offer in the
-dialog; a 2xx is ACKed and ends in :class:`SessionUpdated`, a 491 (glare)
+dialog (in an UPDATE with ``method="UPDATE"``); a 2xx (ACKed for an INVITE)
+ends in :class:`SessionUpdated`, a 491 (glare)
 is retried after 2.1-4 s when this UA owns the Call-ID and 0-2 s when it
 does not (§14.1), a 408 or 481 (or no answer) ends the call with a BYE
 (§12.2.1.2), any other failure — a transport error counts as a 503
@@ -15,7 +16,10 @@ retransmitted until the ACK, §13.3.1.4) or :meth:`reject_offer` (488 by
 default).  While our re-INVITE is pending the peer's gets 491; while the
 peer's is unanswered a second one gets 500 with Retry-After (§14.2).  An
 offer-less re-INVITE asks for our offer: ``accept_offer`` sends it in the
-2xx and the answer comes in the ACK.
+2xx and the answer comes in the ACK.  The peer's UPDATE with an offer
+(in a confirmed dialog, or an early one once the first offer/answer is
+done) is an :class:`OfferReceived` answered the same way, in its 200; an
+UPDATE without a body (a session refresh) gets 200 at once.
 """
 
 from __future__ import annotations
@@ -52,10 +56,13 @@ class SessionModifications:
         self._glare_waits: set[Call] = set()  # re-INVITEs to retry after a 491
 
     # -- commands ------------------------------------------------------------
-    def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+    def reinvite(self, call: Call, sdp: bytes, now: float, *, method: str = "INVITE") -> None:
         """Offer ``sdp`` to the peer of connected ``call`` in a re-INVITE
-        (hold, resume, codec change).  Raises :class:`LocalProtocolError`
-        when the call is not connected or an offer is already pending."""
+        (hold, resume, codec change), or in an UPDATE with ``method``.
+        Raises :class:`LocalProtocolError` when the call is not connected or
+        an offer is already pending."""
+        if method not in ("INVITE", "UPDATE"):
+            raise LocalProtocolError(f"an offer goes in an INVITE or an UPDATE, not {method}")
         if call.state is not CallState.CONNECTED or call.dialog is None:
             raise LocalProtocolError("only a connected call can be re-INVITEd")
         if not sdp:
@@ -63,6 +70,7 @@ class SessionModifications:
         if self._offer_pending(call):
             raise LocalProtocolError("an offer/answer exchange is already in progress")
         call.reinvite_sdp = sdp
+        call.reinvite_method = method
         self._send_reinvite(call, now)
 
     def accept_offer(self, call: Call, sdp: bytes, now: float) -> None:
@@ -81,6 +89,10 @@ class SessionModifications:
         )  # fmt: skip
         calls.endpoint.respond(key, response, now)
         call.offer_key = call.offer_request = None
+        if request.method == "UPDATE":  # a non-INVITE transaction: no ACK to wait for
+            call.local_sdp, call.remote_sdp = sdp, request.body
+            calls.events.append(SessionUpdated(call, sdp, request.body, True))
+            return
         # Retransmit the 2xx until the ACK, as for the first INVITE.
         calls.resend_2xx_until_ack(call, key, response, now)
         call.local_sdp = sdp
@@ -125,6 +137,29 @@ class SessionModifications:
         call.offer_key, call.offer_request = key, request
         self._calls.events.append(OfferReceived(call, request.body))
 
+    def on_update(self, call: Call, key: TransactionKey, request: Request, now: float) -> None:
+        """The peer sent UPDATE in the dialog of ``call`` (RFC 3311): without
+        a body it refreshes the session (200 now); with an offer it is
+        answered like a re-INVITE's, but only once the first offer/answer is
+        done and no other offer is pending (491 while ours is, 500 with
+        Retry-After otherwise, §5.2)."""
+        if not request.body:
+            config = self._calls.config
+            self._refuse(key, request, 200, now, [
+                ("Contact", self._calls.contact), ("Allow", ", ".join(config.allow)),
+                ("User-Agent", config.user_agent)])  # fmt: skip
+            return
+        if call.reinvite is not None or call.reinvite_retry_at is not None:
+            self._refuse(key, request, 491, now)
+            return
+        settled = bool(call.local_sdp) and bool(call.remote_sdp)
+        if call.offer_key is not None or call.answer_in_ack or not settled:
+            seconds = self._calls.rng.getrandbits(16) % 11
+            self._refuse(key, request, 500, now, [("Retry-After", str(seconds))])
+            return
+        call.offer_key, call.offer_request = key, request
+        self._calls.events.append(OfferReceived(call, request.body))
+
     def on_response(self, call: Call, key: TransactionKey, response: Response, now: float) -> None:
         """A response to our re-INVITE of ``call``."""
         self._on_response(call, key, response, now)
@@ -148,9 +183,10 @@ class SessionModifications:
         if status < 300:
             self._auth.succeeded(request)
             call.dialog.update_from_response(response)
-            ack = call.dialog.create_ack(request.cseq.seq, headers=calls.config.extra_headers)
-            calls.endpoint.send_ack(ack, next_hop(call.dialog), now)
-            call.ack = ack
+            if request.method == "INVITE":
+                ack = call.dialog.create_ack(request.cseq.seq, headers=calls.config.extra_headers)
+                calls.endpoint.send_ack(ack, next_hop(call.dialog), now)
+                call.ack = ack
             call.local_sdp, call.remote_sdp = call.reinvite_sdp, response.body
             calls.events.append(SessionUpdated(call, call.local_sdp, call.remote_sdp, False))
             return
@@ -223,7 +259,7 @@ class SessionModifications:
         assert call.dialog is not None
         calls, config = self._calls, self._calls.config
         request = call.dialog.create_request(
-            "INVITE",
+            call.reinvite_method,
             headers=[("Contact", calls.contact), ("Allow", ", ".join(config.allow)),
                      ("User-Agent", config.user_agent), *config.extra_headers,
                      ("Content-Type", "application/sdp")],

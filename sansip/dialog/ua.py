@@ -374,18 +374,19 @@ class UserAgent:
             return
         self._calls.cancel(call, now)
 
-    def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+    def reinvite(self, call: Call, sdp: bytes, now: float, *, method: str = "INVITE") -> None:
         """Offer ``sdp`` to the peer of connected ``call`` in a re-INVITE
-        (hold, resume, codec change); the outcome is a
+        (hold, resume, codec change), or in an UPDATE (RFC 3311) with
+        ``method="UPDATE"``; the outcome is a
         :class:`~sansip.dialog.call.SessionUpdated` or a
         :class:`~sansip.dialog.call.ModificationFailed`.  Raises
         :class:`LocalProtocolError` when the call is not connected or an
         offer is already pending."""
-        self._reinvites.reinvite(call, sdp, now)
+        self._reinvites.reinvite(call, sdp, now, method=method)
 
     def accept_offer(self, call: Call, sdp: bytes, now: float) -> None:
-        """Answer the peer's re-INVITE of ``call`` with 200 OK and ``sdp``
-        (our answer, or our offer when the re-INVITE had none)."""
+        """Answer the peer's re-INVITE (or UPDATE) of ``call`` with 200 OK
+        and ``sdp`` (our answer, or our offer when the re-INVITE had none)."""
         self._reinvites.accept_offer(call, sdp, now)
 
     def reject_offer(

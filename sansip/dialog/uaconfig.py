@@ -22,7 +22,7 @@ class UAConfig:
     user: str = "sansip"
     display_name: str | None = None
     user_agent: str = "sansip"
-    allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
+    allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE")
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
     #: Credentials for challenges to calls (401/407); registration has its own.

@@ -122,14 +122,12 @@ class UasRequests:
             self._calls.end(call, now, "bye received")
         elif request.method == "INVITE":
             self._reinvites.on_request(call, key, request, now)
-        elif request.method in ("OPTIONS", "UPDATE"):
-            # Session refreshes and re-INVITEs keep the current session for now.
-            headers: list[tuple[str, object]] = [("Contact", self._calls.contact)]
-            body = call.local_sdp if request.method != "OPTIONS" else b""
-            if body:
-                headers.append(("Content-Type", "application/sdp"))
-            resp = make_response(request, 200, to_tag=request.to.tag,
-                                 headers=headers, body=body)  # fmt: skip
-            self.endpoint.respond(key, resp, now)
+        elif request.method == "UPDATE" and "UPDATE" in self.config.allow:
+            self._reinvites.on_update(call, key, request, now)
+        elif request.method == "OPTIONS":
+            allow = ", ".join(self.config.allow)
+            headers: list[tuple[str, object]] = [("Contact", self._calls.contact), ("Allow", allow)]
+            response = make_response(request, 200, to_tag=request.to.tag, headers=headers)
+            self.endpoint.respond(key, response, now)
         else:
             self._respond(key, request, 405 if request.method in KNOWN_METHODS else 501, now)
