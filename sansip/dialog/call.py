@@ -25,6 +25,7 @@ __all__ = [
     "IncomingCall",
     "ModificationFailed",
     "OfferReceived",
+    "RequestArrived",
     "RequestCompleted",
     "SessionUpdated",
 ]
@@ -208,8 +209,22 @@ class ModificationFailed:
     status: int
 
 
+@dataclass(frozen=True, slots=True)
+class RequestArrived:
+    """A request the application answers came in: MESSAGE (RFC 3428) or
+    INFO (RFC 6086), in the dialog of ``call`` or outside any (``call``
+    None), when its method is in the UA's Allow.  Answer it at once with
+    :meth:`~sansip.dialog.ua.UserAgent.respond` (it holds a server
+    transaction open, and the sender retransmits until it is answered)."""
+
+    request: Request
+    key: TransactionKey
+    call: Call | None = None
+
+
 CallEvent: TypeAlias = (
-    IncomingCall
+    RequestArrived
+    | IncomingCall
     | CallStateChanged
     | RequestCompleted
     | EarlyMediaReceived

@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Final, assert_never
 
-from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState
+from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState, RequestArrived
 from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.events import UAEvent, UAEventQueue
@@ -51,7 +51,7 @@ from sansip.dialog.uac import Authenticator
 from sansip.dialog.uaconfig import UAConfig, proxy_route
 from sansip.dialog.uas import UasRequests
 from sansip.errors import LocalProtocolError
-from sansip.message import NameAddr, ParseError, Request, Response, SipURI
+from sansip.message import NameAddr, ParseError, Request, Response, SipURI, make_response
 from sansip.message.ids import new_call_id, new_tag
 from sansip.transaction import (
     AckReceived,
@@ -93,7 +93,7 @@ class UserAgent:
         *,
         rng: EndpointRandom,
     ) -> None:
-        self.config = config = config or UAConfig()
+        self._config = config = config or UAConfig()
         self.endpoint = Endpoint(endpoint, rng=rng)
         self._rng = rng
         host, port = endpoint.sent_by
@@ -113,6 +113,18 @@ class UserAgent:
         self._outgoing = OutgoingInvites(self._calls, self._auth, retries, self.hangup)
         #: The REGISTER clients of this UA and where their requests go.
         self.registrations = Registrations(self.endpoint, self._events)
+
+    @property
+    def config(self) -> UAConfig:
+        """The identity, headers and policies of the UA; assigning a new one
+        (say, other extra headers) applies to every request and response
+        from then on (the credentials stay those given at creation)."""
+        return self._config
+
+    @config.setter
+    def config(self, config: UAConfig) -> None:
+        self._config = config
+        self._calls.config = self._sender.config = self._uas.config = config
 
     # -- the machine shape ---------------------------------------------------
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
@@ -397,6 +409,23 @@ class UserAgent:
         self._reinvites.reject_offer(call, now, status, warning)
 
     # -- other requests ----------------------------------------------------------
+    def respond(self, arrived: RequestArrived, status: int, now: float, *, body: bytes = b"",
+                content_type: str | None = None,
+                headers: Sequence[tuple[str, object]] = ()) -> None:  # fmt: skip
+        """Answer a request the application was handed (a MESSAGE, an
+        INFO) with ``status`` and an optional body."""
+        if not 200 <= status <= 699:
+            raise LocalProtocolError("answer a request with a final status (200-699)")
+        request = arrived.request
+        extra: list[tuple[str, object]] = [("User-Agent", self.config.user_agent), *headers]
+        if body:
+            extra.append(("Content-Type", content_type or "text/plain"))
+        if status == 405:
+            extra.append(("Allow", ", ".join(self.config.allow)))
+        tag = request.to.tag or new_tag(self._rng)
+        response = make_response(request, status, to_tag=tag, headers=extra, body=body)
+        self.endpoint.respond(arrived.key, response, now)
+
     def send_request(
         self,
         method: str,

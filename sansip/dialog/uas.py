@@ -4,7 +4,7 @@ dialogs, for :class:`~sansip.dialog.ua.UserAgent`."""
 
 from __future__ import annotations
 
-from sansip.dialog.call import INCOMING, Call, CallState, IncomingCall
+from sansip.dialog.call import INCOMING, Call, CallState, IncomingCall, RequestArrived
 from sansip.dialog.calls import CallTable
 from sansip.dialog.errors import DialogGone
 from sansip.dialog.reinvite import SessionModifications
@@ -20,7 +20,10 @@ from sansip.message import (
 from sansip.message.ids import new_tag
 from sansip.transaction import TransactionKey
 
-__all__ = ["UasRequests"]
+__all__ = ["APPLICATION_METHODS", "UasRequests"]
+
+#: Requests handed to the application (``RequestArrived``) when in Allow.
+APPLICATION_METHODS = frozenset({"MESSAGE", "INFO"})
 
 
 class UasRequests:
@@ -62,9 +65,10 @@ class UasRequests:
         if method not in self.config.allow:
             self._respond(key, request, 405 if method in KNOWN_METHODS else 501, now)
             return
+        # A MESSAGE may carry any body: the application judges it.
+        accepted = None if method in APPLICATION_METHODS else self.config.accepted_bodies
         try:
-            check_request(request, supported=self.config.supported,
-                          accepted_bodies=self.config.accepted_bodies)  # fmt: skip
+            check_request(request, supported=self.config.supported, accepted_bodies=accepted)
         except RequestRejected as exc:
             self._respond(key, request, exc.status, now, exc.response_headers)  # type: ignore[arg-type]
             return
@@ -85,6 +89,9 @@ class UasRequests:
             return
         if method == "OPTIONS":
             self._respond(key, request, 200, now)
+            return
+        if method == "MESSAGE":
+            self._calls.events.append(RequestArrived(request, key))
             return
         self._respond(key, request, 481 if method == "BYE" else 405, now)
 
@@ -124,6 +131,8 @@ class UasRequests:
             self._reinvites.on_request(call, key, request, now)
         elif request.method == "UPDATE" and "UPDATE" in self.config.allow:
             self._reinvites.on_update(call, key, request, now)
+        elif request.method in APPLICATION_METHODS and request.method in self.config.allow:
+            self._calls.events.append(RequestArrived(request, key, call))
         elif request.method == "OPTIONS":
             allow = ", ".join(self.config.allow)
             headers: list[tuple[str, object]] = [("Contact", self._calls.contact), ("Allow", allow)]
