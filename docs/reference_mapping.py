@@ -42,7 +42,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("screenshare / stopscreenshare", "", "ignored (browser only)"),
     ("nextcallid", "nextcallid", "returns the Call-ID"),
     # messaging, presence, BLF
-    ("sendchat", "", "not yet (messaging)"), ("sendsms", "", "not yet (messaging)"),
+    ("sendchat", "sendchat", ""), ("sendsms", "sendsms", "MESSAGE with X-Sms: yes"),
     ("checkpresence", "", "not yet (presence)"), ("setpresencestatus", "", "not yet (presence)"),
     ("checkblf", "", "not yet (BLF)"),
     # devices
@@ -80,7 +80,8 @@ CALLBACKS: list[tuple[str, str, str]] = [
     ("onCallStateChange", "on_call_state_change", ""),
     ("onPresenceStateChange", "", "not yet (presence)"),
     ("onBLFStateChange", "", "not yet (BLF)"),
-    ("onChat", "", "not yet (messaging)"), ("onSMS", "", "not yet (messaging)"),
+    ("onChat", "on_chat", ""),
+    ("onSMS", "on_chat", "an SMS gateway's MESSAGE arrives as a chat message"),
     ("onDTMF", "on_dtmf", ""), ("onCdr", "on_cdr", ""), ("onEvent", "on_event", ""),
 ]  # fmt: skip
 

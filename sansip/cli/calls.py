@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ from sansip.cli.phoneargs import (
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.phone.aio import AsyncCall, AsyncPhone
 from sansip.phone.codecs import CodecError
-from sansip.phone.events import PhoneEvent, PhoneWarning
+from sansip.phone.events import ChatReceived, PhoneEvent, PhoneWarning
 from sansip.phone.params import ParameterError
 
 __all__ = ["add_commands", "run_answer", "run_call"]
@@ -59,6 +60,22 @@ def _warn(event: PhoneEvent) -> None:
     """What goes wrong without ending a call (a recording stopped, a stream failed)."""
     if isinstance(event, PhoneWarning):
         print(f"sansip: {event.text}", file=sys.stderr, flush=True)
+
+
+def _chat_printer(as_json: bool) -> Callable[[PhoneEvent], None]:
+    """Print each instant message received (``answer``)."""
+
+    def show(event: PhoneEvent) -> None:
+        if not isinstance(event, ChatReceived):
+            return
+        if as_json:
+            print(json.dumps({"event": "message", "from": event.peername, "text": event.text,
+                              "content_type": event.content_type, "line": event.line}),
+                  flush=True)  # fmt: skip
+        else:
+            print(f"message from {event.peername}: {event.text}", flush=True)
+
+    return show
 
 
 def _later(delay: float, action: Callable[[], object], call: AsyncCall) -> None:
@@ -112,6 +129,7 @@ async def _answer(args: argparse.Namespace) -> int:
     except SansipError as exc:
         print(f"sansip answer: {exc}", file=sys.stderr)
         return 1
+    phone.on_phone_event(_chat_printer(args.json))
     ended = 0
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()

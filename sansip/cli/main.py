@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, corpus_demo, demo, devices, register, registrar
+from sansip.cli import calls, corpus_demo, demo, devices, messages, register, registrar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="instead: the RFC 4475/5118 torture messages, parsed")  # fmt: skip
     calls.add_commands(commands)
     register.add_command(commands)
+    messages.add_command(commands)
     registrar.add_command(commands)
     devices.add_command(commands)
     return parser
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return calls.run_answer(args)
     if args.command == "call":
         return calls.run_call(args)
+    if args.command == "message":
+        return messages.run_message(args)
     if args.command == "register":
         return register.run_register(args)
     if args.command == "registrar":

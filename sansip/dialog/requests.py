@@ -121,6 +121,7 @@ class RequestSender:
         content_type: str | None = None,
         headers: Sequence[tuple[str, object]] = (),
         dest: Address | None = None,
+        call_id: str | None = None,
     ) -> TransactionKey:
         """:meth:`UserAgent.send_request <sansip.dialog.ua.UserAgent.send_request>`:
         a request outside any dialog."""
@@ -134,7 +135,7 @@ class RequestSender:
         fields: list[tuple[str, object]] = [
             ("From", local.with_tag(new_tag(self._rng))),
             ("To", NameAddr(target)),
-            ("Call-ID", new_call_id(self._rng, self.endpoint.config.sent_by[0])),
+            ("Call-ID", call_id or new_call_id(self._rng, self.endpoint.config.sent_by[0])),
             ("CSeq", f"1 {method}"),
             ("User-Agent", self.config.user_agent),
             *self.config.extra_headers,

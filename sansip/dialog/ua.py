@@ -436,15 +436,16 @@ class UserAgent:
         content_type: str | None = None,
         headers: Sequence[tuple[str, object]] = (),
         dest: Address | None = None,
+        call_id: str | None = None,
     ) -> TransactionKey:
         """Send a ``method`` request (MESSAGE, OPTIONS, INFO, PUBLISH, ...)
         outside any dialog to ``target`` (through ``dest``, default: the
-        outbound proxy or the URI's address).  Challenges are answered with
-        the UA's credentials; the outcome is a
-        :class:`~sansip.dialog.call.RequestCompleted` event."""
+        outbound proxy or the URI's address), with a fresh Call-ID or
+        ``call_id``.  Challenges are answered with the UA's credentials; the
+        outcome is a :class:`~sansip.dialog.call.RequestCompleted` event."""
         return self._sender.send_request(method, target, now, body=body,
                                          content_type=content_type, headers=headers,
-                                         dest=dest)  # fmt: skip
+                                         dest=dest, call_id=call_id)  # fmt: skip
 
     def send_in_dialog(
         self,

@@ -128,6 +128,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         media=None if params.get_int("signalingonly") else MediaOptions(host, codecs, settings),
         extra_accounts=params.get_str("extraregisteraccounts"),
         earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
+        dtmfmode=params.get_int("dtmfmode"),
         transport=transport,
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")
@@ -141,6 +142,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,
         outbound_proxy=outbound,
+        allow=(*UAConfig().allow, "MESSAGE", "INFO"),
         follow_redirects=params.get_int("allowcallredirect") == 1,
         extra_headers=custom_headers(params.get_str("customsipheader")),
         instance_id=_instance_id(params),

@@ -29,6 +29,7 @@ from sansip.dialog.call import (
     IncomingCall,
     ModificationFailed,
     OfferReceived,
+    RequestArrived,
     RequestCompleted,
     SessionUpdated,
 )
@@ -68,6 +69,7 @@ from sansip.phone.events import (
     PhoneWarning,
 )
 from sansip.phone.line import PhoneCall, merge_headers, reason_text
+from sansip.phone.messaging import DTMF_INFO_TYPES, Messaging, dtmf_digit, dtmf_relay_body
 from sansip.phone.registration import Registrations
 from sansip.phone.resolve import with_transport
 from sansip.phone.siplog import RECEIVED, SENT, SipLog
@@ -112,6 +114,8 @@ class PhoneCore:
         self.events_dropped = 0
         #: The main account's registration and the extra accounts'.
         self.accounts = Registrations(ua, config, self._emit)
+        #: Instant messages in and out.
+        self.messaging = Messaging(ua, self._emit, rng)
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
         #: The line the line-less commands act on (0: the best one, see :meth:`line`).
         self.current_line = 0
@@ -338,11 +342,39 @@ class PhoneCore:
         call.hold_pending = "resume" if resume else "hold"
 
     def dtmf(self, line: int, digits: str, now: float) -> None:
-        """Send RFC 4733 ``digits`` on the call on ``line``."""
+        """Send ``digits`` on the call on ``line`` as ``dtmfmode`` says: RFC
+        4733 events (4), SIP INFO (1), both (3), or RFC 4733 when the peer
+        took telephone-event and INFO otherwise (2, the default)."""
         call = self.line(line)
-        if call.port is None or not call.media_started:
-            raise LocalProtocolError(f"no media on line {call.line} yet")
-        self.engine.command(call.port, lambda s: s.send_dtmf(digits, now), now)
+        mode = self.config.dtmfmode
+        if mode == 0:
+            raise LocalProtocolError("DTMF is off (dtmfmode 0)")
+        stream = call.media.stream if call.media is not None else None
+        rtp = mode in (3, 4) or (mode == 2 and stream is not None and stream.dtmf_supported)
+        info = mode in (1, 3) or (mode == 2 and not rtp)
+        if rtp:
+            if call.port is None or not call.media_started:
+                raise LocalProtocolError(f"no media on line {call.line} yet")
+            self.engine.command(call.port, lambda s: s.send_dtmf(digits, now), now)
+        if info:
+            if call.sip is None or call.state != "connected":
+                raise LocalProtocolError(f"no connected call on line {call.line}")
+            for digit in digits.replace(" ", ""):
+                self.ua.send_in_dialog(call.sip, "INFO", now, body=dtmf_relay_body(digit),
+                                       content_type="application/dtmf-relay")  # fmt: skip
+
+    def sendchat(self, target: str, text: str, now: float, *,
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:  # fmt: skip
+        """Send ``text`` to ``target`` (a number at the server, or a ``sip:``
+        URI) in a MESSAGE; :class:`ChatReport` events follow."""
+        number = target.strip()
+        uri = with_transport(self.target_uri(number), self.config.transport)
+        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
+        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
+        dest, targets = route_of(
+            self.config, probe, proxied=self.ua.config.outbound_proxy is not None
+        )
+        self.messaging.send(uri, text, now, dest=dest, targets=targets, headers=headers)
 
     def ignore(self, line: int, now: float) -> None:
         """Stop alerting for the incoming call on ``line`` without answering
@@ -391,8 +423,12 @@ class PhoneCore:
                     call.hold_pending = None
             elif isinstance(event, Registered | RegistrationFailed | Unregistered):
                 self.accounts.handle(event)
-            elif isinstance(event, RegistrationStateChanged | RequestCompleted):
-                pass  # followed through Registered/Failed; requests are their sender's
+            elif isinstance(event, RequestArrived):
+                self._arrived(event, now)
+            elif isinstance(event, RequestCompleted):
+                self.messaging.completed(event)
+            elif isinstance(event, RegistrationStateChanged):
+                pass  # followed through Registered/Failed
             # MessageDropped: counted by the UA
         while (media_event := self.engine.next_event()) is not None:
             call = self._by_port.get(media_event.port)
@@ -479,6 +515,31 @@ class PhoneCore:
             return  # refused when accepted (488), not while ringing
         self.ua.progress(sip, now, sdp=call.early_sdp)
         self._start_media(call, now)
+
+    def _arrived(self, event: RequestArrived, now: float) -> None:
+        """A MESSAGE or an INFO: the phone answers it."""
+        call = self._by_sip.get(event.call) if event.call is not None else None
+        request = event.request
+        if request.method == "MESSAGE":
+            peer = str(getattr(request.from_.uri, "user", "") or "")
+            line = call.line if call is not None else -1
+            self.messaging.arrived(event, now, line=line, blocked=peer in self.config.blacklist)
+        elif call is not None:
+            self._info(call, event, now)
+        else:
+            self.ua.respond(event, 481, now)
+
+    def _info(self, call: PhoneCall, event: RequestArrived, now: float) -> None:
+        """An INFO in a call: DTMF (application/dtmf-relay, application/dtmf)
+        is reported like RFC 4733 digits; other bodies get 415."""
+        kind = str(event.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        digit = dtmf_digit(kind, event.request.body)
+        if digit is None:
+            self.ua.respond(event, 415, now, headers=[("Accept", ", ".join(DTMF_INFO_TYPES))])
+            return
+        self.ua.respond(event, 200, now)
+        if digit:
+            self._emit(DtmfReceived(call.line, call.callid, digit), call)
 
     def _start_media(self, call: PhoneCall, now: float) -> None:
         if call.start_media(self.engine, now):

@@ -47,6 +47,9 @@ class PhoneConfig:
     #: The domain of the account's AOR when it is not the server's.
     realm: str = ""
     transport: Transport = Transport.UDP
+    #: How DTMF is sent: 1 SIP INFO, 2 auto (RFC 4733 when negotiated, else
+    #: INFO), 3 both, 4 RFC 4733 only.
+    dtmfmode: int = 2
     #: Where REGISTERs and calls to plain numbers go, in order (the server
     #: name resolved by RFC 3263; empty: ``serveraddress``).
     server_targets: tuple[Address, ...] = ()

@@ -17,6 +17,8 @@ __all__ = [
     "CallEnded",
     "CallRecord",
     "CallStateChanged",
+    "ChatReceived",
+    "ChatReport",
     "DtmfReceived",
     "PhoneEvent",
     "PhoneWarning",
@@ -89,6 +91,30 @@ class PhoneWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatReceived:
+    """A message (RFC 3428 MESSAGE) from ``peername``: ``text`` of
+    ``content_type``, on ``line`` when it came in a call's dialog (else -1)."""
+
+    peername: str
+    text: str
+    line: int = -1
+    content_type: str = "text/plain"
+    peerdisplayname: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReport:
+    """What became of a message we sent to ``peername``: ``status`` 1
+    sending, 2 sent (delivered to the peer or its server), 3 failed;
+    ``reason`` the final response (``"200 OK"``, ``"404 Not Found"``)."""
+
+    peername: str
+    status: int
+    reason: str = ""
+    line: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A call ended; ``record`` is its CDR (emitted after its ``disconnected``)."""
 
@@ -97,5 +123,5 @@ class CallEnded:
 
 PhoneEvent: TypeAlias = (
     CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
-    | CallEnded
+    | CallEnded | ChatReceived | ChatReport
 )  # fmt: skip

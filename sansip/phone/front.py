@@ -399,6 +399,11 @@ class FrontEnd(Vocabulary, Generic[C]):
         """``callback(dtmf, line)`` for each digit received."""
         self._callbacks.add("dtmf", callback)
 
+    def on_chat(self, callback: Callable[[str, str, int, str], object] | None) -> None:
+        """``callback(from, msg, line, group)`` for each message received
+        (``line`` -1 outside a call; ``group`` is ``""``: no group chats)."""
+        self._callbacks.add("chat", callback)
+
     def on_cdr(self, callback: Callable[..., object] | None) -> None:
         """``callback(caller, called, connecttime, duration, direction,
         peerdisplayname, reason, line, callid)`` when a call ends (times in ms)."""

@@ -15,6 +15,8 @@ from sansip.phone.events import (
     INCOMING,
     CallEnded,
     CallStateChanged,
+    ChatReceived,
+    ChatReport,
     DtmfReceived,
     PhoneEvent,
     PhoneWarning,
@@ -37,7 +39,7 @@ class ReferenceCallbacks:
 
     def __init__(self) -> None:
         self.lists: dict[str, list[Callable[..., object]]] = {
-            name: [] for name in ("app", "reg", "call", "dtmf", "cdr", "event", "phone")
+            name: [] for name in ("app", "reg", "call", "dtmf", "cdr", "event", "phone", "chat")
         }
 
     def add(self, kind: str, callback: Callable[..., object] | None) -> None:
@@ -88,3 +90,9 @@ class ReferenceCallbacks:
             self._call("event", "event", cdr)
         elif isinstance(event, PhoneWarning):
             self._call("event", "event", f"EVENT,WARNING,{event.text}")
+        elif isinstance(event, ChatReceived):
+            self._call("chat", event.peername, event.text, event.line, "")
+            self._call("event", "event", f"CHAT,{event.line},{event.peername},{event.text}")
+        elif isinstance(event, ChatReport):
+            self._call("event", "event", f"CHATREPORT,{event.line},{event.peername},"
+                                         f"{event.status},{event.reason}")  # fmt: skip

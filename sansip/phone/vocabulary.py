@@ -172,6 +172,19 @@ class Vocabulary(ABC):
         server's records before the call is placed)."""
         return str(self._command(lambda core, _now: core.next_callid()))
 
+    def sendchat(self, number: str, msg: str) -> None:
+        """Send the text ``msg`` to ``number`` (a number at the server, or a
+        ``sip:`` URI) in a SIP MESSAGE; the result comes as a
+        :class:`~sansip.phone.events.ChatReport` (``CHATREPORT`` notification)."""
+        self._command(lambda core, now: core.sendchat(number, msg, now))
+
+    def sendsms(self, number: str, msg: str, from_: str = "") -> None:
+        """Send ``msg`` as an SMS through the server: a MESSAGE marked
+        ``X-Sms: yes`` (and ``X-Sms-From`` with our own number, if given)
+        for a gateway to deliver to the mobile ``number``."""
+        headers = (("X-Sms", "yes"), *((("X-Sms-From", from_),) if from_ else ()))
+        self._command(lambda core, now: core.sendchat(number, msg, now, headers=headers))
+
     def linetocallid(self, line: int) -> str:
         """The Call-ID of the call on ``line``, ``""`` if none."""
         return str(self._command(lambda core, _now: _or(lambda: core.line(line).callid, "")))

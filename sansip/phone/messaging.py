@@ -1,0 +1,128 @@
+"""Instant messages of a phone, sans-IO (RFC 3428 MESSAGE): ``sendchat``
+and ``sendsms`` out, with the delivery result reported, and messages in,
+answered 200 (603 from a blacklisted sender), reported with the line of
+the call they came in, if any.
+
+A message is sent as it is, never cut: over UDP one that would not fit a
+datagram of :data:`MAX_UDP_MESSAGE` octets is refused with an error that
+says so (use TCP or TLS for long messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from sansip.dialog.call import RequestArrived, RequestCompleted
+from sansip.dialog.ua import UserAgent
+from sansip.errors import LocalProtocolError
+from sansip.message import SipURI
+from sansip.message.ids import new_call_id
+from sansip.phone.events import ChatReceived, ChatReport, PhoneEvent
+from sansip.rtp import RandomSource
+from sansip.transport.types import Address, Transport
+
+__all__ = ["MAX_UDP_MESSAGE", "Messaging"]
+
+#: The largest MESSAGE body sent over UDP (RFC 3428 §8: the request must fit
+#: the path MTU; headers take the rest of 1300 octets).
+MAX_UDP_MESSAGE: Final = 800
+#: Report states of ``CHATREPORT``: sending, sent, failed.
+SENDING, SENT, FAILED = 1, 2, 3
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    peer: str
+    line: int
+
+
+class Messaging:
+    """MESSAGE in and out for one UA; ``emit`` takes the events."""
+
+    def __init__(self, ua: UserAgent, emit: Callable[[PhoneEvent], None],
+                 rng: RandomSource) -> None:  # fmt: skip
+        self.ua = ua
+        self._emit = emit
+        self._rng = rng
+        self._pending: dict[str, _Outgoing] = {}  # by Call-ID (an auth retry keeps it)
+
+    def send(self, target: SipURI, text: str, now: float, *, dest: Address | None = None,
+             targets: list[Address] | None = None, headers: tuple[tuple[str, str], ...] = (),
+             content_type: str = "text/plain;charset=UTF-8", line: int = -1) -> None:  # fmt: skip
+        """Send ``text`` to ``target`` in a MESSAGE outside any dialog."""
+        body = text.encode("utf-8")
+        if self.ua.endpoint.config.transport is Transport.UDP and len(body) > MAX_UDP_MESSAGE:
+            raise LocalProtocolError(
+                f"a message of {len(body)} octets does not fit a UDP datagram (at most "
+                f"{MAX_UDP_MESSAGE}); send it over TCP or TLS (transport=1 or 2)")  # fmt: skip
+        peer = target.user or target.host
+        if targets:
+            dest = targets[0]
+        call_id = new_call_id(self._rng, self.ua.endpoint.config.sent_by[0])
+        self.ua.send_request("MESSAGE", target, now, body=body, content_type=content_type,
+                             headers=headers, dest=dest, call_id=call_id)  # fmt: skip
+        self._pending[call_id] = _Outgoing(peer, line)
+        self._emit(ChatReport(peer, SENDING, "", line))
+
+    def completed(self, event: RequestCompleted) -> bool:
+        """The answer to a MESSAGE we sent (False: not one of ours)."""
+        sent = self._pending.pop(event.request.call_id, None)
+        if sent is None or event.request.method != "MESSAGE":
+            return False
+        status = event.status
+        reason = event.response.reason if event.response is not None else "no answer"
+        state = SENT if 200 <= status < 300 else FAILED
+        self._emit(ChatReport(sent.peer, state, f"{status} {reason}", sent.line))
+        return True
+
+    def arrived(self, event: RequestArrived, now: float, *, line: int, blocked: bool) -> None:
+        """A MESSAGE came (``line``: the call it came in, -1 for none)."""
+        request = event.request
+        if blocked:
+            self.ua.respond(event, 603, now)
+            return
+        uri = request.from_.uri
+        peer = str(getattr(uri, "user", "") or uri)
+        kind = str(request.headers.get("Content-Type") or "text/plain")
+        charset = "utf-8"
+        for param in kind.split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip('"') or charset
+        try:
+            text = request.body.decode(charset, "replace")
+        except LookupError:  # an unknown charset: the text as UTF-8
+            text = request.body.decode("utf-8", "replace")
+        self.ua.respond(event, 200, now)
+        display = request.from_.display_name or ""
+        media_type = kind.split(";", maxsplit=1)[0].strip().lower()
+        self._emit(ChatReceived(peer, text, line, media_type, display))
+
+
+#: The INFO bodies that carry a DTMF digit.
+DTMF_INFO_TYPES: Final = ("application/dtmf-relay", "application/dtmf")
+_DIGITS: Final = "0123456789*#ABCD"
+
+
+def dtmf_digit(content_type: str, body: bytes) -> str | None:
+    """The digit of an INFO body of ``content_type`` (``Signal=5`` for
+    application/dtmf-relay, ``5`` for application/dtmf; ``10``/``11`` stand
+    for ``*``/``#`` as some servers send them); ``""`` for a body without a
+    usable digit; None when the body type is no DTMF one."""
+    if content_type not in DTMF_INFO_TYPES:
+        return None
+    text = body.decode("ascii", "replace")
+    if content_type == "application/dtmf-relay":
+        fields = dict(line.partition("=")[::2] for line in text.splitlines())
+        text = {k.strip().lower(): v for k, v in fields.items()}.get("signal", "")
+    value = text.strip().upper()
+    value = {"10": "*", "11": "#"}.get(value, value)
+    return value if len(value) == 1 and value in _DIGITS else ""
+
+
+def dtmf_relay_body(digit: str, duration_ms: int = 160) -> bytes:
+    """The application/dtmf-relay body of an INFO carrying ``digit``."""
+    if len(digit) != 1 or digit.upper() not in _DIGITS:
+        raise LocalProtocolError(f"not a DTMF digit: {digit!r}")
+    return f"Signal={digit.upper()}\r\nDuration={duration_ms}\r\n".encode()
