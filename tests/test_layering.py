@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "dialog": {"transaction", "transport", "message", "sdp"},
     "server": {"transaction", "transport", "message"},
     "audio": set(),
+    "bodies": set(),
     "media": {"sdp", "rtp", "audio"},
     # The drivers run the machines of every layer below the applications.
     "io": {
@@ -63,7 +64,7 @@ ALLOWED: dict[str, set[str]] = {
 APPLICATIONS = {"cli", "phone", "web"}
 SANS_IO = (
     "message", "sdp", "rtp", "ice", "dtls", "transport", "transaction", "dialog", "server",
-    "media", "audio",
+    "media", "audio", "bodies",
 )  # fmt: skip
 FORBIDDEN_MODULES = {
     "socket", "asyncio", "trio", "threading", "selectors", "subprocess", "sounddevice", "random",
