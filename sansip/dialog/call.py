@@ -102,6 +102,9 @@ class Call:
         self.answer_in_ack = False
         # The SDP of the first provisional response that had one (early media).
         self.early_sdp: bytes = b""
+        # Forks of our INVITE that answered after the first 2xx: their ACK by
+        # To-tag (a retransmitted 2xx is ACKed again; each got a BYE).
+        self.ended_forks: dict[str, Request] = {}
 
     @property
     def peer_name(self) -> str:

@@ -3,7 +3,11 @@ a provisional response rings (and may bring early media), a 2xx is ACKed
 and connects, a failure (a timeout counts as a 408, a transport error as
 a 503) is retried elsewhere when it can be (see
 :mod:`~sansip.dialog.invite_retries`) and ends the call otherwise; a 2xx
-retransmitted after its transaction ended is ACKed again (§13.2.2.4)."""
+retransmitted after its transaction ended is ACKed again (§13.2.2.4).
+
+A forked INVITE (§13.2.2.4, §19.3): the first 2xx wins and is the call;
+a 2xx from another fork (another To-tag) is ACKed and at once ended with
+a BYE in its own dialog, and its retransmissions are ACKed again."""
 
 from __future__ import annotations
 
@@ -87,6 +91,15 @@ class OutgoingInvites:
         if not 200 <= response.status < 300 or dialog is None or call.ack is None:
             return
         endpoint = self._calls.endpoint
+        tag = response.to.tag or ""
+        if tag != dialog.remote_tag and response.cseq.method == "INVITE":
+            ended = call.ended_forks.get(tag)
+            if ended is None:
+                self._end_fork(call, response, now)
+            else:  # that fork's 2xx again: our ACK was lost
+                endpoint.send_stateless(ended, next_hop(Dialog.from_uac(call.invite, response)),
+                                        now)  # fmt: skip
+            return
         ack = call.ack
         if ack.cseq.seq != response.cseq.seq:
             if response.cseq.method != "INVITE" or response.cseq.seq > (dialog.local_cseq or 0):
@@ -97,8 +110,32 @@ class OutgoingInvites:
             return
         endpoint.send_stateless(ack, next_hop(dialog), now)
 
+    def _end_fork(self, call: Call, response: Response, now: float) -> None:
+        """A 2xx from another fork after the call was answered: ACK it, then BYE."""
+        calls = self._calls
+        fork = Dialog.from_uac(call.invite, response)
+        extra = calls.config.extra_headers
+        ack = fork.create_ack(call.invite.cseq.seq, headers=extra)
+        calls.endpoint.send_ack(ack, next_hop(fork), now)
+        call.ended_forks[response.to.tag or ""] = ack
+        bye = fork.create_request("BYE", headers=[("User-Agent", calls.config.user_agent),
+                                                  *extra])  # fmt: skip
+        calls.endpoint.send_request(bye, next_hop(fork), now)
+
     def _on_2xx(self, call: Call, response: Response, now: float) -> None:
         calls = self._calls
+        if (
+            call.final is not None
+            and call.dialog is not None
+            and ((response.to.tag or "") != call.dialog.remote_tag)
+        ):
+            ended = call.ended_forks.get(response.to.tag or "")
+            if ended is None:
+                self._end_fork(call, response, now)
+            else:  # that fork's 2xx again: our ACK was lost
+                fork = Dialog.from_uac(call.invite, response)
+                calls.endpoint.send_stateless(ended, next_hop(fork), now)
+            return
         if call.dialog is None or call.dialog.remote_tag != (response.to.tag or ""):
             call.dialog = Dialog.from_uac(call.invite, response)
         else:

@@ -130,6 +130,12 @@ class CallMedia:
         :class:`~sansip.errors.RemoteProtocolError` when it is unusable."""
         self._apply(self._negotiator.receive_answer(sdp), now)
 
+    def replace_answer(self, sdp: bytes, now: float) -> None:
+        """Another answer to our offer (a forked call's 2xx whose SDP differs
+        from the early media's): the stream follows it.  Raises like
+        :meth:`receive_answer`; the session stays as it was then."""
+        self._apply(self._negotiator.replace_answer(sdp), now)
+
     def answer(self, offer: bytes, now: float) -> bytes:
         """Our answer to the peer's ``offer``; starts or updates the stream.
         Raises :class:`~sansip.sdp.NegotiationFailed` (488) or a 400

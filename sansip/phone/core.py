@@ -608,8 +608,14 @@ class PhoneCore:
         elif new is CallState.CONNECTED:
             call.deadline = None
             call.connected_at = now
-            if call.direction == OUTGOING and not call.media_started and call.media is not None:
-                problem = call.take_answer(sip.remote_sdp, now)
+            if call.direction == OUTGOING and call.media is not None:
+                if not call.media_started:
+                    problem = call.take_answer(sip.remote_sdp, now)
+                elif sip.remote_sdp and sip.remote_sdp != sip.early_sdp:
+                    # The 2xx answers otherwise than the early media did (another fork).
+                    problem = call.take_answer(sip.remote_sdp, now, replace=True)
+                else:
+                    problem = None
                 if problem is not None:
                     self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line), call)
                     self._hang_up(call, now, "failed media", DISC_LOCAL)

@@ -117,11 +117,15 @@ class PhoneCall:
             return self.media.offer()
         return self.media.answer(offer, now)
 
-    def take_answer(self, sdp: bytes, now: float) -> str | None:
-        """The peer's answer to our offer; None, or why it is unusable."""
+    def take_answer(self, sdp: bytes, now: float, *, replace: bool = False) -> str | None:
+        """The peer's answer to our offer (``replace``: another answer to the
+        offer answered last); None, or why it is unusable."""
         assert self.media is not None
         try:
-            self.media.receive_answer(sdp, now)
+            if replace:
+                self.media.replace_answer(sdp, now)
+            else:
+                self.media.receive_answer(sdp, now)
         except RemoteProtocolError as exc:
             return exc.reason
         return None

@@ -104,6 +104,8 @@ class Negotiator:
         self._hold = HoldMode.NONE
         self._last_local: SessionDescription | None = None
         self._pending_offer: SessionDescription | None = None
+        #: Our offer the last answer answered (None once the peer offered since).
+        self._answered_offer: SessionDescription | None = None
         self._remote_offer: SessionDescription | None = None
         self._remote: SessionDescription | None = None
         self._result: NegotiationResult | None = None
@@ -209,7 +211,25 @@ class Negotiator:
             raise NegotiationFailed("the answer accepts no audio stream", code, self._local.address)
         result = NegotiationResult(tuple(streams), offer, sdp)
         self._finish(result)
+        self._answered_offer = offer
         return result
+
+    def replace_answer(self, answer: bytes | str | SessionDescription) -> NegotiationResult:
+        """Another answer to the offer of ours that was answered last: from
+        another early dialog of a forked INVITE, or a 2xx whose SDP differs
+        from the 18x's (RFC 3261 §13.2.2.4, RFC 3264 §5); it is negotiated
+        anew and replaces the session.  Raises like :meth:`receive_answer`
+        (the session stays as it was then)."""
+        self._require(NegotiatorState.DONE, action="take another answer")
+        offer = self._answered_offer
+        if offer is None:
+            raise LocalProtocolError("no offer of ours was answered last")
+        self._pending_offer, self._state = offer, NegotiatorState.LOCAL_OFFER
+        try:
+            return self.receive_answer(answer)
+        except Exception:
+            self._pending_offer, self._state = None, NegotiatorState.DONE
+            raise
 
     def cancel_offer(self) -> None:
         """Forget our pending offer (rejected or withdrawn); back to IDLE or DONE."""
@@ -239,6 +259,7 @@ class Negotiator:
         self._require(NegotiatorState.REMOTE_OFFER, action="create an answer")
         offer = self._remote_offer
         assert offer is not None
+        self._answered_offer = None
         media = self._answer_media(offer)
         answer = self._stamp(media)
         for ours in answer.media:

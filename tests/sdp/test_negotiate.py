@@ -415,3 +415,25 @@ def test_set_local_media_changes_the_answer_port() -> None:
 def test_session_id_from_injected_randomness() -> None:
     assert new_session_id(random.Random(1)) == new_session_id(random.Random(1))
     assert 0 <= new_session_id(random.Random(2)) < 2**62
+
+
+def test_another_answer_to_the_same_offer_replaces_the_session() -> None:
+    """A forked INVITE: the early media's answer first, then a 2xx from
+    another fork answering the same offer otherwise (RFC 3261 §13.2.2.4)."""
+    alice = negotiator(ALICE, 4000)
+    offer = alice.create_offer()
+    first = negotiator(BOB, 5000)
+    second = negotiator("192.0.2.3", 6000, codecs=codec_preferences(codec="pcmu"))
+    first.receive_offer(offer.to_bytes())
+    alice.receive_answer(first.create_answer().to_bytes())
+    assert audio(alice).remote_port == 5000
+    second.receive_offer(offer.to_bytes())
+    alice.replace_answer(second.create_answer().to_bytes())
+    assert (audio(alice).remote_address, audio(alice).remote_port) == ("192.0.2.3", 6000)
+    assert audio(alice).codec.name == "PCMU" and alice.state is NegotiatorState.DONE
+    with pytest.raises(RemoteProtocolError):  # an unusable one leaves the session as it was
+        alice.replace_answer(b"v=0\r\nnot sdp")
+    assert audio(alice).remote_port == 6000 and alice.state is NegotiatorState.DONE
+    exchange(first, alice, first.create_offer())  # the peer offered since: nothing to re-answer
+    with pytest.raises(LocalProtocolError):
+        alice.replace_answer(second.create_answer().to_bytes())
