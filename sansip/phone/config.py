@@ -128,7 +128,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         media=None if params.get_int("signalingonly") else MediaOptions(host, codecs, settings),
         extra_accounts=params.get_str("extraregisteraccounts"),
         earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
-        dtmfmode=params.get_int("dtmfmode"),
+        dtmfmode=params.get_int("dtmfmode"), holdtype=params.get_int("holdtype"),
         transport=transport,
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")

@@ -329,11 +329,16 @@ class PhoneCore:
             self._hang_up(call, now, "User Hung Up", DISC_LOCAL)
 
     def hold(self, line: int, now: float, *, resume: bool = False) -> None:
-        """Put the call on ``line`` on hold (a sendonly re-offer) or resume it."""
+        """Put the call on ``line`` on hold or resume it: a re-offer that is
+        sendonly (``holdtype`` -1 or 2; 3, recvonly, is sent as sendonly too)
+        or inactive (4); ``holdtype`` 0 turns hold off."""
         call = self.line(line)
         if call.sip is None or call.media is None or call.state != "connected":
             raise LocalProtocolError(f"no connected call on line {call.line}")
-        sdp = call.media.resume() if resume else call.media.hold()
+        if self.config.holdtype == 0 and not resume:
+            raise LocalProtocolError("hold is off (holdtype 0)")
+        inactive = self.config.holdtype == 4
+        sdp = call.media.resume() if resume else call.media.hold(inactive=inactive)
         try:
             self.ua.reinvite(call.sip, sdp, now)
         except LocalProtocolError:

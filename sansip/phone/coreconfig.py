@@ -50,6 +50,8 @@ class PhoneConfig:
     #: How DTMF is sent: 1 SIP INFO, 2 auto (RFC 4733 when negotiated, else
     #: INFO), 3 both, 4 RFC 4733 only.
     dtmfmode: int = 2
+    #: How hold is offered: -1/2 sendonly, 4 inactive, 0 off.
+    holdtype: int = -1
     #: Where REGISTERs and calls to plain numbers go, in order (the server
     #: name resolved by RFC 3263; empty: ``serveraddress``).
     server_targets: tuple[Address, ...] = ()

@@ -219,3 +219,39 @@ def test_calltimeout_ends_a_call_nobody_answers() -> None:
         silent.close()
     assert reason.endswith("call setup timeout") and party == 3  # a timeout ended it
     assert 1.4 <= took < 5
+
+
+@pytest.mark.timeout(30)
+def test_holdtype_inactive_and_off() -> None:
+    async def run() -> tuple[str, bool]:
+        async with (
+            AsyncPhone(username="bob", autoaccept=1) as bob,
+            AsyncPhone(username="alice", holdtype=4) as alice,
+        ):  # fmt: skip
+            call = await alice.call(_target(bob))
+            await call.connected(timeout=5)
+            call.hold()
+            for _ in range(100):
+                if call.holds:
+                    break
+                await asyncio.sleep(0.02)
+            reinvite = [e for e in alice.sipmessages() if e.direction == SENT
+                        and e.first_line.startswith("INVITE")][-1]  # fmt: skip
+            return reinvite.data.decode(), call.on_hold
+
+    offer, held = asyncio.run(run())
+    assert "a=inactive" in offer and held
+
+
+def test_holdtype_0_turns_hold_off() -> None:
+    async def run() -> None:
+        async with (
+            AsyncPhone(username="bob", autoaccept=1) as bob,
+            AsyncPhone(username="alice", holdtype=0) as alice,
+        ):  # fmt: skip
+            call = await alice.call(_target(bob))
+            await call.connected(timeout=5)
+            with pytest.raises(LocalProtocolError, match="holdtype 0"):
+                call.hold()
+
+    asyncio.run(run())
