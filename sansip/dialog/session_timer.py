@@ -15,12 +15,13 @@ Sending an INVITE, re-INVITE or UPDATE (§7)::
         request.headers.add(name, value)
     # 422: interval = offer.on_422(response); None: give up (the request
     #      failed), else send the request again with offer.headers()
-    # 2xx: agreement = offer.on_2xx(response)  (None: no session timer)
+    # 2xx: agreement = offer.on_2xx(response)  (None: no session timer, or
+    #      the peer turned it off in a refresh, §7.2: drop the timer)
     timer = agreement.start(now, method=refresh_method(response))
-    # or, for a refresh: timer.refreshed(now, agreement.interval,
-    #                                    agreement.refresher, True)
+    # or, after a refresh: timer.refreshed(now, agreement.interval,
+    #     agreement.refresher, True, min_se=agreement.min_se)
 
-Answering an INVITE, re-INVITE or UPDATE (§9), before anything else::
+Answering an INVITE, re-INVITE or UPDATE (§9), as it arrives::
 
     answer = answer_session_timer(request, min_se=90, interval=1800)
     # answer.status == 422: refuse the request with answer.headers
@@ -180,21 +181,23 @@ def _check_min_se(min_se: int) -> None:
 @dataclass(frozen=True, slots=True)
 class Agreement:
     """A session interval settled by one transaction; ``refresher`` as in
-    its Session-Expires, ``we_are_uac`` whether we sent its request."""
+    its Session-Expires, ``we_are_uac`` whether we sent its request,
+    ``min_se`` the largest Min-SE seen (our later requests carry it, §7.4)."""
 
     interval: int
     refresher: Refresher
     we_are_uac: bool
+    min_se: int = MIN_SE
 
     @property
     def we_refresh(self) -> bool:
         """Whether this UA sends the refreshes."""
         return (self.refresher == "uac") == self.we_are_uac
 
-    def start(self, now: float, *, method: str = "INVITE", min_se: int = MIN_SE) -> SessionTimer:
+    def start(self, now: float, *, method: str = "INVITE") -> SessionTimer:
         """The running timer of this agreement, from ``now``."""
         return SessionTimer(
-            self.interval, self.refresher, self.we_are_uac, now, method=method, min_se=min_se
+            self.interval, self.refresher, self.we_are_uac, now, method=method, min_se=self.min_se
         )
 
 
@@ -223,23 +226,18 @@ class SessionTimerRequest:
         _check_min_se(min_se)
         if interval < min_se:
             raise LocalProtocolError("the session interval must not be below Min-SE (§7.1)")
-        self.expiry = SessionExpiry(interval, refresher)  # checks the values
-        self.min_se = min_se
+        SessionExpiry(interval, refresher)  # checks the values
+        self.interval, self.min_se, self.refresher = interval, min_se, refresher
         self.max_interval = max_interval
         self.max_retries = max_retries
         self.refresh_alone = refresh_alone
         self.retries = 0
 
-    @property
-    def interval(self) -> int:
-        """The session interval asked for."""
-        return self.expiry.interval
-
     def headers(self) -> list[tuple[str, str]]:
         """The fields of the request: ``Supported: timer``, Session-Expires
         and Min-SE (a UA that already lists ``timer`` may drop the first)."""
-        return [("Supported", TIMER), ("Session-Expires", str(self.expiry)),
-                ("Min-SE", str(self.min_se))]  # fmt: skip
+        se = str(SessionExpiry(self.interval, self.refresher))
+        return [("Supported", TIMER), ("Session-Expires", se), ("Min-SE", str(self.min_se))]
 
     def on_422(self, response: Response) -> int | None:
         """A 422 Session Interval Too Small: the interval to ask for in the
@@ -256,7 +254,7 @@ class SessionTimerRequest:
             return None
         self.retries += 1
         self.min_se = max(self.min_se, wanted)
-        self.expiry = SessionExpiry(max(self.interval, self.min_se), self.expiry.refresher)
+        self.interval = max(self.interval, self.min_se)
         return self.interval
 
     def on_2xx(self, response: Response) -> Agreement | None:
@@ -268,10 +266,10 @@ class SessionTimerRequest:
         expiry = session_expires_of(response)
         if expiry is None:
             if self.refresh_alone and not timer_required(response):
-                return Agreement(self.interval, "uac", we_are_uac=True)
+                return Agreement(self.interval, "uac", True, self.min_se)
             return None
         interval = max(expiry.interval, self.min_se)
-        return Agreement(interval, expiry.refresher or "uac", we_are_uac=True)
+        return Agreement(interval, expiry.refresher or "uac", True, self.min_se)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +316,7 @@ def answer_session_timer(
     headers = [("Session-Expires", str(SessionExpiry(chosen, who)))]
     if supported:
         headers.insert(0, ("Require", TIMER))
-    return SessionTimerAnswer(200, tuple(headers), Agreement(chosen, who, we_are_uac=False))
+    return SessionTimerAnswer(200, tuple(headers), Agreement(chosen, who, False, floor))
 
 
 # -- the running timer -------------------------------------------------------
@@ -348,15 +346,8 @@ class SessionTimer:
         _check_min_se(min_se)
         self.method = method
         self.min_se = min_se
-        self.interval = interval
-        self.refresher: Refresher = refresher
-        self.we_are_uac = we_are_uac
-        self.last_refresh = now
-        #: True once ``"expire"`` was returned: the session is over.
-        self.expired = False
         self._refresh_at: float | None = None
-        self._expire_at = now
-        self.refreshed(now, interval, refresher, we_are_uac)
+        self.refreshed(now, interval, refresher, we_are_uac)  # sets the rest
 
     @property
     def we_refresh(self) -> bool:
@@ -368,15 +359,26 @@ class SessionTimer:
         """When the session expires unless refreshed (§10: BYE goes a bit earlier)."""
         return self.last_refresh + self.interval
 
-    def refreshed(self, now: float, interval: int, refresher: Refresher, we_are_uac: bool) -> None:
+    def refreshed(
+        self,
+        now: float,
+        interval: int,
+        refresher: Refresher,
+        we_are_uac: bool,
+        *,
+        min_se: int | None = None,
+    ) -> None:
         """A refresh succeeded at ``now`` (a 2xx to a re-INVITE or UPDATE,
-        sent or received): restart with what its Session-Expires said."""
+        sent or received): restart with what its Session-Expires said; a
+        larger ``min_se`` (the agreement's) is kept for our next requests."""
         if interval < 1:
             raise LocalProtocolError("a session interval is at least 1 s")
         if refresher not in _REFRESHERS:
             raise LocalProtocolError(f"refresher {refresher!r} is neither uac nor uas")
         self.interval, self.refresher, self.we_are_uac = interval, refresher, we_are_uac
+        self.min_se = max(self.min_se, min_se or 0)
         self.last_refresh = now
+        #: True once ``"expire"`` was returned: the session is over.
         self.expired = False
         self._expire_at = now + expire_delay(interval)
         self._refresh_at = now + interval / 2 if self.we_refresh else None
