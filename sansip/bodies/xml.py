@@ -71,6 +71,7 @@ class _TreeBuilder:
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
         self._flush()
+        self._tail_of = None
         self._count += 1
         if self._count > self.max_elements:
             raise BodyError(f"XML body has more than {self.max_elements} elements")

@@ -112,6 +112,14 @@ def test_text_tails_references_comments_and_processing_instructions() -> None:
     assert text_of(None) is None
 
 
+def test_compact_documents_put_text_in_the_right_element() -> None:
+    root = parse_xml(b"<r><a>1</a><b>2</b><c><d>3</d>4</c>5<e/><f>6</f></r>")
+    a, b, c, e, f = list(root)
+    assert (a.text, a.tail, b.text, b.tail) == ("1", None, "2", None)
+    assert (c.text, c[0].text, c[0].tail, c.tail) == (None, "3", "4", "5")
+    assert (e.text, e.tail, f.text, f.tail) == (None, None, "6", None)
+
+
 def test_encodings() -> None:
     utf16 = '<?xml version="1.0" encoding="UTF-16"?><a>é€</a>'.encode("utf-16")
     assert parse_xml(utf16).text == "é€"
@@ -223,6 +231,47 @@ def _same(parsed: ET.Element, built: ET.Element) -> None:
 @given(trees())
 def test_serialize_then_parse_round_trips(tree: ET.Element) -> None:
     _same(parse_xml(serialize_xml(tree), max_bytes=1 << 20), tree)
+
+
+NO_CR_TEXT = st.text(XML_CHARS.filter(lambda c: c != "\r"), max_size=8)
+
+
+def mixed_trees() -> st.SearchStrategy[ET.Element]:
+    """Trees with mixed content: text and tails anywhere, or none."""
+
+    def element(tag: str, text: str, kids: list[tuple[ET.Element, str]]) -> ET.Element:
+        node = ET.Element(tag)
+        node.text = text or None
+        for kid, tail in kids:
+            kid.tail = tail or None
+            node.append(kid)
+        return node
+
+    leaf = st.builds(element, NAMES, NO_CR_TEXT, st.just([]))
+    return st.recursive(
+        leaf,
+        lambda inner: st.builds(
+            element, NAMES, NO_CR_TEXT, st.lists(st.tuples(inner, NO_CR_TEXT), max_size=4)
+        ),
+        max_leaves=15,
+    )
+
+
+def _same_mixed(parsed: ET.Element, built: ET.Element) -> None:
+    assert (parsed.tag, parsed.text or "", parsed.tail or "") == (
+        built.tag,
+        built.text or "",
+        built.tail or "",
+    )
+    assert len(parsed) == len(built)
+    for got, want in zip(parsed, built, strict=True):
+        _same_mixed(got, want)
+
+
+@ROUND_TRIP
+@given(mixed_trees())
+def test_mixed_content_parses_exactly(tree: ET.Element) -> None:
+    _same_mixed(parse_xml(ET.tostring(tree, encoding="utf-8")), tree)
 
 
 @FUZZ
