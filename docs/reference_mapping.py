@@ -37,7 +37,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("ignore", "ignore", ""), ("forward", "", "not yet (call control: forwarding)"),
     ("hold", "hold", ""), ("mute", "mute", ""), ("mutevideo", "", "not yet (video)"),
     ("transfer", "", "not yet (call control: REFER transfer)"),
-    ("conference", "", "not yet (local conference on the phone API)"),
+    ("conference", "conference", "the local mixer (conferencetype 2)"),
     ("dtmf", "dtmf", ""), ("play", "play", ""), ("voicerecord", "voicerecord", ""),
     ("screenshare / stopscreenshare", "", "ignored (browser only)"),
     ("nextcallid", "nextcallid", "returns the Call-ID"),

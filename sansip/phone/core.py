@@ -54,6 +54,8 @@ from sansip.media.engine import (
 from sansip.message import SipURI
 from sansip.message.ids import new_call_id
 from sansip.phone.accounts import ExtraAccounts
+from sansip.phone.conference import LocalConference
+from sansip.phone.control import CallControl
 from sansip.phone.coreconfig import PhoneConfig
 from sansip.phone.dialing import no_media_sdp, route_of, target_uri
 from sansip.phone.events import (
@@ -69,7 +71,7 @@ from sansip.phone.events import (
     PhoneWarning,
 )
 from sansip.phone.line import PhoneCall, merge_headers, reason_text
-from sansip.phone.messaging import DTMF_INFO_TYPES, Messaging, dtmf_digit, dtmf_relay_body
+from sansip.phone.messaging import Messaging
 from sansip.phone.registration import Registrations
 from sansip.phone.resolve import with_transport
 from sansip.phone.siplog import RECEIVED, SENT, SipLog
@@ -116,6 +118,10 @@ class PhoneCore:
         self.accounts = Registrations(ua, config, self._emit)
         #: Instant messages in and out.
         self.messaging = Messaging(ua, self._emit, rng)
+        #: The local conference (its calls meet in one mixer).
+        self.room = LocalConference(config.media.sample_rate if config.media else 16000)
+        #: The commands on calls in progress, and what the peer does in them.
+        self.control = CallControl(self)
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
         #: The line the line-less commands act on (0: the best one, see :meth:`line`).
         self.current_line = 0
@@ -180,7 +186,7 @@ class PhoneCore:
                 call.digits_at = None
                 digits, call.digits = call.digits, ""
                 if digits:
-                    self.dtmf(call.line, digits, now)
+                    self.control.dtmf(call.line, digits, now)
         self.process(now)
 
     def next_event(self) -> PhoneEvent | None:
@@ -328,85 +334,6 @@ class PhoneCore:
         for call in calls:
             self._hang_up(call, now, "User Hung Up", DISC_LOCAL)
 
-    def hold(self, line: int, now: float, *, resume: bool = False) -> None:
-        """Put the call on ``line`` on hold or resume it: a re-offer that is
-        sendonly (``holdtype`` -1 or 2; 3, recvonly, is sent as sendonly too)
-        or inactive (4); ``holdtype`` 0 turns hold off."""
-        call = self.line(line)
-        if call.sip is None or call.media is None or call.state != "connected":
-            raise LocalProtocolError(f"no connected call on line {call.line}")
-        if self.config.holdtype == 0 and not resume:
-            raise LocalProtocolError("hold is off (holdtype 0)")
-        inactive = self.config.holdtype == 4
-        sdp = call.media.resume() if resume else call.media.hold(inactive=inactive)
-        try:
-            self.ua.reinvite(call.sip, sdp, now)
-        except LocalProtocolError:
-            call.media.cancel_offer()
-            raise
-        call.hold_pending = "resume" if resume else "hold"
-
-    def dtmf(self, line: int, digits: str, now: float) -> None:
-        """Send ``digits`` on the call on ``line`` as ``dtmfmode`` says: RFC
-        4733 events (4), SIP INFO (1), both (3), or RFC 4733 when the peer
-        took telephone-event and INFO otherwise (2, the default)."""
-        call = self.line(line)
-        mode = self.config.dtmfmode
-        if mode == 0:
-            raise LocalProtocolError("DTMF is off (dtmfmode 0)")
-        stream = call.media.stream if call.media is not None else None
-        rtp = mode in (3, 4) or (mode == 2 and stream is not None and stream.dtmf_supported)
-        info = mode in (1, 3) or (mode == 2 and not rtp)
-        if rtp:
-            if call.port is None or not call.media_started:
-                raise LocalProtocolError(f"no media on line {call.line} yet")
-            self.engine.command(call.port, lambda s: s.send_dtmf(digits, now), now)
-        if info:
-            if call.sip is None or call.state != "connected":
-                raise LocalProtocolError(f"no connected call on line {call.line}")
-            for digit in digits.replace(" ", ""):
-                self.ua.send_in_dialog(call.sip, "INFO", now, body=dtmf_relay_body(digit),
-                                       content_type="application/dtmf-relay")  # fmt: skip
-
-    def sendchat(self, target: str, text: str, now: float, *,
-                 headers: tuple[tuple[str, str], ...] = ()) -> None:  # fmt: skip
-        """Send ``text`` to ``target`` (a number at the server, or a ``sip:``
-        URI) in a MESSAGE; :class:`ChatReport` events follow."""
-        number = target.strip()
-        uri = with_transport(self.target_uri(number), self.config.transport)
-        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
-        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
-        dest, targets = route_of(
-            self.config, probe, proxied=self.ua.config.outbound_proxy is not None
-        )
-        self.messaging.send(uri, text, now, dest=dest, targets=targets, headers=headers)
-
-    def ignore(self, line: int, now: float) -> None:
-        """Stop alerting for the incoming call on ``line`` without answering
-        the peer (it ends when the caller gives up or the ring timeout passes)."""
-        call = self.line(line)
-        if call.direction != INCOMING or call.state != "ringing":
-            raise LocalProtocolError(f"nothing ringing on line {call.line}")
-        call.reason = "ignored"
-
-    def mute(self, line: int, muted: bool = True, direction: int = 0) -> None:
-        """Mute the call on ``line``: 0 both ways, 1 what we hear, 2 what we
-        send (silence goes out and is played instead)."""
-        call = self.line(line)
-        call.mute_out = muted and direction in (0, 2)
-        call.mute_in = muted and direction in (0, 1)
-
-    def play(self, line: int, source: object | None, *, to_peer: bool = True) -> None:
-        """Play ``source`` (a frame source: a file player, a tone) into what
-        the call on ``line`` sends (``to_peer``) or into what we hear; None
-        stops what plays there."""
-        self.line(line).play(source, to_peer=to_peer)
-
-    def record(self, line: int, recorder: object | None) -> object | None:
-        """Record both directions of the call on ``line`` with ``recorder``
-        (a call recorder); None stops.  Returns the recorder that was in use."""
-        return self.line(line).set_recorder(recorder)
-
     # -- events ------------------------------------------------------------------------
     def process(self, now: float) -> None:
         """Turn the UA's and the engine's events into decisions and phone events."""
@@ -416,11 +343,11 @@ class PhoneCore:
             elif isinstance(event, SipCallStateChanged):
                 self._sip_state(event.call, event.new, event.reason, now)
             elif isinstance(event, EarlyMediaReceived):
-                self._early_media(event.call, event.sdp, now)
+                self.control.early_media(event.call, event.sdp, now)
             elif isinstance(event, OfferReceived):
-                self._offer(event.call, event.sdp, now)
+                self.control.offer(event.call, event.sdp, now)
             elif isinstance(event, SessionUpdated):
-                self._updated(event.call, event.remote_sdp, event.by_peer, now)
+                self.control.updated(event.call, event.remote_sdp, event.by_peer, now)
             elif isinstance(event, ModificationFailed):
                 call = self._by_sip.get(event.call)
                 if call is not None and call.media is not None:
@@ -429,7 +356,7 @@ class PhoneCore:
             elif isinstance(event, Registered | RegistrationFailed | Unregistered):
                 self.accounts.handle(event)
             elif isinstance(event, RequestArrived):
-                self._arrived(event, now)
+                self.control.arrived(event, now)
             elif isinstance(event, RequestCompleted):
                 self.messaging.completed(event)
             elif isinstance(event, RegistrationStateChanged):
@@ -521,31 +448,6 @@ class PhoneCore:
         self.ua.progress(sip, now, sdp=call.early_sdp)
         self._start_media(call, now)
 
-    def _arrived(self, event: RequestArrived, now: float) -> None:
-        """A MESSAGE or an INFO: the phone answers it."""
-        call = self._by_sip.get(event.call) if event.call is not None else None
-        request = event.request
-        if request.method == "MESSAGE":
-            peer = str(getattr(request.from_.uri, "user", "") or "")
-            line = call.line if call is not None else -1
-            self.messaging.arrived(event, now, line=line, blocked=peer in self.config.blacklist)
-        elif call is not None:
-            self._info(call, event, now)
-        else:
-            self.ua.respond(event, 481, now)
-
-    def _info(self, call: PhoneCall, event: RequestArrived, now: float) -> None:
-        """An INFO in a call: DTMF (application/dtmf-relay, application/dtmf)
-        is reported like RFC 4733 digits; other bodies get 415."""
-        kind = str(event.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        digit = dtmf_digit(kind, event.request.body)
-        if digit is None:
-            self.ua.respond(event, 415, now, headers=[("Accept", ", ".join(DTMF_INFO_TYPES))])
-            return
-        self.ua.respond(event, 200, now)
-        if digit:
-            self._emit(DtmfReceived(call.line, call.callid, digit), call)
-
     def _start_media(self, call: PhoneCall, now: float) -> None:
         if call.start_media(self.engine, now):
             self._hook(call, "media", now)
@@ -598,7 +500,7 @@ class PhoneCore:
         if self.config.autohold:
             for other in self._lines.values():
                 if other is not call and other.state == "connected" and not other.on_hold:
-                    self.hold(other.line, now)
+                    self.control.hold(other.line, now)
         self.ua.answer(sip, now, sdp=sdp)
         self._start_media(call, now)
 
@@ -628,50 +530,12 @@ class PhoneCore:
             self._start_media(call, now)
             self._hook(call, "connected", now)
             self._emit_state(call, "connected")
+            if call.join_conference and call.to_peer is not None:
+                self.room.join(call)
             if call.digits:
                 call.digits_at = now + DIGITS_DELAY
         elif new is CallState.DISCONNECTED:
             self._ended(call, sip, reason, now)
-
-    def _early_media(self, sip: Call, sdp: bytes, now: float) -> None:
-        call = self._by_sip.get(sip)
-        if call is None or call.media_started or call.media is None:
-            return
-        if call.take_answer(sdp, now) is None:
-            self._hook(call, "early", now)
-            self._start_media(call, now)
-
-    def _offer(self, sip: Call, sdp: bytes, now: float) -> None:
-        call = self._by_sip.get(sip)
-        if call is None or call.media is None:
-            self.ua.reject_offer(sip, now, 488)
-            return
-        try:
-            answer = call.answer_sdp(sdp, now)
-        except RemoteProtocolError as exc:
-            self.ua.reject_offer(sip, now, exc.status, PhoneCall.warning(exc, self._host))
-            return
-        self.ua.accept_offer(sip, answer, now)
-        call.on_hold = call.media.on_hold
-        self._start_media(call, now)
-
-    def _updated(self, sip: Call, remote_sdp: bytes, by_peer: bool, now: float) -> None:
-        call = self._by_sip.get(sip)
-        if call is None or call.media is None:
-            return
-        if by_peer and call.answer_in_ack:
-            call.answer_in_ack = False
-            if call.take_answer(remote_sdp, now) is not None:
-                self._emit(PhoneWarning("bad SDP answer in the ACK", call.line), call)
-            self._start_media(call, now)
-        elif not by_peer:
-            if call.take_answer(remote_sdp, now) is None:
-                call.on_hold = call.hold_pending == "hold"
-                if call.hold_pending == "hold":
-                    call.holds += 1
-                elif call.hold_pending == "resume":
-                    call.resumes += 1
-            call.hold_pending = None
 
     def _hang_up(self, call: PhoneCall, now: float, reason: str, party: int) -> None:
         if call.state == "disconnected":
@@ -703,6 +567,7 @@ class PhoneCore:
         if sip is not None:
             self._by_sip.pop(sip, None)
         self._lines.pop(call.line, None)
+        self.room.leave(call)
         self._hook(call, "ended", now)
         self._emit_state(call, "disconnected", call.reason)
         self.history.append(call)

@@ -150,15 +150,15 @@ class CallHandle:
 
     def hold(self) -> None:
         """Put the call on hold (a sendonly re-offer)."""
-        self._phone._command(lambda core, now: core.hold(self.line, now))
+        self._phone._command(lambda core, now: core.control.hold(self.line, now))
 
     def resume(self) -> None:
         """Take the call off hold."""
-        self._phone._command(lambda core, now: core.hold(self.line, now, resume=True))
+        self._phone._command(lambda core, now: core.control.hold(self.line, now, resume=True))
 
     def dtmf(self, digits: str) -> None:
         """Send RFC 4733 digits."""
-        self._phone._command(lambda core, now: core.dtmf(self.line, digits, now))
+        self._phone._command(lambda core, now: core.control.dtmf(self.line, digits, now))
 
     def _event(self, event: PhoneEvent) -> None:
         """The phone tells the call what happened to it."""

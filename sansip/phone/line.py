@@ -75,6 +75,7 @@ class PhoneCall:
         #: The addresses an outgoing call's URI resolved to (RFC 3263), if a name.
         self.targets: list[Any] | None = None
         self.explicit_uri = False  # placed to a sip: URI, not to a number at the server
+        self.join_conference = False  # joins the local conference once connected
         self.early_sdp = b""  # our answer, sent in a 183 before the call was accepted
         self.holds = self.resumes = 0  # our hold / resume re-offers the peer accepted
         self.media_timed_out = False

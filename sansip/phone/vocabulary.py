@@ -113,26 +113,26 @@ class Vocabulary(ABC):
 
     def ignore(self, line: int = -1) -> None:
         """Stop alerting for the incoming call on ``line`` without answering."""
-        self._command(lambda core, now: core.ignore(line, now))
+        self._command(lambda core, now: core.control.ignore(line, now))
 
     def hold(self, state: bool = True, line: int = -1) -> None:
         """Put the call on ``line`` on hold (``False``: resume)."""
-        self._command(lambda core, now: core.hold(line, now, resume=not state))
+        self._command(lambda core, now: core.control.hold(line, now, resume=not state))
 
     def mute(self, state: bool = True, direction: int = 0, line: int = -1) -> None:
         """Mute the call on ``line``: direction 0 both, 1 what we hear, 2 what we send."""
-        self._command(lambda core, _now: core.mute(line, state, direction))
+        self._command(lambda core, _now: core.control.mute(line, state, direction))
 
     def dtmf(self, msg: str, line: int = -1) -> None:
         """Send DTMF ``msg`` (RFC 4733) on the call on ``line``."""
-        self._command(lambda core, now: core.dtmf(line, msg, now))
+        self._command(lambda core, now: core.control.dtmf(line, msg, now))
 
     def play(self, start: bool, file: str = "", looping: bool = False,
              toremotepeer: bool = True, line: int = -1) -> None:  # fmt: skip
         """Play a WAV or Ogg Opus ``file`` into the call on ``line`` (to the
         peer, or only locally); ``start=False`` stops it."""
         player = FilePlayer(file, 16000, loop=looping) if start else None
-        self._command(lambda core, _now: core.play(line, player, to_peer=toremotepeer))
+        self._command(lambda core, _now: core.control.play(line, player, to_peer=toremotepeer))
 
     def voicerecord(self, start: bool, path: str = "", line: int = -1,
                     stereo: bool = False) -> None:  # fmt: skip
@@ -144,7 +144,7 @@ class Vocabulary(ABC):
         if start:
             mode: RecordingMode = "stereo" if stereo else "mixed"
             recorder = open_call_recorder(path, 16000, mode=mode, max_duration=4 * 3600)
-        previous = self._command(lambda core, _now: core.record(line, recorder))
+        previous = self._command(lambda core, _now: core.control.record(line, recorder))
         if previous is not None:
             previous.close()
 
@@ -172,18 +172,26 @@ class Vocabulary(ABC):
         server's records before the call is placed)."""
         return str(self._command(lambda core, _now: core.next_callid()))
 
+    def conference(self, number: str = "", add: bool = True) -> None:
+        """Local conference: ``""`` joins every connected call (two at least),
+        a line number 1-9 joins that call, any other number or URI is called
+        and joins once it connects; ``add=False`` takes a line out, or with
+        ``""`` dissolves the conference (the calls go on).  Each party hears
+        the others and us, never itself."""
+        self._command(lambda core, now: core.control.conference(number, now, add=add))
+
     def sendchat(self, number: str, msg: str) -> None:
         """Send the text ``msg`` to ``number`` (a number at the server, or a
         ``sip:`` URI) in a SIP MESSAGE; the result comes as a
         :class:`~sansip.phone.events.ChatReport` (``CHATREPORT`` notification)."""
-        self._command(lambda core, now: core.sendchat(number, msg, now))
+        self._command(lambda core, now: core.control.sendchat(number, msg, now))
 
     def sendsms(self, number: str, msg: str, from_: str = "") -> None:
         """Send ``msg`` as an SMS through the server: a MESSAGE marked
         ``X-Sms: yes`` (and ``X-Sms-From`` with our own number, if given)
         for a gateway to deliver to the mobile ``number``."""
         headers = (("X-Sms", "yes"), *((("X-Sms-From", from_),) if from_ else ()))
-        self._command(lambda core, now: core.sendchat(number, msg, now, headers=headers))
+        self._command(lambda core, now: core.control.sendchat(number, msg, now, headers=headers))
 
     def linetocallid(self, line: int) -> str:
         """The Call-ID of the call on ``line``, ``""`` if none."""
