@@ -91,10 +91,17 @@ _MONTHS: Final = (
 _WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+def _int(digits: str) -> int:
+    """The value of a string of ASCII digits, capped above 2**32-1: any
+    number of digits is read (``int`` refuses more than a few thousand)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 11 else MAX_SEQ + 1
+
+
 def _digits(value: str, what: str) -> int:
     if not is_number(value) or not value.isascii():
         raise ParseError(f"{what} is not a number")
-    return int(value)
+    return _int(value)
 
 
 def _token_and_params(value: str, what: str) -> tuple[str, Mapping[str, str | None]]:
@@ -133,13 +140,13 @@ def parse_cseq(value: str) -> CSeq:
     """Parse ``1*DIGIT LWS Method``; the number must be at most 2**32-1."""
     number, _, method = value.partition(" ")
     if method in _COMMON_METHODS and number.isdigit() and number.isascii():
-        seq = int(number)
+        seq = _int(number)
         if seq <= MAX_SEQ:
             return tuple.__new__(CSeq, (seq, method))
     m = _CSEQ_RE.fullmatch(value)
     if m is None:
         raise ParseError("malformed CSeq")
-    seq = int(m[1])
+    seq = _int(m[1])
     if seq > MAX_SEQ:
         raise ParseError("CSeq number larger than 2**32-1")
     return CSeq(seq, m[2])
@@ -182,7 +189,7 @@ def parse_rack(value: str) -> RAck:
     m = _RACK_RE.fullmatch(value)
     if m is None:
         raise ParseError("malformed RAck")
-    rseq, seq = int(m[1]), int(m[2])
+    rseq, seq = _int(m[1]), _int(m[2])
     if rseq > MAX_SEQ or seq > MAX_SEQ:
         raise ParseError("RAck number larger than 2**32-1")
     return RAck(rseq, seq, m[3])
@@ -268,7 +275,7 @@ class SubscriptionState(NamedTuple):
     def expires(self) -> int | None:
         """The ``expires`` parameter in seconds, or None."""
         value = self.params.get("expires")
-        return min(int(value), MAX_SEQ) if value and is_number(value) else None
+        return min(_int(value), MAX_SEQ) if value and is_number(value) else None
 
     @property
     def reason(self) -> str | None:
@@ -279,7 +286,7 @@ class SubscriptionState(NamedTuple):
     def retry_after(self) -> int | None:
         """The ``retry-after`` parameter in seconds, or None."""
         value = self.params.get("retry-after")
-        return min(int(value), MAX_SEQ) if value and is_number(value) else None
+        return min(_int(value), MAX_SEQ) if value and is_number(value) else None
 
     def __str__(self) -> str:
         return f"{self.state}{format_params(self.params)}"
@@ -314,7 +321,7 @@ def parse_session_expires(value: str) -> SessionExpires:
         raise ParseError("malformed Session-Expires")
     end = m.end()
     params = parse_params(value, end, "Session-Expires") if end < len(value) else EMPTY_PARAMS
-    return SessionExpires(min(int(m.group()), MAX_SEQ), params)
+    return SessionExpires(min(_int(m.group()), MAX_SEQ), params)
 
 
 class Reason(NamedTuple):
@@ -327,7 +334,7 @@ class Reason(NamedTuple):
     def cause(self) -> int | None:
         """The ``cause`` parameter as an int, or None."""
         value = self.params.get("cause")
-        return int(value) if value and is_number(value) else None
+        return _int(value) if value and is_number(value) else None
 
     @property
     def text(self) -> str | None:

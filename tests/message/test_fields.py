@@ -479,3 +479,14 @@ def test_media_type_list() -> None:
     assert parse_media_type_list("") == []
     with pytest.raises(ParseError):
         parse_media_type_list("application/sdp,,text/plain")
+
+
+def test_numbers_of_thousands_of_digits_are_capped_or_refused_never_a_value_error() -> None:
+    from sansip.message.fields import parse_cseq, parse_rack, parse_session_expires
+
+    huge = "9" * 5000  # more digits than int() reads
+    assert parse_session_expires(huge).delta == 2**32 - 1
+    for parse, value in ((parse_cseq, f"{huge} INVITE"), (parse_rack, f"{huge} 1 INVITE")):
+        with pytest.raises(ParseError):
+            parse(value)
+    assert parse_cseq("0" * 5000 + "7 INVITE").seq == 7  # leading zeros are just zeros
