@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TypeAlias
 
 from sansip.dialog.dialog import Dialog
+from sansip.dialog.session_timer import SessionTimer, SessionTimerAnswer, SessionTimerRequest
 from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
 from sansip.transport.types import Address
@@ -105,6 +106,11 @@ class Call:
         # Forks of our INVITE that answered after the first 2xx: their ACK by
         # To-tag (a retransmitted 2xx is ACKed again; each got a BYE).
         self.ended_forks: dict[str, Request] = {}
+        # Session timers (RFC 4028): what our INVITE asked for, how we answer
+        # the request in hand, and the running timer of the session.
+        self.timer_request: SessionTimerRequest | None = None
+        self.timer_answer: SessionTimerAnswer | None = None
+        self.session_timer: SessionTimer | None = None
 
     @property
     def peer_name(self) -> str:

@@ -86,6 +86,10 @@ class InviteRetries:
         self._send(call, retry, dest, now)
         return True
 
+    def resend(self, call: Call, invite: Request, now: float) -> None:
+        """Send ``invite``, a new attempt of the INVITE of ``call``, where the last one went."""
+        self._send(call, invite, call.peer, now)
+
     def _send(self, call: Call, invite: Request, dest: Address, now: float) -> None:
         """Send the next attempt ``invite`` of ``call`` to ``dest``."""
         calls = self._calls

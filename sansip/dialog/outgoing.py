@@ -17,7 +17,8 @@ from sansip.dialog.call import Call, CallState, EarlyMediaReceived
 from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.invite_retries import InviteRetries
-from sansip.dialog.uac import Authenticator
+from sansip.dialog.session_refresh import SessionRefreshes
+from sansip.dialog.uac import Authenticator, next_attempt
 from sansip.message import Response
 from sansip.transaction import TransactionKey
 
@@ -34,11 +35,13 @@ class OutgoingInvites:
         auth: Authenticator,
         retries: InviteRetries,
         hangup: Callable[[Call, float], None],
+        refreshes: SessionRefreshes,
     ) -> None:
         self._calls = calls
         self._auth = auth
         self._retries = retries
         self._hangup = hangup
+        self._refreshes = refreshes
 
     def on_response(self, call: Call, key: TransactionKey, response: Response, now: float) -> None:
         """A response in client transaction ``key`` of ``call`` (its INVITE's or not)."""
@@ -46,6 +49,8 @@ class OutgoingInvites:
             return  # CANCEL and OPTIONS answers need nothing more
         status = response.status
         if status == 503 and self._retries.failover(call, now):
+            return
+        if status == 422 and self._retry_422(call, response, now):
             return
         if status >= 300 and self._retries.retry(call, response, now):
             return
@@ -110,6 +115,19 @@ class OutgoingInvites:
             return
         endpoint.send_stateless(ack, next_hop(dialog), now)
 
+    def _retry_422(self, call: Call, response: Response, now: float) -> bool:
+        """422 Session Interval Too Small: the INVITE again, asking for the
+        interval the answer wants (RFC 4028 §7.3); True if sent."""
+        fields = self._refreshes.retry_after_422(call, response)
+        if fields is None or call.cancel_pending or call.state is CallState.DISCONNECTED:
+            return False
+        retry = next_attempt(call.invite)
+        for name, value in fields:
+            if name != "Supported":
+                retry.headers.set(name, value)
+        self._retries.resend(call, retry, now)
+        return True
+
     def _end_fork(self, call: Call, response: Response, now: float) -> None:
         """A 2xx from another fork after the call was answered: ACK it, then BYE."""
         calls = self._calls
@@ -149,6 +167,7 @@ class OutgoingInvites:
         if call.state is CallState.DISCONNECTED:
             return
         call.connected_at = now
+        self._refreshes.invite_answered(call, response, now)
         calls.set_state(call, CallState.CONNECTED, f"{response.status} {response.reason}")
         if call.cancel_pending:  # hung up while ringing and the 2xx crossed the CANCEL
             call.cancel_pending = False

@@ -35,6 +35,7 @@ from sansip.dialog.call import (
     SessionUpdated,
 )
 from sansip.dialog.calls import CallTable, next_hop
+from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uac import Authenticator
 from sansip.errors import LocalProtocolError
 from sansip.message import Request, Response, make_response
@@ -48,11 +49,16 @@ class SessionModifications:
     call whose dialog failed (the UA's command)."""
 
     def __init__(
-        self, calls: CallTable, auth: Authenticator, hangup: Callable[[Call, float], None]
+        self,
+        calls: CallTable,
+        auth: Authenticator,
+        hangup: Callable[[Call, float], None],
+        refreshes: SessionRefreshes,
     ) -> None:
         self._calls = calls
         self._auth = auth
         self._hangup = hangup
+        self._refreshes = refreshes
         self._glare_waits: set[Call] = set()  # re-INVITEs to retry after a 491
 
     # -- commands ------------------------------------------------------------
@@ -85,10 +91,12 @@ class SessionModifications:
         response = make_response(
             request, 200, to_tag=request.to.tag, body=sdp,
             headers=[("Contact", calls.contact), ("Allow", ", ".join(config.allow)),
-                     ("User-Agent", config.user_agent), ("Content-Type", "application/sdp")],
+                     ("User-Agent", config.user_agent), ("Content-Type", "application/sdp"),
+                     *self._refreshes.answer_headers(call)],
         )  # fmt: skip
         calls.endpoint.respond(key, response, now)
         call.offer_key = call.offer_request = None
+        self._refreshes.answered(call, request, now)  # a refresh too (RFC 4028)
         if request.method == "UPDATE":  # a non-INVITE transaction: no ACK to wait for
             call.local_sdp, call.remote_sdp = sdp, request.body
             calls.events.append(SessionUpdated(call, sdp, request.body, True))
@@ -145,9 +153,12 @@ class SessionModifications:
         Retry-After otherwise, §5.2)."""
         if not request.body:
             config = self._calls.config
-            self._refuse(key, request, 200, now, [
+            fields: list[tuple[str, object]] = [
                 ("Contact", self._calls.contact), ("Allow", ", ".join(config.allow)),
-                ("User-Agent", config.user_agent)])  # fmt: skip
+                ("User-Agent", config.user_agent)]  # fmt: skip
+            fields += self._refreshes.answer_headers(call)
+            self._refuse(key, request, 200, now, fields)
+            self._refreshes.answered(call, request, now)
             return
         if call.reinvite is not None or call.reinvite_retry_at is not None:
             self._refuse(key, request, 491, now)

@@ -47,6 +47,7 @@ from sansip.dialog.register import RegisterClient
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.requests import PendingRequests, RequestSender
+from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uac import Authenticator
 from sansip.dialog.uaconfig import UAConfig, proxy_route
 from sansip.dialog.uas import UasRequests
@@ -107,10 +108,13 @@ class UserAgent:
         self._auth = Authenticator(config.auth_username or config.user, config.auth_password, rng)
         self._requests = PendingRequests(self.endpoint, self._auth, self._events)
         self._sender = RequestSender(self.endpoint, config, self.contact, self._requests, rng=rng)
-        self._reinvites = SessionModifications(self._calls, self._auth, self.hangup)
-        self._uas = UasRequests(self._calls, self._reinvites)
+        self._refreshes = SessionRefreshes(self._calls, self.hangup)
+        self._reinvites = SessionModifications(self._calls, self._auth, self.hangup,
+                                               self._refreshes)  # fmt: skip
+        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes)
         retries = InviteRetries(self._calls, self._auth)
-        self._outgoing = OutgoingInvites(self._calls, self._auth, retries, self.hangup)
+        self._outgoing = OutgoingInvites(self._calls, self._auth, retries, self.hangup,
+                                         self._refreshes)  # fmt: skip
         #: The REGISTER clients of this UA and where their requests go.
         self.registrations = Registrations(self.endpoint, self._events)
 
@@ -163,6 +167,7 @@ class UserAgent:
         self.endpoint.handle_timer(now)
         self._calls.handle_timer(now)
         self._reinvites.handle_timer(now)
+        self._refreshes.handle_timer(now)
         self.registrations.handle_timer(now)
         self._process(now)
 
@@ -172,6 +177,7 @@ class UserAgent:
             self.endpoint.get_timer(),
             self._calls.get_timer(),
             self._reinvites.get_timer(),
+            self._refreshes.get_timer(),
             self.registrations.get_timer(),
         )
         return min((t for t in timers if t is not None), default=None)
@@ -287,6 +293,9 @@ class UserAgent:
             ("User-Agent", self.config.user_agent),
             *self.config.extra_headers,
         ]
+        timer_offer = self._refreshes.invite_offer()
+        if timer_offer is not None:
+            headers += timer_offer.headers()
         if proxy is not None:
             headers.insert(0, ("Route", proxy_route(proxy)))
         if sdp:
@@ -295,6 +304,7 @@ class UserAgent:
         key = self.endpoint.send_request(invite, dest, now)
         call = Call(call_id=call_id, direction=OUTGOING, invite=invite, peer=dest,
                     invite_key=key, now=now)  # fmt: skip
+        call.timer_request = timer_offer
         self._calls.add(call, key)
         self._calls.pin(call, dest)
         call.alternatives = deque(addresses[1:])
@@ -327,6 +337,7 @@ class UserAgent:
         """Answer an incoming call with 200 OK (and ``sdp``)."""
         self._require_incoming(call)
         headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")] if sdp else []
+        headers += self._refreshes.answer_headers(call)
         response = self._calls.response(call, 200, headers=headers, body=sdp)
         key = call.invite_key
         assert key is not None
@@ -340,6 +351,7 @@ class UserAgent:
         call.answer_in_ack = bool(sdp) and not call.invite.body
         self._calls.resend_2xx_until_ack(call, key, response, now)
         call.connected_at = now
+        self._refreshes.answered(call, call.invite, now)
         self._calls.set_state(call, CallState.CONNECTED, "200 OK")
 
     def reject(
@@ -363,9 +375,9 @@ class UserAgent:
         call.status = status
         self._calls.end(call, now, "rejected")
 
-    def hangup(self, call: Call, now: float) -> None:
-        """End a call: BYE when connected, CANCEL while it rings out,
-        486 for an unanswered incoming call."""
+    def hangup(self, call: Call, now: float, *, reason: str = "User Hung Up") -> None:
+        """End a call: BYE when connected (``reason`` is the call's then),
+        CANCEL while it rings out, 486 for an unanswered incoming call."""
         if call.state is CallState.DISCONNECTED:
             return
         if call.direction == INCOMING and call.final is None:
@@ -378,7 +390,7 @@ class UserAgent:
             call.bye = bye
             call.bye_key = self._requests.send(bye, next_hop(call.dialog), now, call)
             call.retransmit_at = None
-            self._calls.end(call, now, "User Hung Up")
+            self._calls.end(call, now, reason)
             return
         # An outgoing call not answered yet: CANCEL (after a provisional, §9.1).
         if call.dialog is None and call.status is None:
@@ -511,6 +523,8 @@ class UserAgent:
     def _on_response(self, key: TransactionKey, response: Response, now: float) -> None:
         if self._requests.on_response(key, response, now):
             return
+        if self._refreshes.on_response(key, response, now):
+            return
         call = self._calls.by_key.get(key)
         if call is None:
             return
@@ -522,6 +536,8 @@ class UserAgent:
     def _on_failure(self, key: TransactionKey, now: float, status: int) -> None:
         """Transaction ``key`` timed out (408) or met a transport error (503)."""
         if self._requests.on_failure(key, now, status):
+            return
+        if self._refreshes.on_failure(key, now, status):
             return
         call = self._calls.by_key.pop(key, None)
         if call is None:

@@ -23,6 +23,11 @@ class UAConfig:
     display_name: str | None = None
     user_agent: str = "sansip"
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE")
+    #: Session timers (RFC 4028): the interval our INVITEs ask for and our
+    #: answers grant at most, in seconds (0: none unless the peer asks), and
+    #: the smallest we accept (Min-SE).
+    session_expires: int = 0
+    min_se: int = 90
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
     #: Credentials for challenges to calls (401/407); registration has its own.

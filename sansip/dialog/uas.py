@@ -8,6 +8,7 @@ from sansip.dialog.call import INCOMING, Call, CallState, IncomingCall, RequestA
 from sansip.dialog.calls import CallTable
 from sansip.dialog.errors import DialogGone
 from sansip.dialog.reinvite import SessionModifications
+from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uaconfig import KNOWN_METHODS
 from sansip.errors import LocalProtocolError
 from sansip.message import (
@@ -31,9 +32,11 @@ class UasRequests:
     CANCEL, BYE and in-dialog refreshes; 405/481/482/501 and the
     416/420/415 checks otherwise; re-INVITEs go to ``reinvites``."""
 
-    def __init__(self, calls: CallTable, reinvites: SessionModifications) -> None:
+    def __init__(self, calls: CallTable, reinvites: SessionModifications,
+                 refreshes: SessionRefreshes) -> None:  # fmt: skip
         self._calls = calls
         self._reinvites = reinvites
+        self._refreshes = refreshes
         self.config = calls.config
         self.endpoint = calls.endpoint
 
@@ -83,6 +86,8 @@ class UasRequests:
             source = self.endpoint.source_of(key) or ("", 0)
             call = Call(call_id=request.call_id, direction=INCOMING, invite=request, peer=source,
                         invite_key=key, now=now)  # fmt: skip
+            if not self._timer_acceptable(call, key, request, now):
+                return
             calls.add(call, key)
             calls.pin(call, source)  # keep the caller's connection while the call lasts
             calls.events.append(IncomingCall(call))
@@ -94,6 +99,23 @@ class UasRequests:
             self._calls.events.append(RequestArrived(request, key))
             return
         self._respond(key, request, 481 if method == "BYE" else 405, now)
+
+    def _timer_acceptable(self, call: Call, key: TransactionKey, request: Request,
+                          now: float) -> bool:  # fmt: skip
+        """Whether the session interval ``request`` asks for is one we take
+        (RFC 4028 §9); else it is refused here: 422 with our Min-SE, or 400
+        for a malformed Session-Expires/Min-SE."""
+        try:
+            answer = self._refreshes.check(call, request)
+        except ParseError as exc:
+            self._respond(key, request, exc.status, now)
+            return False
+        if answer is not None and answer.status == 422:
+            to_tag = request.to.tag or new_tag(self._calls.rng)
+            response = make_response(request, 422, to_tag=to_tag, headers=list(answer.headers))
+            self.endpoint.respond(key, response, now)
+            return False
+        return True
 
     def _on_cancel(self, key: TransactionKey, cancel: Request, now: float) -> None:
         target = self.endpoint.find_cancel_target(cancel)
@@ -128,9 +150,11 @@ class UasRequests:
             self._respond(key, request, 200, now)
             self._calls.end(call, now, "bye received")
         elif request.method == "INVITE":
-            self._reinvites.on_request(call, key, request, now)
+            if self._timer_acceptable(call, key, request, now):
+                self._reinvites.on_request(call, key, request, now)
         elif request.method == "UPDATE" and "UPDATE" in self.config.allow:
-            self._reinvites.on_update(call, key, request, now)
+            if self._timer_acceptable(call, key, request, now):
+                self._reinvites.on_update(call, key, request, now)
         elif request.method in APPLICATION_METHODS and request.method in self.config.allow:
             self._calls.events.append(RequestArrived(request, key, call))
         elif request.method == "OPTIONS":

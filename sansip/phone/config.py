@@ -143,6 +143,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_password=params.get_str("password") or None,
         outbound_proxy=outbound,
         allow=(*UAConfig().allow, "MESSAGE", "INFO"),
+        session_expires=params.get_int("sessionexpires"), min_se=params.get_int("minse"),
         follow_redirects=params.get_int("allowcallredirect") == 1,
         extra_headers=custom_headers(params.get_str("customsipheader")),
         instance_id=_instance_id(params),

@@ -523,6 +523,9 @@ _SANSIP = _group("sansip extensions", [
     _p("instanceid", "str", "", "RFC 5626 instance id (a UUID) sent in the Contact"),
     _p("outbound", _NOYES, 0, "RFC 5626 outbound: a fresh instance id when none is given"),
     _p("ringback", "str", "", "sound file of the local ringback (empty: the built-in cadence)"),
+    _p("sessionexpires", "int 0..86400 s", 0, "RFC 4028 session interval our calls ask for "
+       "(0: none, but a peer's request is honoured)"),
+    _p("minse", "int 90..86400 s", 90, "RFC 4028 Min-SE: the shortest session interval taken"),
 ])
 # fmt: on
 

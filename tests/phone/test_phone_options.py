@@ -255,3 +255,21 @@ def test_holdtype_0_turns_hold_off() -> None:
                 call.hold()
 
     asyncio.run(run())
+
+
+@pytest.mark.timeout(30)
+def test_sessionexpires_asks_for_a_session_timer() -> None:
+    async def run() -> tuple[str, str]:
+        async with (
+            AsyncPhone(username="bob", autoaccept=1) as bob,
+            AsyncPhone(username="alice", sessionexpires=600) as alice,
+        ):  # fmt: skip
+            call = await alice.call(_target(bob))
+            await call.connected(timeout=5)
+            invite = alice.getsipmessage(SENT, 3)
+            ok = alice.getsipmessage(RECEIVED, 4)
+            return invite, ok
+
+    invite, ok = asyncio.run(run())
+    assert "Session-Expires: 600" in invite and "Min-SE: 90" in invite
+    assert "Session-Expires: 600;refresher=uac" in ok  # bob honours it without asking himself
