@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TypeAlias
 
 from sansip.dialog.dialog import Dialog
+from sansip.dialog.prack import PrackTracker, ReliableProvisionals
 from sansip.dialog.session_timer import SessionTimer, SessionTimerAnswer, SessionTimerRequest
 from sansip.message import Request, Response
 from sansip.transaction import TransactionKey
@@ -111,6 +112,11 @@ class Call:
         self.timer_request: SessionTimerRequest | None = None
         self.timer_answer: SessionTimerAnswer | None = None
         self.session_timer: SessionTimer | None = None
+        # Reliable provisional responses (RFC 3262): the PRACK bookkeeping of
+        # each early dialog of our INVITE, how our 1xx go, our held 2xx.
+        self.prack_trackers: dict[str, PrackTracker] = {}
+        self.reliable: ReliableProvisionals | None = None
+        self.held_final: Response | None = None
 
     @property
     def peer_name(self) -> str:

@@ -17,6 +17,7 @@ from sansip.dialog.call import Call, CallState, EarlyMediaReceived
 from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.invite_retries import InviteRetries
+from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uac import Authenticator, next_attempt
 from sansip.message import Response
@@ -35,13 +36,16 @@ class OutgoingInvites:
         auth: Authenticator,
         retries: InviteRetries,
         hangup: Callable[[Call, float], None],
+        *,
         refreshes: SessionRefreshes,
+        reliable: ReliableResponses,
     ) -> None:
         self._calls = calls
         self._auth = auth
         self._retries = retries
         self._hangup = hangup
         self._refreshes = refreshes
+        self._reliable = reliable
 
     def on_response(self, call: Call, key: TransactionKey, response: Response, now: float) -> None:
         """A response in client transaction ``key`` of ``call`` (its INVITE's or not)."""
@@ -58,6 +62,8 @@ class OutgoingInvites:
             self._auth.succeeded(call.invite)
         calls = self._calls
         if status < 200:
+            if status > 100 and not self._reliable.on_provisional(call, response, now):
+                return  # a reliable 1xx already seen, or out of order (RFC 3262 §4)
             if response.to.tag and call.dialog is None and status > 100:
                 call.dialog = Dialog.from_uac(call.invite, response)
             if call.cancel_pending:

@@ -46,6 +46,7 @@ from sansip.dialog.outgoing import OutgoingInvites
 from sansip.dialog.register import RegisterClient
 from sansip.dialog.registrations import Registrations
 from sansip.dialog.reinvite import SessionModifications
+from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.requests import PendingRequests, RequestSender
 from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uac import Authenticator
@@ -109,12 +110,15 @@ class UserAgent:
         self._requests = PendingRequests(self.endpoint, self._auth, self._events)
         self._sender = RequestSender(self.endpoint, config, self.contact, self._requests, rng=rng)
         self._refreshes = SessionRefreshes(self._calls, self.hangup)
+        self._reliable = ReliableResponses(self._calls)
         self._reinvites = SessionModifications(self._calls, self._auth, self.hangup,
                                                self._refreshes)  # fmt: skip
-        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes)
+        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes, self._reliable)
         retries = InviteRetries(self._calls, self._auth)
-        self._outgoing = OutgoingInvites(self._calls, self._auth, retries, self.hangup,
-                                         self._refreshes)  # fmt: skip
+        self._outgoing = OutgoingInvites(
+            self._calls, self._auth, retries, self.hangup,
+            refreshes=self._refreshes, reliable=self._reliable,
+        )  # fmt: skip
         #: The REGISTER clients of this UA and where their requests go.
         self.registrations = Registrations(self.endpoint, self._events)
 
@@ -168,6 +172,7 @@ class UserAgent:
         self._calls.handle_timer(now)
         self._reinvites.handle_timer(now)
         self._refreshes.handle_timer(now)
+        self._reliable.handle_timer(now)
         self.registrations.handle_timer(now)
         self._process(now)
 
@@ -178,6 +183,7 @@ class UserAgent:
             self._calls.get_timer(),
             self._reinvites.get_timer(),
             self._refreshes.get_timer(),
+            self._reliable.get_timer(),
             self.registrations.get_timer(),
         )
         return min((t for t in timers if t is not None), default=None)
@@ -293,6 +299,7 @@ class UserAgent:
             ("User-Agent", self.config.user_agent),
             *self.config.extra_headers,
         ]
+        headers += self._reliable.invite_headers()
         timer_offer = self._refreshes.invite_offer()
         if timer_offer is not None:
             headers += timer_offer.headers()
@@ -315,7 +322,7 @@ class UserAgent:
         self._require_incoming(call)
         response = self._calls.response(call, 180)
         assert call.invite_key is not None
-        self.endpoint.respond(call.invite_key, response, now)
+        self._send_provisional(call, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         self._calls.set_state(call, CallState.RINGING, "180 Ringing")
@@ -327,7 +334,7 @@ class UserAgent:
         headers: list[tuple[str, object]] = [("Content-Type", "application/sdp")]
         response = self._calls.response(call, 183, headers=headers, body=sdp)
         assert call.invite_key is not None
-        self.endpoint.respond(call.invite_key, response, now)
+        self._send_provisional(call, response, now)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         call.local_sdp = sdp
@@ -341,7 +348,10 @@ class UserAgent:
         response = self._calls.response(call, 200, headers=headers, body=sdp)
         key = call.invite_key
         assert key is not None
-        self.endpoint.respond(key, response, now)
+        held = self._reliable.hold_final(call, response)  # until the PRACK of our 1xx's SDP
+        if not held:
+            self.endpoint.respond(key, response, now)
+            self._reliable.final_sent(call)
         if call.dialog is None:
             call.dialog = Dialog.from_uas(call.invite, response)
         else:
@@ -349,7 +359,8 @@ class UserAgent:
         call.status, call.local_sdp = 200, sdp
         # An INVITE without an offer: ours is in the 2xx, the answer in the ACK.
         call.answer_in_ack = bool(sdp) and not call.invite.body
-        self._calls.resend_2xx_until_ack(call, key, response, now)
+        if not held:
+            self._calls.resend_2xx_until_ack(call, key, response, now)
         call.connected_at = now
         self._refreshes.answered(call, call.invite, now)
         self._calls.set_state(call, CallState.CONNECTED, "200 OK")
@@ -372,8 +383,16 @@ class UserAgent:
         headers: list[tuple[str, object]] = [("Warning", warning)] if warning else []
         response = self._calls.response(call, status, reason=reason, headers=headers)
         self.endpoint.respond(call.invite_key, response, now)
+        self._reliable.final_sent(call)
+        call.held_final = None
         call.status = status
         self._calls.end(call, now, "rejected")
+
+    def _send_provisional(self, call: Call, response: Response, now: float) -> None:
+        """A 1xx of ours: reliable when it must be (RFC 3262), maybe waiting its turn."""
+        out = self._reliable.provisional(call, response, now)
+        if out is not None and call.invite_key is not None:
+            self.endpoint.respond(call.invite_key, out, now)
 
     def hangup(self, call: Call, now: float, *, reason: str = "User Hung Up") -> None:
         """End a call: BYE when connected (``reason`` is the call's then),

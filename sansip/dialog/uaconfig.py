@@ -28,6 +28,9 @@ class UAConfig:
     #: the smallest we accept (Min-SE).
     session_expires: int = 0
     min_se: int = 90
+    #: With ``100rel`` in ``supported``: send our 1xx reliably when the
+    #: INVITE only supports it (always when it requires it).
+    prefer_100rel: bool = False
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
     #: Credentials for challenges to calls (401/407); registration has its own.

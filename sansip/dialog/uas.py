@@ -8,6 +8,7 @@ from sansip.dialog.call import INCOMING, Call, CallState, IncomingCall, RequestA
 from sansip.dialog.calls import CallTable
 from sansip.dialog.errors import DialogGone
 from sansip.dialog.reinvite import SessionModifications
+from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.session_refresh import SessionRefreshes
 from sansip.dialog.uaconfig import KNOWN_METHODS
 from sansip.errors import LocalProtocolError
@@ -33,10 +34,11 @@ class UasRequests:
     416/420/415 checks otherwise; re-INVITEs go to ``reinvites``."""
 
     def __init__(self, calls: CallTable, reinvites: SessionModifications,
-                 refreshes: SessionRefreshes) -> None:  # fmt: skip
+                 refreshes: SessionRefreshes, reliable: ReliableResponses) -> None:  # fmt: skip
         self._calls = calls
         self._reinvites = reinvites
         self._refreshes = refreshes
+        self._reliable = reliable
         self.config = calls.config
         self.endpoint = calls.endpoint
 
@@ -88,6 +90,7 @@ class UasRequests:
                         invite_key=key, now=now)  # fmt: skip
             if not self._timer_acceptable(call, key, request, now):
                 return
+            self._reliable.incoming(call)
             calls.add(call, key)
             calls.pin(call, source)  # keep the caller's connection while the call lasts
             calls.events.append(IncomingCall(call))
@@ -152,6 +155,8 @@ class UasRequests:
         elif request.method == "INVITE":
             if self._timer_acceptable(call, key, request, now):
                 self._reinvites.on_request(call, key, request, now)
+        elif request.method == "PRACK" and self._reliable.enabled:
+            self._reliable.on_prack(call, key, request, now)
         elif request.method == "UPDATE" and "UPDATE" in self.config.allow:
             if self._timer_acceptable(call, key, request, now):
                 self._reinvites.on_update(call, key, request, now)

@@ -133,6 +133,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")
     outbound = parse_address(proxy, default_port) if proxy else None
+    prack = params.get_int("prack")
     resolve_proxy = ""
     if outbound is not None and not _numeric(outbound[0]):
         resolve_proxy, outbound = proxy, None  # resolved by the front end
@@ -142,7 +143,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,
         outbound_proxy=outbound,
-        allow=(*UAConfig().allow, "MESSAGE", "INFO"),
+        allow=(*UAConfig().allow, "MESSAGE", "INFO", *(("PRACK",) if prack else ())),
+        supported=("100rel",) if prack else (), prefer_100rel=prack == 2,
         session_expires=params.get_int("sessionexpires"), min_se=params.get_int("minse"),
         follow_redirects=params.get_int("allowcallredirect") == 1,
         extra_headers=custom_headers(params.get_str("customsipheader")),

@@ -526,6 +526,8 @@ _SANSIP = _group("sansip extensions", [
     _p("sessionexpires", "int 0..86400 s", 0, "RFC 4028 session interval our calls ask for "
        "(0: none, but a peer's request is honoured)"),
     _p("minse", "int 90..86400 s", 90, "RFC 4028 Min-SE: the shortest session interval taken"),
+    _p("prack", "0 no; 1 supported (our 1xx reliable when the peer requires it); 2 preferred", 1,
+       "RFC 3262 reliable provisional responses (100rel, PRACK)"),
 ])
 # fmt: on
 

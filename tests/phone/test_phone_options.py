@@ -273,3 +273,25 @@ def test_sessionexpires_asks_for_a_session_timer() -> None:
     invite, ok = asyncio.run(run())
     assert "Session-Expires: 600" in invite and "Min-SE: 90" in invite
     assert "Session-Expires: 600;refresher=uac" in ok  # bob honours it without asking himself
+
+
+@pytest.mark.timeout(30)
+def test_prack_2_sends_the_183_reliably_and_the_caller_pracks_it() -> None:
+    async def run() -> tuple[list[str], list[str]]:
+        async with (
+            AsyncPhone(username="bob", earlymedia=3, prack=2) as bob,
+            AsyncPhone(username="alice") as alice,
+        ):  # fmt: skip
+            call = await alice.call(_target(bob))
+            ringing = await bob.incoming(timeout=5)
+            await asyncio.sleep(0.3)
+            ringing.accept()
+            await call.connected(timeout=5)
+            sent = [e.first_line for e in alice.sipmessages() if e.direction == SENT]
+            got = [e.data.decode() for e in alice.sipmessages() if e.direction == RECEIVED]
+            return sent, got
+
+    sent, got = asyncio.run(run())
+    assert any(line.startswith("PRACK ") for line in sent)
+    early = next(m for m in got if m.startswith("SIP/2.0 183"))
+    assert "Require: 100rel" in early and "RSeq: " in early
