@@ -1,8 +1,11 @@
 """Highest SIPp call rate that `sansip answer` sustains with 0 failed calls, on one core.
 
-In the same run the script measures the same ladder against baresip (auto-answer), a
-minimal PJSUA2 UAS (pip `pjsua2-python`) and SIPp's own `-sn uas` as the ceiling
-reference.  Everything runs on 127.0.0.1.
+In the same run the script measures the same ladder against `sansip-ua` (the
+`bench/uas_baseline.py` copy of the UA-core answering path that `sansip answer
+--no-media` ran before it was rebuilt on the phone API; the two sansip peers climb the
+ladder interleaved, step by step), baresip (auto-answer), a minimal PJSUA2 UAS (pip
+`pjsua2-python`) and SIPp's own `-sn uas` as the ceiling reference.  Everything runs
+on 127.0.0.1.
 
 For every peer and rate the answering side (UAS) is started fresh on a free port and
 pinned to one core (`--cpu`), then SIPp's built-in uac scenario (INVITE, 200, ACK,
@@ -11,7 +14,9 @@ passes when SIPp exits 0, every call succeeded, SIPp really kept the rate (at le
 of it; SIPp throttles itself when the UAS falls behind) and the UAS is still alive (for
 sansip: it printed one CDR line per call).  A peer stops climbing at its first failed
 step.  A peer that cannot be started prints `<peer>: unavailable (reason)` and the run
-goes on.
+goes on.  With both sansip peers, the report ends with sansip (phone API) / sansip-ua (UA
+core): the highest-rate ratio and the ratio of calls per CPU-second of the UAS at the
+highest rate both passed, and whether the phone path is within 10 % (printed, never asserted).
 
     .venv/bin/python bench/bench_cps.py                 # full ladder, a few minutes
     .venv/bin/python bench/bench_cps.py --quick         # smoke run
@@ -42,7 +47,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-PEERS = ("sansip", "baresip", "pjsua2", "sipp-uas")
+PEERS = ("sansip", "sansip-ua", "baresip", "pjsua2", "sipp-uas")
+CDR_PEERS = ("sansip", "sansip-ua")  # they exit by themselves after --count calls
+INTERLEAVED = ("sansip", "sansip-ua")  # climbed together, one step each per rate
+WITHIN = 0.10  # the phone path is compared with the UA core against this margin
 FULL_LADDER = (50, 100, 200, 400, 700, 1000, 1400, 2000)
 QUICK_LADDER = (50, 200, 1000)
 TARGET_CPS = 1000
@@ -252,6 +260,29 @@ def start_sansip(ctx: Context, step_dir: Path, calls: int) -> Uas:
     return uas
 
 
+def start_sansip_ua(ctx: Context, step_dir: Path, calls: int) -> Uas:
+    """The UA-core path that `sansip answer --no-media` ran before the phone API."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "uas_baseline.py"),
+        "--listen",
+        f"{HOST}:{port}",
+        "--count",
+        str(calls),
+        "--json",
+        "--no-media",
+    ]
+    out, err = step_dir / "uas.out", step_dir / "uas.err"
+    proc = spawn(cmd, cpu=ctx.cpu, cwd=ROOT, stdout=out, stderr=err)
+    uas = Uas(proc, port, "sansip", out, err)
+    why = wait_ready(proc, port, 15, (err, "listening on"))
+    if why:
+        stop(proc)
+        raise RuntimeError(f"uas_baseline {why}: {tail(err)}")
+    return uas
+
+
 def _baresip_modules() -> str | None:
     env = os.environ.get("BARESIP_MODULES")
     candidates = [env] if env else []
@@ -456,6 +487,7 @@ def start_sipp_uas(ctx: Context, step_dir: Path, _calls: int) -> Uas:
 
 STARTERS: dict[str, Callable[[Context, Path, int], Uas]] = {
     "sansip": start_sansip,
+    "sansip-ua": start_sansip_ua,
     "baresip": start_baresip,
     "pjsua2": start_pjsua2,
     "sipp-uas": start_sipp_uas,
@@ -503,6 +535,7 @@ class Step:
     achieved_cps: float = 0.0
     wall_s: float = 0.0
     uas_cpu_pct: float | None = None
+    uas_cpu_s: float | None = None  # UAS CPU time (user + system) while SIPp ran
     uas_rx_drops: int | None = None
     sipp_rc: int | None = None
     cdr_lines: int | None = None
@@ -570,7 +603,8 @@ def run_step(ctx: Context, peer: str, rate: int, calls: int, index: int) -> Step
         cpu1 = cpu_seconds(uas.proc.pid)
         step.uas_rx_drops = udp_drops(uas.port)
         if cpu0 is not None and cpu1 is not None and step.wall_s > 0:
-            step.uas_cpu_pct = 100 * (cpu1 - cpu0) / step.wall_s
+            step.uas_cpu_s = cpu1 - cpu0
+            step.uas_cpu_pct = 100 * step.uas_cpu_s / step.wall_s
 
         row = read_stat_csv(stat)
         if row is not None:
@@ -588,7 +622,7 @@ def run_step(ctx: Context, peer: str, rate: int, calls: int, index: int) -> Step
                 step.successful, step.failed = screen
                 step.achieved_cps = step.successful / step.wall_s if step.wall_s else 0.0
 
-        if peer == "sansip":  # it exits by itself after --count calls
+        if peer in CDR_PEERS:  # it exits by itself after --count calls
             with contextlib.suppress(subprocess.TimeoutExpired):
                 uas.proc.wait(3)
             text = uas.out.read_text(errors="replace")
@@ -640,40 +674,70 @@ def calls_for(rate: int, seconds: float) -> int:
     return max(MIN_CALLS, min(MAX_CALLS, round(rate * seconds)))
 
 
-def run_peer(ctx: Context, peer: str, ladder: list[int], seconds: float) -> PeerResult:
-    result = PeerResult(peer)
-    why = availability(peer, ctx)
-    if why:
-        result.available, result.reason = False, why
-        print(f"{peer}: unavailable ({why})", flush=True)
-        return result
+def _print_step(peer: str, step: Step) -> None:
+    verdict = "pass" if step.passed else "FAIL: " + "; ".join(step.reasons)
+    cpu = f"{step.uas_cpu_pct:5.1f}%" if step.uas_cpu_pct is not None else "   n/a"
+    print(
+        f"  {peer:<9} {step.rate:>5} cps x {step.calls:>5}: ok {step.successful:>5} "
+        f"failed {step.failed:>5} retrans {step.retransmissions:>5} "
+        f"{step.achieved_cps:7.1f} cps {step.wall_s:6.2f} s UAS cpu {cpu} "
+        f"drops {_opt(step.uas_rx_drops)}  {verdict}",
+        flush=True,
+    )
+
+
+def run_peers(
+    ctx: Context, peers: list[str], ladder: list[int], seconds: float
+) -> list[PeerResult]:
+    """Climb the ladder with ``peers`` interleaved: at each rate every peer still
+    climbing runs one step (the order alternates from rate to rate, so neither peer
+    always runs first); a peer stops at its first failed step."""
+    results = [PeerResult(peer) for peer in peers]
+    climbing: list[PeerResult] = []
+    for result in results:
+        why = availability(result.peer, ctx)
+        if why:
+            result.available, result.reason = False, why
+            print(f"{result.peer}: unavailable ({why})", flush=True)
+        else:
+            climbing.append(result)
     for index, rate in enumerate(ladder):
-        calls = calls_for(rate, seconds)
-        try:
-            step = run_step(ctx, peer, rate, calls, index)
-        except RuntimeError as exc:
-            if not result.steps:
-                result.available, result.reason = False, str(exc)
-                print(f"{peer}: unavailable ({exc})", flush=True)
-                return result
-            step = Step(rate, calls, reasons=[f"UAS did not start: {exc}"])
-        result.steps.append(step)
-        verdict = "pass" if step.passed else "FAIL: " + "; ".join(step.reasons)
-        cpu = f"{step.uas_cpu_pct:5.1f}%" if step.uas_cpu_pct is not None else "   n/a"
-        print(
-            f"  {peer:<8} {rate:>5} cps x {calls:>5}: ok {step.successful:>5} "
-            f"failed {step.failed:>5} retrans {step.retransmissions:>5} "
-            f"{step.achieved_cps:7.1f} cps {step.wall_s:6.2f} s UAS cpu {cpu} "
-            f"drops {_opt(step.uas_rx_drops)}  {verdict}",
-            flush=True,
-        )
-        if not step.passed:
+        if not climbing:
             break
-        result.best = rate
-        time.sleep(PAUSE_BETWEEN_STEPS)
-    result.top_passed = bool(result.steps) and all(s.passed for s in result.steps)
-    result.top_passed = result.top_passed and len(result.steps) == len(ladder)
-    return result
+        calls = calls_for(rate, seconds)
+        for result in list(climbing if index % 2 == 0 else climbing[::-1]):
+            try:
+                step = run_step(ctx, result.peer, rate, calls, index)
+            except RuntimeError as exc:
+                if not result.steps:
+                    result.available, result.reason = False, str(exc)
+                    print(f"{result.peer}: unavailable ({exc})", flush=True)
+                    climbing.remove(result)
+                    continue
+                step = Step(rate, calls, reasons=[f"UAS did not start: {exc}"])
+            result.steps.append(step)
+            _print_step(result.peer, step)
+            if not step.passed:
+                climbing.remove(result)
+                continue
+            result.best = rate
+            time.sleep(PAUSE_BETWEEN_STEPS)
+    for result in results:
+        result.top_passed = bool(result.steps) and all(s.passed for s in result.steps)
+        result.top_passed = result.top_passed and len(result.steps) == len(ladder)
+    return results
+
+
+def groups_of(peers: list[str]) -> list[list[str]]:
+    """The peers in the order asked, the INTERLEAVED ones together at the first one's place."""
+    groups: list[list[str]] = []
+    together = [p for p in peers if p in INTERLEAVED]
+    for peer in peers:
+        if peer not in INTERLEAVED:
+            groups.append([peer])
+        elif peer == together[0]:
+            groups.append(together)
+    return groups
 
 
 def ratio(mine: PeerResult, other: PeerResult | None) -> tuple[str, float | None]:
@@ -694,6 +758,57 @@ def ratio(mine: PeerResult, other: PeerResult | None) -> tuple[str, float | None
     elif mine.top_passed and other.top_passed:
         bound = " (both passed the whole ladder)"
     return f"{value:.2f}x{bound}", value
+
+
+def compare_phone(phone: PeerResult | None, ua: PeerResult | None) -> dict[str, object]:
+    """sansip (the phone API, `sansip answer`) against sansip-ua (the UA core, the
+    command's path before): the highest-rate ratio, and calls per CPU-second of the UAS
+    at the highest rate both passed (the finer figure: the ladder's steps are coarse)."""
+    if phone is None or ua is None:
+        return {}
+    print()
+    missing = [r.peer for r in (phone, ua) if not r.available]
+    if missing:
+        print(f"sansip (phone API) / sansip-ua (UA core): n/a ({', '.join(missing)} unavailable)")
+        return {"within": None, "unavailable": missing}
+    text, value = ratio(phone, ua)
+    common = []
+    for step in phone.steps:
+        other = next((s for s in ua.steps if s.rate == step.rate), None)
+        both = step.passed and other is not None and other.passed
+        if both and step.uas_cpu_s and other is not None and other.uas_cpu_s:
+            common.append((step, other))
+    rows = []
+    for mine, base in common:
+        ms_mine = 1000 * (mine.uas_cpu_s or 0.0) / mine.calls
+        ms_base = 1000 * (base.uas_cpu_s or 0.0) / base.calls
+        rows.append({"rate": mine.rate, "sansip_ms_per_call": ms_mine,
+                     "sansip_ua_ms_per_call": ms_base, "ratio": ms_base / ms_mine})  # fmt: skip
+        print(f"  at {mine.rate:>5} cps: UAS CPU per call sansip {ms_mine:.3f} ms, sansip-ua "
+              f"{ms_base:.3f} ms: {ms_base / ms_mine:.2f}x calls per CPU-second")  # fmt: skip
+    per_cpu = None
+    if common:  # the highest rate both passed: the most calls and CPU, the load that counts
+        mine, base = common[-1]
+        per_cpu = (mine.calls / (mine.uas_cpu_s or 1.0)) / (base.calls / (base.uas_cpu_s or 1.0))
+        cpu_text = f"{per_cpu:.2f}x calls per UAS CPU-second (at {mine.rate} cps)"
+    else:
+        cpu_text = "calls per UAS CPU-second not measured (no rate passed by both)"
+    print(f"sansip (phone API) / sansip-ua (UA core): {text} highest rate; {cpu_text}")
+    figures = [v for v in (value, per_cpu) if v is not None]
+    if value is not None and phone.top_passed and ua.top_passed:
+        figures = [per_cpu] if per_cpu is not None else []  # the ladder ends: rates tell nothing
+    if not figures:
+        within = None
+        verdict = "cannot tell (nothing both passed)"
+    else:
+        within = min(figures) >= 1 - WITHIN
+        worst = min(figures)
+        verdict = (
+            f"{'yes' if within else 'NO'} (worst figure {worst:.2f}x, {100 * (worst - 1):+.0f} %)"
+        )
+    print(f"phone path within {WITHIN:.0%} of the UA core: {verdict}")
+    return {"rate": {"text": text, "value": value}, "calls_per_cpu_s_ratio": per_cpu,
+            "steps": rows, "within": within}  # fmt: skip
 
 
 def _opt(value: int | None, missing: str = "n/a") -> str:
@@ -728,6 +843,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--max-rate", type=int, default=2000, help="highest rate of the ladder")
     ap.add_argument(
+        "--rates", default=None, metavar="R1,R2,...", help="the ladder itself (overrides --quick's)"
+    )
+    ap.add_argument(
         "--seconds-per-step",
         type=float,
         default=5.0,
@@ -748,9 +866,17 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("sipp") is None:
         print("sipp not found: apt-get install sip-tester", file=sys.stderr)
         return 2
-    ladder = [r for r in (QUICK_LADDER if args.quick else FULL_LADDER) if r <= args.max_rate]
-    if not ladder or (not args.quick and ladder[-1] < args.max_rate):
-        ladder.append(args.max_rate)
+    if args.rates:
+        try:
+            ladder = sorted({int(r) for r in args.rates.split(",") if r.strip()})
+        except ValueError:
+            ap.error(f"--rates takes integers, got {args.rates!r}")
+        if not ladder or ladder[0] < 1:
+            ap.error("--rates needs rates of at least 1 call/s")
+    else:
+        ladder = [r for r in (QUICK_LADDER if args.quick else FULL_LADDER) if r <= args.max_rate]
+        if not ladder or (not args.quick and ladder[-1] < args.max_rate):
+            ladder.append(args.max_rate)
     seconds = 1.0 if args.quick else args.seconds_per_step
 
     cores = sorted(os.sched_getaffinity(0))
@@ -776,9 +902,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[PeerResult] = []
     interrupted = False
     try:
-        for peer in peers:
-            print(f"{peer}:", flush=True)
-            results.append(run_peer(ctx, peer, ladder, seconds))
+        for group in groups_of(peers):
+            print(f"{', '.join(group)}{' (interleaved)' if len(group) > 1 else ''}:", flush=True)
+            results.extend(run_peers(ctx, group, ladder, seconds))
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: stopping every process started here", file=sys.stderr)
@@ -796,6 +922,7 @@ def main(argv: list[str] | None = None) -> int:
     sansip = by_name.get("sansip")
     ratios: dict[str, dict[str, object]] = {}
     verdict = "not measured"
+    phone_vs_ua: dict[str, object] = {}
     if sansip is not None and sansip.available:
         print()
         for other in ("baresip", "pjsua2"):
@@ -804,6 +931,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sansip / {other}: {text}")
         verdict = "MET" if (sansip.best or 0) >= TARGET_CPS else "NOT MET"
         print(f"target: sansip >= {TARGET_CPS} calls/s on one core: {verdict}")
+    phone_vs_ua = compare_phone(sansip, by_name.get("sansip-ua"))
     if args.json:
         report = {
             "ladder": ladder,
@@ -823,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in results
             },
             "ratios": ratios,
+            "phone_vs_ua": phone_vs_ua,
             "target": {"cps": TARGET_CPS, "verdict": verdict},
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

@@ -26,6 +26,20 @@ frame costs next to ffmpeg.
    CPU per stream-frame is what moving the datagrams costs by itself; the ratio
    sansip / bare is printed.
 
+   Through the phone API (``--only phone``, N from ``--phone-calls``: 50 and 200, or 20
+   with ``--quick``): two ``AsyncPhone`` objects in this process, caller and callee,
+   each with ``maxlines`` = N, on 127.0.0.1 without a registrar (the caller calls
+   ``sip:callee@127.0.0.1:<port>`` N times, the callee accepts each call), codec
+   ``pcmu``, and each call's default audio (nothing put into ``audio_out``, so it sends
+   silence; nothing read from ``audio_in``, which keeps its last 500 frames).  Measured
+   like the calls step: the CPU of the process over the window per stream-frame, late
+   stream ticks (each call's ``audio_out.read`` is timed as the tone is above), and
+   dropped frames from each stream's statistics (through ``phone.core``); the CDRs of
+   ``await call.ended()`` give the RTP totals.  Each N runs beside the engine-direct step
+   of the same N, alternated ``--phone-rounds`` times, and the ratio phone /
+   engine-direct of CPU per stream-frame is printed with whether it is within 10 %.
+   ``--profile-phone N`` profiles one phone step.
+
 2. Stages (sans-IO).  One PCMU stream's tick and packet input timed in memory, two
    streams fed to each other without sockets, and their parts alone (tone source,
    G.711, RTP send); then a MediaEngine ticking many streams in memory (the
@@ -51,6 +65,7 @@ frame costs next to ffmpeg.
     .venv/bin/python bench/bench_media.py --quick          # smoke run, about 25 s
     .venv/bin/python bench/bench_media.py --only stages,codecs --json media.json
     .venv/bin/python bench/bench_media.py --only calls --profile 200
+    .venv/bin/python bench/bench_media.py --only phone --phone-calls 200 --profile-phone 50
 """
 
 from __future__ import annotations
@@ -88,6 +103,7 @@ sys.path.insert(0, str(ROOT))
 from sansip.audio.codecs import available_codecs, create_decoder, create_encoder  # noqa: E402
 from sansip.audio.frames import NullSink  # noqa: E402
 from sansip.audio.tones import ToneSource  # noqa: E402
+from sansip.errors import SansipError  # noqa: E402
 from sansip.io.asyncio import AsyncioDatagramDriver  # noqa: E402
 from sansip.media import FRAME_DURATION, CallMedia, MediaStatistics  # noqa: E402
 from sansip.media.engine import MediaEngine  # noqa: E402
@@ -100,7 +116,17 @@ TARGET_CALLS = 200
 BAD_LIMIT = 0.001  # a step passes below this share of late-or-dropped frames
 WARMUP = 1.5  # seconds before the window opens (jitter buffers fill)
 MAX_BISECT = 6
+PHONE_FULL = (50, 200)  # pairs of the phone step
+PHONE_QUICK = (20,)
+PHONE_MAX_PAIRS = 400  # the phone step's N and duration are capped
+PHONE_MAX_DURATION = 10.0
+PHONE_SETUP_TIMEOUT = 30.0  # seconds for one batch of calls to connect
+PHONE_BATCH = 25  # calls placed before waiting for them to connect
+PHONE_SETUP_BUDGET = 180.0  # seconds for placing all the calls of a step
+CPU_BOUND = 95.0  # % of the core: above it a step's CPU per stream-frame is a lower bound
+WITHIN = 0.10  # the phone path is compared with the engine-direct step against this margin
 CODECS = ("PCMU", "PCMA", "G722", "opus")
+PARTS = ("calls", "phone", "stages", "codecs")
 FRAME_MS = 20
 
 # --------------------------------------------------------------------------- 1. calls
@@ -501,9 +527,275 @@ def search_calls(
     return steps, best, False
 
 
+# --------------------------------------------------------------------------- 1b. phone
+
+
+class _TimedRead:
+    """Stands in for a phone call's ``audio_out.read`` (the call's default source:
+    an empty queue, so silence): it records each stream tick as :class:`_TimedTone`
+    does, then reads as before."""
+
+    def __init__(self, read: Callable[..., Any], recorder: _Recorder,
+                 clock: Callable[[], float], frame: float) -> None:  # fmt: skip
+        self._read, self._rec, self._clock, self._frame = read, recorder, clock, frame
+
+    def __call__(self, now: float | None = None) -> Any:
+        rec = self._rec
+        started = self._clock()
+        if now is not None:
+            if now != rec.last_due:  # the first stream of this slot
+                rec.started = started
+                if rec.t0 <= now < rec.t1:
+                    rec.slot_start.append(started - now)
+                    if rec.last_due is not None and now - rec.last_due > 1.5 * self._frame:
+                        rec.skipped += round((now - rec.last_due) / self._frame) - 1
+                rec.last_due = now
+            if rec.t0 <= now < rec.t1:
+                rec.lateness.append(started - now)
+        return self._read(now)
+
+
+@dataclass
+class PhoneStep(Step):
+    """A step of the phone path: ``pairs`` calls between two AsyncPhone objects."""
+
+    setup_s: float = 0.0  # placing and connecting every call
+    audio_in_held: int = 0  # frames the calls' unread audio_in queues hold at the end
+    audio_in_dropped: int = 0  # frames those queues dropped (their bound, 500 frames)
+    events_unread: int = 0  # phone events nobody read (AsyncPhone.events())
+    rss_mb_before: float | None = None  # resident memory when the window opened
+    rss_mb_after: float | None = None  # ... and when it closed
+    cdr_rtp_sent: int = 0  # from the calls' records (await call.ended())
+    cdr_rtp_received: int = 0
+    cdr_rtp_lost: int = 0
+    cdrs: int = 0
+
+
+def _rss_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+async def _run_phone(pairs: int, duration: float, warmup: float) -> PhoneStep:
+    """``pairs`` calls from one AsyncPhone to another in this process (loopback, no
+    registrar, PCMU, each call's default audio), measured as :func:`_run_calls` does."""
+    from sansip.phone.aio import AsyncCall, AsyncPhone
+
+    loop = asyncio.get_running_loop()
+    step = PhoneStep(pairs, 2 * pairs)
+    recs = [_Recorder(), _Recorder()]  # one per phone: each has its own engine and clock
+    # disablesamecall=0: every call goes to the same callee (the default refuses a
+    # second call with a peer already in one)
+    params: dict[str, object] = {"codec": "pcmu", "maxlines": pairs, "localip": HOST,
+                                 "disablesamecall": 0}  # fmt: skip
+    calls: list[AsyncCall] = []
+    async with (AsyncPhone({**params, "username": "callee"}) as callee,
+                AsyncPhone({**params, "username": "caller"}) as caller):  # fmt: skip
+        engines = [caller.core.engine, callee.core.engine]
+        frame = engines[0].grid.frame
+
+        def timed(call: AsyncCall, rec: _Recorder) -> AsyncCall:
+            call.audio_out.read = _TimedRead(call.audio_out.read, rec, loop.time, frame)
+            return call
+
+        port = callee.core.ua.endpoint.config.local[1]
+        target = f"sip:callee@{HOST}:{port}"
+        started = loop.time()
+        try:
+            for first in range(0, pairs, PHONE_BATCH):
+                batch = [timed(await caller.call(target), recs[0])
+                         for _ in range(min(PHONE_BATCH, pairs - first))]  # fmt: skip
+                calls += batch
+                for _ in batch:
+                    incoming = timed(await callee.incoming(PHONE_SETUP_TIMEOUT), recs[1])
+                    calls.append(incoming)
+                    incoming.accept()
+                for call in batch:
+                    await call.connected(PHONE_SETUP_TIMEOUT)
+                if loop.time() - started > PHONE_SETUP_BUDGET and len(calls) < 2 * pairs:
+                    raise TimeoutError(f"placing the calls took over {PHONE_SETUP_BUDGET:g} s")
+        except (TimeoutError, SansipError) as exc:
+            step.note = f"setup failed after {len(calls)} call legs: {exc or type(exc).__name__}"
+            return step
+        step.setup_s = loop.time() - started
+        for engine, rec in zip(engines, recs, strict=True):
+            engine.add_ticker(_SlotEnd(rec, loop.time), loop.time())
+        start = loop.time()
+        await asyncio.sleep(warmup * 0.7)
+        lines = [c for phone in (caller, callee) for c in phone.core.calls]
+        streams = [c.media.stream for c in lines if c.media is not None and c.media.stream]
+        if len(streams) != 2 * pairs:
+            step.note = f"{len(streams)} of {2 * pairs} streams running"
+        before: list[_StatsKey] = []
+        for i, stream in enumerate(streams):
+            before.append(_counters(stream.statistics(loop.time())))
+            if i % 8 == 7:
+                await asyncio.sleep(0)
+        rest = start + warmup - loop.time()
+        await asyncio.sleep(max(rest, 0.05))
+        t0 = loop.time()
+        for rec in recs:
+            rec.t0, rec.t1 = t0, t0 + duration
+        step.rss_mb_before = _rss_mb()
+        errors0, cpu0, sys0 = _udp_rcvbuf_errors(), _cpu_seconds(), _sys_seconds()
+        core = next(iter(os.sched_getaffinity(0)))
+        busy0, switches0 = _core_busy(core), _involuntary_switches()
+        late0 = sum(e.late_ticks for e in engines)
+        restarts0 = sum(e.restarts for e in engines)
+        await asyncio.sleep(duration)
+        cpu1, errors1, sys1 = _cpu_seconds(), _udp_rcvbuf_errors(), _sys_seconds()
+        busy1, switches1 = _core_busy(core), _involuntary_switches()
+        step.rss_mb_after = _rss_mb()
+        step.clock_late_ticks = sum(e.late_ticks for e in engines) - late0
+        step.clock_restarts = sum(e.restarts for e in engines) - restarts0
+        await asyncio.sleep(0.1)  # let the last slot of the window finish
+        after = [_counters(stream.statistics(loop.time())) for stream in streams]
+        step.audio_in_held = sum(len(c._audio_in) for c in calls)
+        step.audio_in_dropped = sum(c._audio_in.dropped for c in calls)
+        step.events_unread = caller._events.qsize() + callee._events.qsize()
+        caller.hangup(-2)  # every line
+        for call in calls:
+            with contextlib.suppress(TimeoutError):
+                record = await call.ended(PHONE_SETUP_TIMEOUT)
+                step.cdrs += 1
+                if call.direction == 1:  # the caller's records: what it sent and received
+                    step.cdr_rtp_sent += record.rtp_sent or 0
+                    step.cdr_rtp_received += record.rtp_received or 0
+                    step.cdr_rtp_lost += record.rtp_lost or 0
+    totals = [sum(a[k] - b[k] for a, b in zip(after, before, strict=True)) for k in range(7)]
+    (step.played, step.concealed, step.packets_lost, step.packets_received,
+     step.jb_late, step.jb_overflow, step.jb_drift) = totals  # fmt: skip
+    step.window_s = duration
+    lateness = array("d")
+    slot_busy = array("d")
+    for rec in recs:
+        lateness.extend(rec.lateness)
+        slot_busy.extend(rec.slot_busy)
+    step.slots = sum(len(rec.slot_start) for rec in recs)
+    step.skipped_slots = sum(rec.skipped for rec in recs)
+    step.stream_ticks = len(lateness)
+    late = int(np.count_nonzero(np.frombuffer(lateness, dtype=np.float64) > frame))
+    step.late_frames = late + step.skipped_slots * pairs  # a phone's slot carries N streams
+    step.lateness_ms = _percentiles(lateness)
+    step.tick_busy_ms = _percentiles(slot_busy)
+    if errors0 is not None and errors1 is not None:
+        step.udp_rcvbuf_errors = errors1 - errors0
+    step.cpu_pct = 100.0 * (cpu1 - cpu0) / duration
+    step.sys_pct = 100.0 * (sys1 - sys0) / duration
+    if busy0 is not None and busy1 is not None:
+        step.others_cpu_pct = max(0.0, 100.0 * (busy1 - busy0) / duration - step.cpu_pct)
+    step.preempted = switches1 - switches0
+    frames = max(1, step.stream_ticks + step.skipped_slots * pairs)
+    step.us_per_stream_frame = 1e6 * (cpu1 - cpu0) / frames
+    step.dropped_frames = max(step.concealed, step.packets_lost) + step.jb_overflow + step.jb_drift
+    step.late_share = step.late_frames / frames
+    step.drop_share = step.dropped_frames / max(1, step.played + step.concealed)
+    step.bad_share = step.late_share + step.drop_share
+    expected = step.streams * duration / frame
+    if not step.note and step.stream_ticks + step.skipped_slots * pairs < 0.9 * expected:
+        step.note = f"only {step.stream_ticks} of ~{expected:.0f} stream ticks ran"
+    step.passed = step.bad_share < BAD_LIMIT and not step.note
+    return step
+
+
+def run_phone(pairs: int, duration: float, warmup: float = WARMUP) -> PhoneStep:
+    """The phone step of ``pairs`` calls (see :func:`_run_phone`)."""
+    gc.collect()
+    try:
+        return asyncio.run(_run_phone(pairs, duration, warmup))
+    except (OSError, SansipError, ImportError) as exc:  # out of ports, or no phone API
+        return PhoneStep(pairs, 2 * pairs, note=f"setup failed: {exc}")
+
+
+def _print_phone_step(s: PhoneStep) -> None:
+    _print_step(s)
+    rss = (f"{s.rss_mb_before:.0f} -> {s.rss_mb_after:.0f} MB"
+           if s.rss_mb_before is not None and s.rss_mb_after is not None else "n/a")  # fmt: skip
+    print(f"        phone: setup {s.setup_s:.2f} s; RSS over the window {rss}; unread audio_in "
+          f"{s.audio_in_held} frames held ({s.audio_in_dropped} dropped at their bound); "
+          f"{s.events_unread} phone events unread; CDRs {s.cdrs}: caller RTP sent "
+          f"{s.cdr_rtp_sent}, received {s.cdr_rtp_received}, lost {s.cdr_rtp_lost}",
+          flush=True)  # fmt: skip
+
+
+def compare_phone(sizes: list[int], duration: float, rounds: int) -> list[dict[str, Any]]:
+    """For each N: the engine-direct step (``run_calls``) and the phone step, alternated
+    ``rounds`` times in this run; CPU per stream-frame and bad frames side by side."""
+    rows: list[dict[str, Any]] = []
+    for pairs in sizes:
+        direct: list[Step] = []
+        phone: list[PhoneStep] = []
+        for index in range(rounds):
+            order = ("direct", "phone") if index % 2 == 0 else ("phone", "direct")
+            for kind in order:
+                if kind == "direct":
+                    print(f"  engine-direct, round {index + 1}:", flush=True)
+                    direct.append(run_calls(pairs, duration))
+                    _print_step(direct[-1])
+                else:
+                    print(f"  phone API, round {index + 1}:", flush=True)
+                    phone.append(run_phone(pairs, duration))
+                    _print_phone_step(phone[-1])
+        rows.append(_phone_verdict(pairs, direct, phone))
+    return rows
+
+
+def _mean_us(steps: list[Any]) -> float | None:
+    done = [s.us_per_stream_frame for s in steps if not s.note or s.stream_ticks]
+    return sum(done) / len(done) if done else None
+
+
+def _phone_verdict(pairs: int, direct: list[Step], phone: list[PhoneStep]) -> dict[str, Any]:
+    us_direct, us_phone = _mean_us(direct), _mean_us(phone)
+    bad_direct = max((s.bad_share for s in direct), default=None)
+    bad_phone = max((s.bad_share for s in phone), default=None)
+    ratio = us_phone / us_direct if us_phone and us_direct else None
+    within = None if ratio is None else ratio <= 1 + WITHIN
+    bound = [s for s in phone if s.cpu_pct >= CPU_BOUND or s.skipped_slots or s.note]
+    verdict = "cannot tell"
+    if ratio is not None:
+        verdict = f"{'yes' if within else 'NO'} ({100 * (ratio - 1):+.0f} % CPU per stream-frame)"
+    if bound and within is not None:
+        if within:  # a lower bound inside the margin says nothing
+            within, verdict = None, "cannot tell"
+        verdict += ("; the phone step was CPU-bound (at most one core's worth of CPU spread "
+                    "over the frames it should have carried), so its figure and the ratio "
+                    "are lower bounds")  # fmt: skip
+    bad = [_fmt(None if b is None else 100 * b, 3, "%") for b in (bad_phone, bad_direct)]
+    print(f"\n{pairs} pairs: CPU per stream-frame phone API {_fmt(us_phone)} us, engine-direct "
+          f"{_fmt(us_direct)} us: phone / engine-direct {_fmt(ratio, 2, 'x')}; bad frames "
+          f"phone {bad[0]}, engine-direct {bad[1]} (worst round)")  # fmt: skip
+    # one pair = 2 streams x 50 frames a second
+    cores = [f"about {_fmt(None if us is None else 1e6 / (100 * us), 0)}"
+             for us in (us_phone, us_direct)]  # fmt: skip
+    if bound:
+        cores[0] = f"fewer than {pairs} (CPU-bound)"
+    print(f"{pairs} pairs: at these costs one core would carry {cores[0]} pairs through the "
+          f"phone API, {cores[1]} engine-direct")  # fmt: skip
+    print(f"{pairs} pairs: phone path within {WITHIN:.0%} of engine-direct: {verdict}\n",
+          flush=True)  # fmt: skip
+    return {"pairs": pairs, "engine_direct": [asdict(s) for s in direct],
+            "phone": [asdict(s) for s in phone], "us_direct": us_direct, "us_phone": us_phone,
+            "ratio": ratio, "within": within}  # fmt: skip
+
+
 # --------------------------------------------------------------------------- 2. profile
 
 _CATEGORIES = (
+    ("resampler (phone: 16 kHz <-> 8 kHz)", ("sansip/audio/resample.py",)),
+    ("PLC (phone pipeline)", ("sansip/audio/plc.py",)),
+    (
+        "pipeline, gain, VAD (phone)",
+        ("sansip/audio/pipeline.py", "sansip/audio/gain.py", "sansip/audio/vad.py"),
+    ),
+    (
+        "overlays, mute, queues (phone)",
+        ("sansip/audio/player.py", "sansip/phone/line.py", "sansip/io/queues.py"),
+    ),
+    ("phone core + front end", ("sansip/phone/",)),
     ("RTP packet build/parse", ("sansip/rtp/packet.py",)),
     ("RTP session, stats, RTCP", ("sansip/rtp/",)),
     ("codec (G.711)", ("sansip/audio/codecs/",)),
@@ -536,25 +828,31 @@ def _category(filename: str, name: str) -> str:
     return "other Python"
 
 
-def profile_calls(pairs: int, duration: float, reference: Step | None) -> dict[str, Any]:
-    """One step under cProfile: own time by category, scaled to real per-frame CPU."""
+def profile_calls(pairs: int, duration: float, reference: Step | None,
+                  runner: Callable[[int, float], Step] = run_calls,
+                  what: str = "pairs") -> dict[str, Any]:  # fmt: skip
+    """One step under cProfile (``runner``: the engine-direct step, or the phone
+    step): own time by category, scaled to real per-frame CPU."""
     profiler = cProfile.Profile()
     gc.collect()
     profiler.enable()
-    step = run_calls(pairs, duration)
+    step = runner(pairs, duration)
     profiler.disable()
     stats = pstats.Stats(profiler)
     raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
     by_cat: dict[str, float] = {}
     funcs: list[tuple[float, int, str]] = []
-    for (filename, line, name), (_cc, ncalls, tottime, _ct, _callers) in raw.items():
+    cumulative: list[tuple[float, int, str]] = []
+    for (filename, line, name), (_cc, ncalls, tottime, cumtime, _callers) in raw.items():
         cat = _category(filename, name)
         by_cat[cat] = by_cat.get(cat, 0.0) + tottime
         short = filename.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
         funcs.append((tottime, ncalls, f"{short}:{line}({name})"))
+        if short.startswith(("sansip/media/", "sansip/audio/", "sansip/phone/", "sansip/rtp/")):
+            cumulative.append((cumtime, ncalls, f"{short}:{line}({name})"))
     busy = sum(v for k, v in by_cat.items() if k != "epoll wait (idle)")
     real = reference.us_per_stream_frame if reference else step.us_per_stream_frame
-    print(f"\nprofile of {pairs} pairs ({2 * pairs} streams), {duration:g} s under cProfile "
+    print(f"\nprofile of {pairs} {what} ({2 * pairs} streams), {duration:g} s under cProfile "
           f"(shares of busy own time; us scaled to {real:.1f} us/stream-frame measured "
           "without the profiler):")  # fmt: skip
     rows = []
@@ -572,7 +870,15 @@ def profile_calls(pairs: int, duration: float, reference: Step | None) -> dict[s
         per_call = 1e6 * tottime / ncalls if ncalls else 0.0
         top.append({"function": label, "share": share, "calls": ncalls})
         print(f"    {100 * share:5.1f}%  {ncalls:>9} calls {per_call:6.2f} us/call  {label}")
-    return {"pairs": pairs, "categories": rows, "top": top, "profiled_step": asdict(step)}
+    print("  media, audio, RTP and phone functions by cumulative time (callees included):")
+    cumulative.sort(reverse=True)
+    top_cumulative = []
+    for cumtime, ncalls, label in cumulative[:20]:
+        share = cumtime / busy if busy else 0.0
+        top_cumulative.append({"function": label, "share": share, "calls": ncalls})
+        print(f"    {100 * share:5.1f}%  {ncalls:>9} calls  {label}")
+    return {"pairs": pairs, "what": what, "categories": rows, "top": top,
+            "top_cumulative": top_cumulative, "profiled_step": asdict(step)}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- stages
@@ -908,15 +1214,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per step")
     ap.add_argument("--max-calls", type=int, default=2000, help="most call pairs tried")
     ap.add_argument("--budget", type=float, default=900.0, help="seconds for the call search")
-    ap.add_argument("--only", default="calls,stages,codecs", help="parts: calls,stages,codecs")
+    ap.add_argument("--only", default=",".join(PARTS), help="parts: " + ",".join(PARTS))
+    sizes = ",".join(map(str, PHONE_FULL)), ",".join(map(str, PHONE_QUICK))
+    ap.add_argument("--phone-calls", default=None, metavar="N1,N2",
+                    help=f"pairs of the phone step (default {sizes[0]}; --quick {sizes[1]}; "
+                         f"at most {PHONE_MAX_PAIRS})")  # fmt: skip
+    ap.add_argument("--phone-rounds", type=int, default=None, metavar="R",
+                    help="engine-direct and phone steps alternated R times per N (default 2; "
+                         "--quick 1)")  # fmt: skip
     ap.add_argument("--profile", type=int, metavar="N", help="profile one step of N pairs")
+    ap.add_argument("--profile-phone", type=int, metavar="N",
+                    help="profile one phone step of N calls (with --only phone)")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="smoke run, about 25 s")
     ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
                     help="results as JSON: on stdout, or into FILE")  # fmt: skip
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    if parts - {"calls", "stages", "codecs"}:
-        ap.error("--only takes calls, stages and/or codecs")
+    if parts - set(PARTS):
+        ap.error(f"--only takes {', '.join(PARTS)}")
+    if args.phone_calls:
+        try:
+            phone_sizes = sorted({int(n) for n in args.phone_calls.split(",") if n.strip()})
+        except ValueError:
+            ap.error(f"--phone-calls takes integers, got {args.phone_calls!r}")
+    else:
+        phone_sizes = list(PHONE_QUICK if args.quick else PHONE_FULL)
+    if not phone_sizes or phone_sizes[0] < 1 or phone_sizes[-1] > PHONE_MAX_PAIRS:
+        ap.error(f"--phone-calls: 1..{PHONE_MAX_PAIRS} pairs")
+    rounds = args.phone_rounds or (1 if args.quick else 2)
+    if not 1 <= rounds <= 5:
+        ap.error("--phone-rounds: 1..5")
     cores = sorted(os.sched_getaffinity(0))
     if args.cpu not in cores:
         ap.error(f"--cpu {args.cpu} is not available (cores: {cores})")
@@ -952,6 +1279,24 @@ def main(argv: list[str] | None = None) -> int:
                 report["profile"] = profile_calls(args.profile, duration, reference)
         elif args.profile:
             report["profile"] = profile_calls(args.profile, duration, None)
+        if "phone" in parts:
+            phone_duration = min(duration, PHONE_MAX_DURATION)
+            print(f"\nphone: two AsyncPhone objects in this process (caller and callee, "
+                  f"127.0.0.1, no registrar, codec pcmu, each call's default audio: nothing "
+                  f"put into audio_out, nothing read from audio_in), N = {phone_sizes} calls, "
+                  f"{phone_duration:g} s per step, next to the engine-direct step of the same "
+                  f"N, alternated {rounds}x", flush=True)  # fmt: skip
+            report["phone"] = compare_phone(phone_sizes, phone_duration, rounds)
+            if args.profile_phone:
+                pairs = min(args.profile_phone, PHONE_MAX_PAIRS)
+                done = [p for row in report["phone"] if row["pairs"] == pairs
+                        for p in row["phone"] if p["stream_ticks"]]  # fmt: skip
+                reference = None
+                if done:  # the profile's shares are scaled to the unprofiled CPU
+                    mean = sum(p["us_per_stream_frame"] for p in done) / len(done)
+                    reference = PhoneStep(pairs, 2 * pairs, us_per_stream_frame=mean)
+                report["profile_phone"] = profile_calls(pairs, phone_duration, reference,
+                                                        run_phone, "phone calls")  # fmt: skip
         if "stages" in parts:
             stages = measure_stages(300 if args.quick else 3000)
             pairs = 50 if args.quick else TARGET_CALLS
