@@ -34,7 +34,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     # calls
     ("call", "call", ""), ("videocall", "", "not yet (video)"),
     ("hangup", "hangup", ""), ("accept", "accept", ""), ("reject", "reject", ""),
-    ("ignore", "ignore", ""), ("forward", "", "not yet (call control: forwarding)"),
+    ("ignore", "ignore", ""), ("forward", "forward", "302 with the target as Contact"),
     ("hold", "hold", ""), ("mute", "mute", ""), ("mutevideo", "", "not yet (video)"),
     ("transfer", "", "not yet (call control: REFER transfer)"),
     ("conference", "conference", "the local mixer (conferencetype 2)"),

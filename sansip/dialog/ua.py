@@ -388,6 +388,22 @@ class UserAgent:
         call.status = status
         self._calls.end(call, now, "rejected")
 
+    def redirect(
+        self, call: Call, targets: Sequence[SipURI], now: float, status: int = 302
+    ) -> None:
+        """Send an unanswered incoming call elsewhere: ``status`` (302 Moved
+        Temporarily, or 301) with ``targets`` as Contacts (RFC 3261 §8.3)."""
+        self._require_incoming(call)
+        if not 300 <= status < 400 or not targets:
+            raise LocalProtocolError("a redirect needs a 3xx status and a target")
+        headers: list[tuple[str, object]] = [("Contact", f"<{uri}>") for uri in targets]
+        assert call.invite_key is not None
+        response = self._calls.response(call, status, headers=headers)
+        self.endpoint.respond(call.invite_key, response, now)
+        self._reliable.final_sent(call)
+        call.status = status
+        self._calls.end(call, now, "redirected")
+
     def _send_provisional(self, call: Call, response: Response, now: float) -> None:
         """A 1xx of ours: reliable when it must be (RFC 3262), maybe waiting its turn."""
         out = self._reliable.provisional(call, response, now)

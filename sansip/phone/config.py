@@ -129,6 +129,12 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         extra_accounts=params.get_str("extraregisteraccounts"),
         earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
         dtmfmode=params.get_int("dtmfmode"), holdtype=params.get_int("holdtype"),
+        callforwardalways=params.get_str("callforwardalways"),
+        callforwardonbusy=params.get_str("callforwardonbusy"),
+        callforwardonnoanswer=params.get_str("callforwardonnoanswer"),
+        callforwardonnoanswertimeout=float(params.get_int("callforwardonnoanswertimeout")),
+        enableautoaccept=params.get_int("enableautoaccept"),
+        autoacceptheader=params.get_str("autoacceptheader"),
         transport=transport,
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")

@@ -70,6 +70,7 @@ from sansip.phone.events import (
     PhoneEvent,
     PhoneWarning,
 )
+from sansip.phone.incoming import auto_answer_delay, forward_rule
 from sansip.phone.line import PhoneCall, merge_headers, reason_text
 from sansip.phone.messaging import Messaging
 from sansip.phone.registration import Registrations
@@ -167,16 +168,23 @@ class PhoneCore:
         """The UA's next deadline, or a call's (ring/setup timeout, digits)."""
         due = [self.ua.get_timer()]
         for call in self._lines.values():
-            due += [call.deadline, call.digits_at]
+            due += [call.deadline, call.digits_at, call.answer_at]
         return min((d for d in due if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
         """Fire the UA's timers and the calls' own."""
         self.ua.handle_timer(now)
         for call in list(self._lines.values()):
+            if call.answer_at is not None and now >= call.answer_at:
+                call.answer_at = None
+                if call.state == "ringing":
+                    self.accept(call.line, now)
             if call.deadline is not None and now >= call.deadline:
                 call.deadline = None
-                if call.direction == INCOMING and call.sip is not None:
+                forward = self.config.callforwardonnoanswer
+                if call.direction == INCOMING and call.sip is not None and forward:
+                    self.forward(call.line, forward, now, reason="forwardonnoanswer")
+                elif call.direction == INCOMING and call.sip is not None:
                     # Nobody answered: 480 Temporarily Unavailable (RFC 3261 §21.4.18).
                     call.reason, call.discparty = call.reason or "ring timeout", DISC_TIMEOUT
                     self.ua.reject(call.sip, now, 480)
@@ -328,6 +336,15 @@ class PhoneCore:
         call.reason, call.discparty = "rejected", DISC_LOCAL
         self.ua.reject(call.sip, now, status)
 
+    def forward(self, line: int, number: str, now: float, *, reason: str = "forward") -> None:
+        """Send the unanswered incoming call on ``line`` to ``number`` (a
+        number at the server or a URI): 302 with it as the Contact."""
+        call = self.line(line)
+        if call.direction != INCOMING or call.sip is None or call.sip.final is not None:
+            raise LocalProtocolError(f"nothing to forward on line {call.line}")
+        call.reason, call.discparty = reason, DISC_LOCAL
+        self.ua.redirect(call.sip, [self.target_uri(number.strip())], now)
+
     def hangup(self, line: int, now: float) -> None:
         """End the call on ``line`` (-2: every call): BYE, CANCEL or 486."""
         calls = list(self._lines.values()) if line == -2 else [self.line(line)]
@@ -468,17 +485,27 @@ class PhoneCore:
             return
         busy = any(c.state in ("connected", "ringing", "setup") for c in self._lines.values())
         line = self._free_line()
-        if line is None or (busy and self.config.rejectonbusy):
+        rule = forward_rule(self.config, busy=busy)
+        if line is None or (busy and self.config.rejectonbusy and rule is None):
             self.ua.reject(sip, now, 486)
             return
         call = PhoneCall(line, INCOMING, peer, sip.peer_display_name, now=now)
         self._lines[line] = call
         self._bind(call, sip)
+        if rule is not None:
+            self.forward(line, rule[0], now, reason=rule[1])
+            return
         self.ua.ring(sip, now)
         self._emit_state(call, "ringing")
-        if self.config.ringtimeout > 0:
-            call.deadline = now + self.config.ringtimeout
-        call.accept_requested = self.config.autoaccept
+        config = self.config
+        if config.callforwardonnoanswer:
+            call.deadline = now + config.callforwardonnoanswertimeout
+        elif config.ringtimeout > 0:
+            call.deadline = now + config.ringtimeout
+        delay = 0.0 if config.autoaccept else auto_answer_delay(sip.invite, config)
+        call.accept_requested = delay == 0.0
+        if delay:
+            call.answer_at = now + delay
         if self.config.media is None:
             if call.accept_requested:
                 self._answer(call, now)

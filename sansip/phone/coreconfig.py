@@ -52,6 +52,14 @@ class PhoneConfig:
     dtmfmode: int = 2
     #: How hold is offered: -1/2 sendonly, 4 inactive, 0 off.
     holdtype: int = -1
+    #: Forwarding of incoming calls (a number or a URI; empty: none).
+    callforwardalways: str = ""
+    callforwardonbusy: str = ""
+    callforwardonnoanswer: str = ""
+    callforwardonnoanswertimeout: float = 15.0
+    #: Automatic answers asked for by the INVITE (see :mod:`sansip.phone.incoming`).
+    enableautoaccept: int = 1
+    autoacceptheader: str = ""
     #: Where REGISTERs and calls to plain numbers go, in order (the server
     #: name resolved by RFC 3263; empty: ``serveraddress``).
     server_targets: tuple[Address, ...] = ()

@@ -76,6 +76,7 @@ class PhoneCall:
         self.targets: list[Any] | None = None
         self.explicit_uri = False  # placed to a sip: URI, not to a number at the server
         self.join_conference = False  # joins the local conference once connected
+        self.answer_at: float | None = None  # answered by itself then (answer-after)
         self.early_sdp = b""  # our answer, sent in a 183 before the call was accepted
         self.holds = self.resumes = 0  # our hold / resume re-offers the peer accepted
         self.media_timed_out = False

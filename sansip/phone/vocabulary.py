@@ -172,6 +172,11 @@ class Vocabulary(ABC):
         server's records before the call is placed)."""
         return str(self._command(lambda core, _now: core.next_callid()))
 
+    def forward(self, number: str, line: int = -1) -> None:
+        """Send the ringing incoming call on ``line`` to ``number`` (302 Moved
+        Temporarily with it as the Contact)."""
+        self._command(lambda core, now: core.forward(line, number, now))
+
     def conference(self, number: str = "", add: bool = True) -> None:
         """Local conference: ``""`` joins every connected call (two at least),
         a line number 1-9 joins that call, any other number or URI is called
