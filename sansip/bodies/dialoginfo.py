@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
 from sansip.bodies.errors import BodyError
-from sansip.bodies.xml import children, first_child, parse_xml, serialize_xml, text_of
+from sansip.bodies.xml import XML_SPACE, children, first_child, parse_xml, serialize_xml, text_of
 from sansip.errors import LocalProtocolError
 
 __all__ = [
@@ -91,7 +91,7 @@ class DialogInfo:
 def _number(text: str | None, what: str, low: int = 0, high: int | None = None) -> int | None:
     if text is None:
         return None
-    text = text.strip()
+    text = text.strip(XML_SPACE)
     if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
         raise BodyError(f"dialog-info {what} is not a number")
     value = int(text)
@@ -243,7 +243,7 @@ def build_dialog_info(doc: DialogInfo) -> bytes:
     root = ET.Element("dialog-info", {"xmlns": DIALOG_INFO_NS, "version": str(doc.version),
                                       "state": doc.state, "entity": doc.entity})  # fmt: skip
     for dialog in doc.dialogs:
-        if not dialog.state.strip():
+        if not dialog.state.strip(XML_SPACE):
             raise LocalProtocolError("a dialog needs a state")
         optional = {
             "call-id": dialog.call_id,

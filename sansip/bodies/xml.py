@@ -27,6 +27,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_ELEMENTS",
+    "XML_SPACE",
     "children",
     "first_child",
     "local_name",

@@ -241,6 +241,7 @@ def test_build_for_our_own_call() -> None:
         DialogInfo("e", 2**64),
         DialogInfo("e", 0, "some"),
         DialogInfo("e", 0, "full", (Dialog("d", " "),)),
+        DialogInfo("e", 0, "full", (Dialog("d", "\r\n\t"),)),
         DialogInfo("e", 0, "full", (Dialog("d", "early", code=99),)),
         DialogInfo("e", 0, "full", (Dialog("d", "early", duration=-1),)),
         DialogInfo("e\x00", 0),

@@ -116,10 +116,12 @@ def test_malformed_indications_raise_body_error(body: bytes) -> None:
         parse_iscomposing(body)
 
 
+# Fixed offsets: a zone's ambiguous hour never compares equal across zones.
+offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 indications = st.builds(
     IsComposing,
     st.sampled_from(["active", "idle"]),
-    st.none() | st.datetimes(timezones=st.none() | st.timezones()),
+    st.none() | st.datetimes(timezones=st.none() | offsets),
     st.none() | xml_text(),
     st.none() | st.integers(1, 2**31 - 1),
 )
