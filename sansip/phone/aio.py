@@ -47,7 +47,7 @@ class AsyncCall(CallHandle):
     def __init__(self, phone: AsyncPhone, call: PhoneCall) -> None:
         super().__init__(phone, call)
         #: What the call sends: put 16 kHz int16 samples (silence when empty).
-        self.audio_out = OutboundFrameQueue(16000, max_frames=500)
+        self.audio_out = OutboundFrameQueue(phone.rate, max_frames=500)
         self._audio_in = AsyncFrameQueue(max_frames=500)
         self._audio_in.bind(asyncio.get_running_loop())
         self._is_connected = asyncio.Event()

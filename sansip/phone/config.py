@@ -125,7 +125,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         blacklist=params.get_list("blacklist"),
         disablesamecall=params.get_int("disablesamecall") == 1,
         autohold=autohold in (1, 3),
-        media=None if params.get_int("signalingonly") else MediaOptions(host, codecs, settings),
+        media=None if params.get_int("signalingonly") else MediaOptions(
+            host, codecs, settings, sample_rate=params.get_int("samplerate")),
         extra_accounts=params.get_str("extraregisteraccounts"),
         earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
         dtmfmode=params.get_int("dtmfmode"), holdtype=params.get_int("holdtype"),

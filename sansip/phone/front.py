@@ -324,7 +324,7 @@ class FrontEnd(Vocabulary, Generic[C]):
         ua = UserAgent(EndpointConfig(local, self.setup.transport), self.setup.ua, rng=self._rng)
         planned = None
         if self.audio_plan is not None:
-            rate = self.setup.core.media.sample_rate if self.setup.core.media else 16000
+            rate = self.rate
             planned = PlannedAudio(self.audio_plan, self.parameters, rate)
         self._planned = planned
         core = self._core = PhoneCore(
@@ -376,6 +376,12 @@ class FrontEnd(Vocabulary, Generic[C]):
         if self.history is not None and self._own_history:
             with self._history_lock:
                 self.history.close()
+
+    @property
+    def rate(self) -> int:
+        """The rate of the frames calls play and hear (``samplerate``, 16000 by default)."""
+        media = self.setup.core.media
+        return media.sample_rate if media is not None else 16000
 
     @property
     def udp(self) -> bool:

@@ -526,6 +526,9 @@ _SANSIP = _group("sansip extensions", [
     _p("sessionexpires", "int 0..86400 s", 0, "RFC 4028 session interval our calls ask for "
        "(0: none, but a peer's request is honoured)"),
     _p("minse", "int 90..86400 s", 90, "RFC 4028 Min-SE: the shortest session interval taken"),
+    _p("samplerate", "8000 narrowband; 16000 wideband; 32000 super-wideband; 48000 fullband",
+       16000,
+       "the rate of the frames calls play and hear (8000 spares G.711 calls the resampling)"),
     _p("prack", "0 no; 1 supported (our 1xx reliable when the peer requires it); 2 preferred", 1,
        "RFC 3262 reliable provisional responses (100rel, PRACK)"),
 ])

@@ -42,7 +42,7 @@ class ThreadCall(CallHandle):
     def __init__(self, phone: Phone, call: PhoneCall) -> None:
         super().__init__(phone, call)
         #: What the call sends: put 16 kHz int16 samples from any thread.
-        self.audio_out = OutboundFrameQueue(16000, max_frames=500)
+        self.audio_out = OutboundFrameQueue(phone.rate, max_frames=500)
         self._audio_in = FrameQueue(max_frames=500)
         self._is_connected = threading.Event()
         self._is_ended = threading.Event()

@@ -61,7 +61,7 @@ class TrioCall(CallHandle):
     def __init__(self, phone: TrioPhone, call: PhoneCall) -> None:
         super().__init__(phone, call)
         #: What the call sends: put 16 kHz int16 samples (silence when empty).
-        self.audio_out = OutboundFrameQueue(16000, max_frames=500)
+        self.audio_out = OutboundFrameQueue(phone.rate, max_frames=500)
         self._audio_in = _FrameChannel(500)
         self._is_connected = trio.Event()
         self._is_ended = trio.Event()

@@ -37,6 +37,10 @@ class Vocabulary(ABC):
 
     parameters: Parameters
 
+    def _rate(self) -> int:
+        """The rate of the calls' audio frames."""
+        return int(getattr(self, "rate", 16000))
+
     @abstractmethod
     def _command(self, action: Callable[[PhoneCore, float], Any]) -> Any:
         """Run ``action(core, now)`` where the core lives; its result."""
@@ -131,7 +135,7 @@ class Vocabulary(ABC):
              toremotepeer: bool = True, line: int = -1) -> None:  # fmt: skip
         """Play a WAV or Ogg Opus ``file`` into the call on ``line`` (to the
         peer, or only locally); ``start=False`` stops it."""
-        player = FilePlayer(file, 16000, loop=looping) if start else None
+        player = FilePlayer(file, self._rate(), loop=looping) if start else None
         self._command(lambda core, _now: core.control.play(line, player, to_peer=toremotepeer))
 
     def voicerecord(self, start: bool, path: str = "", line: int = -1,
@@ -143,7 +147,7 @@ class Vocabulary(ABC):
         recorder = None
         if start:
             mode: RecordingMode = "stereo" if stereo else "mixed"
-            recorder = open_call_recorder(path, 16000, mode=mode, max_duration=4 * 3600)
+            recorder = open_call_recorder(path, self._rate(), mode=mode, max_duration=4 * 3600)
         previous = self._command(lambda core, _now: core.control.record(line, recorder))
         if previous is not None:
             previous.close()
