@@ -30,6 +30,13 @@ log = logging.getLogger("sansip.phone")
 #: A line's STATUS text for each call state.
 STATUS_TEXT = {"setup": "Setup", "ringing": "Ringing", "connected": "InCall",
                "disconnected": "Finished"}  # fmt: skip
+#: The callback lists each kind of event may go to (besides ``phone``).
+_EVENT_LISTS = {
+    "RegStateChanged": ("reg", "event"), "CallStateChanged": ("call", "event"),
+    "DtmfReceived": ("dtmf", "event"), "CallEnded": ("cdr", "event"),
+    "PhoneWarning": ("event",), "ChatReceived": ("chat", "event"), "ChatReport": ("event",),
+    "RegistrationUpdated": (),
+}  # fmt: skip
 #: REGISTER notification states.
 _REGISTER = {"registered": 1, "failed": 2, "unregistered": 3}
 
@@ -64,7 +71,11 @@ class ReferenceCallbacks:
 
     def fire(self, event: PhoneEvent, account: str) -> None:
         """Hand ``event`` to every list it concerns, as the reference would."""
-        self._call("phone", event)
+        lists = self.lists
+        if lists["phone"]:
+            self._call("phone", event)
+        if not any(lists[kind] for kind in _EVENT_LISTS.get(type(event).__name__, ("event",))):
+            return  # nobody listens: no notification string is built
         if isinstance(event, RegStateChanged):
             self._call("reg", event.state, event.reason)
             self._call("event", "event", f"REGISTER,0,{_REGISTER[event.state]},{event.state},"
