@@ -588,10 +588,12 @@ async def _run_phone(pairs: int, duration: float, warmup: float) -> PhoneStep:
     step = PhoneStep(pairs, 2 * pairs)
     recs = [_Recorder(), _Recorder()]  # one per phone: each has its own engine and clock
     # disablesamecall=0: every call goes to the same callee (the default refuses a
-    # second call with a peer already in one); samplerate=8000: the frames at the
-    # codec's rate, as in the engine-direct step (no resampling on either side)
+    # second call with a peer already in one); samplerate=8000 and plc=0: the media
+    # as in the engine-direct step (frames at the codec's rate, no resampling and no
+    # audio pipeline on either side), so the difference is what the phone API adds
     params: dict[str, object] = {"codec": "pcmu", "maxlines": pairs, "localip": HOST,
-                                 "samplerate": 8000, "disablesamecall": 0}  # fmt: skip
+                                 "samplerate": 8000, "plc": 0,
+                                 "disablesamecall": 0}  # fmt: skip
     calls: list[AsyncCall] = []
     async with (AsyncPhone({**params, "username": "callee"}) as callee,
                 AsyncPhone({**params, "username": "caller"}) as caller):  # fmt: skip

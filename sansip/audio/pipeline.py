@@ -102,6 +102,15 @@ class PipelineSettings:
         """Whether the echo canceller runs."""
         return self.aec in (2, 3) or (self.aec == 1 and not self.headset)
 
+    @property
+    def idle(self) -> bool:
+        """Whether the pipeline would do nothing at all (no concealment, no
+        VAD, echo cancelling, gain control, noise suppression, volume change
+        or silence suppression): a stream then runs without one."""
+        return (not self.plc and self.vad == 1 and not self.echo_cancellation
+                and self.agc == 0 and self.denoise == 0 and self.volumein == 50
+                and self.volumeout == 50 and not self.comfort_noise)  # fmt: skip
+
     def capture_side(self, value: int) -> bool:
         """For ``agc``/``denoise``: on for the microphone."""
         return value in (1, 2, 3)

@@ -105,7 +105,9 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         jittersize=params.get_int("jittersize"),
         natopenpackets=params.get_int("natopenpackets"),
         mediatimeout=float(params.get_int("mediatimeout")),
-        pipeline=PipelineSettings.from_params(explicit, _PIPELINE),
+        pipeline=None
+        if (pipeline := PipelineSettings.from_params(explicit, _PIPELINE)).idle
+        else pipeline,
     )
     use = {name: params.text(name) for name in params.as_dict()
            if name.startswith("use_") and params.source(name) is not Source.DEFAULT}  # fmt: skip

@@ -295,3 +295,16 @@ def test_prack_2_sends_the_183_reliably_and_the_caller_pracks_it() -> None:
     assert any(line.startswith("PRACK ") for line in sent)
     early = next(m for m in got if m.startswith("SIP/2.0 183"))
     assert "Require: 100rel" in early and "RSeq: " in early
+
+
+def test_a_pipeline_with_nothing_to_do_is_left_out() -> None:
+    from sansip.phone.config import parameters_of, phone_setup
+
+    def pipeline(**values: object) -> object:
+        media = phone_setup(parameters_of(values)).core.media
+        assert media is not None
+        return media.settings.pipeline
+
+    assert pipeline() is not None  # concealment is on by default
+    assert pipeline(plc=0) is None  # nothing left: the streams run without a pipeline
+    assert pipeline(plc=0, agc=1) is not None
