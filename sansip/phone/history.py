@@ -184,7 +184,8 @@ class CallRecord:
             object.__setattr__(self, name, _real(name, getattr(self, name)))
         for name in ("connected", "jitter_ms", "rtt_ms", "mos"):
             object.__setattr__(self, name, _real(name, getattr(self, name), optional=True))
-        object.__setattr__(self, "extra", json.loads(_json("extra", self.extra)))
+        if self.extra or not isinstance(self.extra, dict):  # an empty dict needs no check
+            object.__setattr__(self, "extra", json.loads(_json("extra", self.extra)))
 
     @property
     def peer(self) -> str:
