@@ -14,7 +14,7 @@ from typing import TypeAlias
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.prack import PrackTracker, ReliableProvisionals
 from sansip.dialog.session_timer import SessionTimer, SessionTimerAnswer, SessionTimerRequest
-from sansip.message import Request, Response
+from sansip.message import Request, Response, SipURI
 from sansip.transaction import TransactionKey
 from sansip.transport.types import Address
 
@@ -27,9 +27,11 @@ __all__ = [
     "IncomingCall",
     "ModificationFailed",
     "OfferReceived",
+    "ReferReceived",
     "RequestArrived",
     "RequestCompleted",
     "SessionUpdated",
+    "TransferProgress",
 ]
 
 
@@ -117,6 +119,8 @@ class Call:
         self.prack_trackers: dict[str, PrackTracker] = {}
         self.reliable: ReliableProvisionals | None = None
         self.held_final: Response | None = None
+        # An incoming INVITE with Replaces (RFC 3891): the call it replaces.
+        self.replaces: Call | None = None
 
     @property
     def peer_name(self) -> str:
@@ -237,8 +241,36 @@ class RequestArrived:
     call: Call | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """How the transfer of ``call`` (our REFER) goes: ``status`` and
+    ``reason`` of the peer's new call (100 while it tries, 180 ringing, 200
+    connected, 4xx-6xx failed), or of the REFER itself when refused;
+    ``final`` once nothing more will come."""
+
+    call: Call
+    status: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReferReceived:
+    """The peer of ``call`` asks us to call ``target`` (a REFER, accepted
+    with 202): ``replaces`` is the Replaces value to put in that INVITE
+    (an attended transfer), ``referred_by`` who asked.  Report the new
+    call's progress with ``UserAgent.transfer_progress``."""
+
+    call: Call
+    target: SipURI
+    replaces: str | None
+    referred_by: str | None
+
+
 CallEvent: TypeAlias = (
     RequestArrived
+    | TransferProgress
+    | ReferReceived
     | IncomingCall
     | CallStateChanged
     | RequestCompleted

@@ -49,6 +49,7 @@ from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.requests import PendingRequests, RequestSender
 from sansip.dialog.session_refresh import SessionRefreshes
+from sansip.dialog.transfers import Transfers, replaces_value
 from sansip.dialog.uac import Authenticator
 from sansip.dialog.uaconfig import UAConfig, proxy_route
 from sansip.dialog.uas import UasRequests
@@ -111,9 +112,11 @@ class UserAgent:
         self._sender = RequestSender(self.endpoint, config, self.contact, self._requests, rng=rng)
         self._refreshes = SessionRefreshes(self._calls, self.hangup)
         self._reliable = ReliableResponses(self._calls)
+        self._transfers = Transfers(self._calls)
         self._reinvites = SessionModifications(self._calls, self._auth, self.hangup,
                                                self._refreshes)  # fmt: skip
-        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes, self._reliable)
+        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes, self._reliable,
+                                self._transfers)  # fmt: skip
         retries = InviteRetries(self._calls, self._auth)
         self._outgoing = OutgoingInvites(
             self._calls, self._auth, retries, self.hangup,
@@ -173,6 +176,7 @@ class UserAgent:
         self._reinvites.handle_timer(now)
         self._refreshes.handle_timer(now)
         self._reliable.handle_timer(now)
+        self._transfers.handle_timer(now)
         self.registrations.handle_timer(now)
         self._process(now)
 
@@ -184,6 +188,7 @@ class UserAgent:
             self._reinvites.get_timer(),
             self._refreshes.get_timer(),
             self._reliable.get_timer(),
+            self._transfers.get_timer(),
             self.registrations.get_timer(),
         )
         return min((t for t in timers if t is not None), default=None)
@@ -272,9 +277,11 @@ class UserAgent:
         dest: Address | None = None,
         targets: Sequence[Address | Target] | None = None,
         call_id: str | None = None,
+        headers: Sequence[tuple[str, object]] = (),
     ) -> Call:
         """Send an INVITE to ``target`` (to ``dest``, default: the outbound
-        proxy or the URI's address), with a fresh Call-ID or ``call_id``.
+        proxy or the URI's address), with a fresh Call-ID or ``call_id``
+        and ``headers`` besides the usual ones (Replaces, Referred-By, ...).
 
         ``targets`` (instead of ``dest``) are tried in order: the next one
         after a timeout, a transport error or a 503 (RFC 3263 §4.3).  With
@@ -289,7 +296,7 @@ class UserAgent:
         call_id = call_id or new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
                          self.config.display_name)  # fmt: skip
-        headers: list[tuple[str, object]] = [
+        fields: list[tuple[str, object]] = [
             ("From", local.with_tag(new_tag(self._rng))),
             ("To", NameAddr(target)),
             ("Call-ID", call_id),
@@ -298,16 +305,17 @@ class UserAgent:
             ("Allow", ", ".join(self.config.allow)),
             ("User-Agent", self.config.user_agent),
             *self.config.extra_headers,
+            *headers,
         ]
-        headers += self._reliable.invite_headers()
+        fields += self._reliable.invite_headers()
         timer_offer = self._refreshes.invite_offer()
         if timer_offer is not None:
-            headers += timer_offer.headers()
+            fields += timer_offer.headers()
         if proxy is not None:
-            headers.insert(0, ("Route", proxy_route(proxy)))
+            fields.insert(0, ("Route", proxy_route(proxy)))
         if sdp:
-            headers.append(("Content-Type", "application/sdp"))
-        invite = Request("INVITE", target, headers, sdp)
+            fields.append(("Content-Type", "application/sdp"))
+        invite = Request("INVITE", target, fields, sdp)
         key = self.endpoint.send_request(invite, dest, now)
         call = Call(call_id=call_id, direction=OUTGOING, invite=invite, peer=dest,
                     invite_key=key, now=now)  # fmt: skip
@@ -387,6 +395,21 @@ class UserAgent:
         call.held_final = None
         call.status = status
         self._calls.end(call, now, "rejected")
+
+    def refer(
+        self, call: Call, target: SipURI, now: float, *, replacing: Call | None = None
+    ) -> None:
+        """Transfer connected ``call``: a REFER asking its peer to call
+        ``target`` (blind), or, with ``replacing`` (our call with
+        ``target``), to replace that call (attended, RFC 3891).  How it goes
+        comes as :class:`~sansip.dialog.call.TransferProgress` events."""
+        replaces = replaces_value(replacing) if replacing is not None else None
+        self._transfers.refer(call, target, now, replaces=replaces)
+
+    def transfer_progress(self, call: Call, status: int, reason: str, now: float) -> None:
+        """Tell the peer that REFERred ``call`` how the new call goes (a
+        NOTIFY with a sipfrag; a final ``status`` ends the REFER)."""
+        self._transfers.progress(call, status, reason, now)
 
     def redirect(
         self, call: Call, targets: Sequence[SipURI], now: float, status: int = 302
@@ -560,6 +583,8 @@ class UserAgent:
             return
         if self._refreshes.on_response(key, response, now):
             return
+        if self._transfers.on_response(key, response, now):
+            return
         call = self._calls.by_key.get(key)
         if call is None:
             return
@@ -573,6 +598,8 @@ class UserAgent:
         if self._requests.on_failure(key, now, status):
             return
         if self._refreshes.on_failure(key, now, status):
+            return
+        if self._transfers.on_failure(key, now, status):
             return
         call = self._calls.by_key.pop(key, None)
         if call is None:

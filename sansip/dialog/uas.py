@@ -10,6 +10,7 @@ from sansip.dialog.errors import DialogGone
 from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.session_refresh import SessionRefreshes
+from sansip.dialog.transfers import Transfers
 from sansip.dialog.uaconfig import KNOWN_METHODS
 from sansip.errors import LocalProtocolError
 from sansip.message import (
@@ -19,6 +20,7 @@ from sansip.message import (
     check_request,
     make_response,
 )
+from sansip.message import headers as h
 from sansip.message.ids import new_tag
 from sansip.transaction import TransactionKey
 
@@ -34,11 +36,13 @@ class UasRequests:
     416/420/415 checks otherwise; re-INVITEs go to ``reinvites``."""
 
     def __init__(self, calls: CallTable, reinvites: SessionModifications,
-                 refreshes: SessionRefreshes, reliable: ReliableResponses) -> None:  # fmt: skip
+                 refreshes: SessionRefreshes, reliable: ReliableResponses,
+                 transfers: Transfers) -> None:  # fmt: skip
         self._calls = calls
         self._reinvites = reinvites
         self._refreshes = refreshes
         self._reliable = reliable
+        self._transfers = transfers
         self.config = calls.config
         self.endpoint = calls.endpoint
 
@@ -90,6 +94,8 @@ class UasRequests:
                         invite_key=key, now=now)  # fmt: skip
             if not self._timer_acceptable(call, key, request, now):
                 return
+            if not self._replaces_found(call, key, request, now):
+                return
             self._reliable.incoming(call)
             calls.add(call, key)
             calls.pin(call, source)  # keep the caller's connection while the call lasts
@@ -102,6 +108,30 @@ class UasRequests:
             self._calls.events.append(RequestArrived(request, key))
             return
         self._respond(key, request, 481 if method == "BYE" else 405, now)
+
+    def _replaces_found(self, call: Call, key: TransactionKey, request: Request,
+                        now: float) -> bool:  # fmt: skip
+        """An INVITE with Replaces (RFC 3891): True when it names a call of
+        ours (noted on ``call``) or has no Replaces; else answered 481 (or
+        400 for a malformed one) here."""
+        try:
+            replaces = request.headers.parsed(h.REPLACES)
+        except ParseError as exc:
+            self._respond(key, request, exc.status, now)
+            return False
+        if replaces is None:
+            return True
+        old = self._calls.by_call_id.get(replaces.call_id)
+        dialog = old.dialog if old is not None else None
+        if (
+            old is None or dialog is None or old.state is CallState.DISCONNECTED
+            or replaces.to_tag != dialog.local_tag or replaces.from_tag != dialog.remote_tag
+            or (replaces.early_only and old.state is CallState.CONNECTED)
+        ):  # fmt: skip
+            self._respond(key, request, 481, now)
+            return False
+        call.replaces = old
+        return True
 
     def _timer_acceptable(self, call: Call, key: TransactionKey, request: Request,
                           now: float) -> bool:  # fmt: skip
@@ -138,6 +168,9 @@ class UasRequests:
         if call is None or call.dialog is None:
             self._respond(key, request, 481, now)
             return
+        if request.method == "NOTIFY":  # a REFER's subscription accounts it in the dialog
+            self._transfers.on_notify(call, key, request, now)
+            return
         try:
             call.dialog.receive_request(request)
         except DialogGone:
@@ -155,6 +188,8 @@ class UasRequests:
         elif request.method == "INVITE":
             if self._timer_acceptable(call, key, request, now):
                 self._reinvites.on_request(call, key, request, now)
+        elif request.method == "REFER" and "REFER" in self.config.allow:
+            self._transfers.on_refer(call, key, request, now)
         elif request.method == "PRACK" and self._reliable.enabled:
             self._reliable.on_prack(call, key, request, now)
         elif request.method == "UPDATE" and "UPDATE" in self.config.allow:
