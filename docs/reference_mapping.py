@@ -36,7 +36,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("hangup", "hangup", ""), ("accept", "accept", ""), ("reject", "reject", ""),
     ("ignore", "ignore", ""), ("forward", "forward", "302 with the target as Contact"),
     ("hold", "hold", ""), ("mute", "mute", ""), ("mutevideo", "", "not yet (video)"),
-    ("transfer", "", "not yet (call control: REFER transfer)"),
+    ("transfer", "transfer", "REFER; '' with two calls: attended, with Replaces"),
     ("conference", "conference", "the local mixer (conferencetype 2)"),
     ("dtmf", "dtmf", ""), ("play", "play", ""), ("voicerecord", "voicerecord", ""),
     ("screenshare / stopscreenshare", "", "ignored (browser only)"),

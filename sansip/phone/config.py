@@ -138,6 +138,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         callforwardonnoanswertimeout=float(params.get_int("callforwardonnoanswertimeout")),
         enableautoaccept=params.get_int("enableautoaccept"),
         autoacceptheader=params.get_str("autoacceptheader"),
+        transfertype=params.get_int("transfertype"),
         transport=transport,
     )  # fmt: skip
     proxy = params.get_str("proxyaddress")
@@ -152,7 +153,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,
         outbound_proxy=outbound,
-        allow=(*UAConfig().allow, "MESSAGE", "INFO", *(("PRACK",) if prack else ())),
+        allow=(*UAConfig().allow, "MESSAGE", "INFO", "REFER", "NOTIFY",
+               *(("PRACK",) if prack else ())),
         supported=("100rel",) if prack else (), prefer_100rel=prack == 2,
         session_expires=params.get_int("sessionexpires"), min_se=params.get_int("minse"),
         follow_redirects=params.get_int("allowcallredirect") == 1,

@@ -15,6 +15,7 @@ from sansip.phone.events import INCOMING, OUTGOING, DtmfReceived, PhoneWarning
 from sansip.phone.line import PhoneCall
 from sansip.phone.messaging import DTMF_INFO_TYPES, dtmf_digit, dtmf_relay_body
 from sansip.phone.resolve import with_transport
+from sansip.phone.transfer import PhoneTransfers
 
 if TYPE_CHECKING:
     from sansip.phone.core import PhoneCore
@@ -27,6 +28,8 @@ class CallControl:
 
     def __init__(self, core: PhoneCore) -> None:
         self.core = core
+        #: Transfers, ours and the peers'.
+        self.transfers = PhoneTransfers(core)
 
     def hold(self, line: int, now: float, *, resume: bool = False) -> None:
         """Put the call on ``line`` on hold or resume it: a re-offer that is

@@ -29,9 +29,11 @@ from sansip.dialog.call import (
     IncomingCall,
     ModificationFailed,
     OfferReceived,
+    ReferReceived,
     RequestArrived,
     RequestCompleted,
     SessionUpdated,
+    TransferProgress,
 )
 from sansip.dialog.call import CallStateChanged as SipCallStateChanged
 from sansip.dialog.register import (
@@ -128,6 +130,7 @@ class PhoneCore:
         self.current_line = 0
         self.last_sent_invite = b""
         self._next_callid: str | None = None  # drawn by next_callid(), used by the next call
+        self._now = 0.0  # the time of the event in hand (state changes act on it)
         self.last_received_invite = b""
 
     # -- the SIP machine shape (the driver runs the phone in place of the UA) -------------
@@ -292,7 +295,8 @@ class PhoneCore:
         self.accounts.unregister(now)
 
     # -- calls -------------------------------------------------------------------------
-    def call(self, target: str, now: float, *, targets: list[Address] | None = None) -> PhoneCall:
+    def call(self, target: str, now: float, *, targets: list[Address] | None = None,
+             headers: tuple[tuple[str, str], ...] = ()) -> PhoneCall:  # fmt: skip
         """Call ``target``: a user at ``serveraddress``, or a ``sip:`` URI; a
         dial string ``number,digits`` sends the digits after connect.
         ``targets``: the addresses the URI's host name resolved to, tried in
@@ -311,6 +315,7 @@ class PhoneCore:
         call.target = uri
         call.targets = targets
         call.explicit_uri = number.strip().lower().startswith(("sip:", "sips:"))
+        call.invite_headers = headers
         self._lines[line] = call
         self._emit_state(call, "setup")
         if self.config.media is None:
@@ -354,6 +359,7 @@ class PhoneCore:
     # -- events ------------------------------------------------------------------------
     def process(self, now: float) -> None:
         """Turn the UA's and the engine's events into decisions and phone events."""
+        self._now = now
         while (event := self.ua.next_event()) is not None:
             if isinstance(event, IncomingCall):
                 self._incoming(event.call, now)
@@ -374,6 +380,8 @@ class PhoneCore:
                 self.accounts.handle(event)
             elif isinstance(event, RequestArrived):
                 self.control.arrived(event, now)
+            elif isinstance(event, ReferReceived | TransferProgress):
+                self.control.transfers.on_event(event, now)
             elif isinstance(event, RequestCompleted):
                 self.messaging.completed(event)
             elif isinstance(event, RegistrationStateChanged):
@@ -447,7 +455,8 @@ class PhoneCore:
         config = self.config
         dest, targets = route_of(config, call, proxied=self.ua.config.outbound_proxy is not None)
         call_id, self._next_callid = self._next_callid, None
-        sip = self.ua.call(call.target, now, sdp=sdp, dest=dest, targets=targets, call_id=call_id)
+        sip = self.ua.call(call.target, now, sdp=sdp, dest=dest, targets=targets, call_id=call_id,
+                           headers=call.invite_headers)  # fmt: skip
         self.last_sent_invite = bytes(sip.invite)
         self._bind(call, sip)
         if config.calltimeout > 0:
@@ -492,6 +501,7 @@ class PhoneCore:
         call = PhoneCall(line, INCOMING, peer, sip.peer_display_name, now=now)
         self._lines[line] = call
         self._bind(call, sip)
+        replaced = self._by_sip.get(sip.replaces) if sip.replaces is not None else None
         if rule is not None:
             self.forward(line, rule[0], now, reason=rule[1])
             return
@@ -502,7 +512,8 @@ class PhoneCore:
             call.deadline = now + config.callforwardonnoanswertimeout
         elif config.ringtimeout > 0:
             call.deadline = now + config.ringtimeout
-        delay = 0.0 if config.autoaccept else auto_answer_delay(sip.invite, config)
+        delay = 0.0 if config.autoaccept or replaced else auto_answer_delay(sip.invite, config)
+        call.replacing = replaced  # RFC 3891: answered at once, the old call ends then
         call.accept_requested = delay == 0.0
         if delay:
             call.answer_at = now + delay
@@ -610,6 +621,8 @@ class PhoneCore:
         if call.state == state and state != "setup":
             return
         call.state = state
+        if state != "setup":
+            self.control.transfers.call_state(call, state, self._now)
         self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
                                     call.line, call.callid, reason), call)  # fmt: skip
 

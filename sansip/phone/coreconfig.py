@@ -59,6 +59,8 @@ class PhoneConfig:
     callforwardonnoanswertimeout: float = 15.0
     #: Automatic answers asked for by the INVITE (see :mod:`sansip.phone.incoming`).
     enableautoaccept: int = 1
+    #: How our transfers go (see :mod:`sansip.phone.transfer`).
+    transfertype: int = -1
     autoacceptheader: str = ""
     #: Where REGISTERs and calls to plain numbers go, in order (the server
     #: name resolved by RFC 3263; empty: ``serveraddress``).

@@ -24,6 +24,7 @@ __all__ = [
     "PhoneWarning",
     "RegStateChanged",
     "RegistrationUpdated",
+    "TransferStatus",
 ]
 
 #: Call directions.
@@ -115,6 +116,20 @@ class ChatReport:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferStatus:
+    """How the transfer of the call on ``line`` goes: the ``status`` and
+    ``reason`` of the transfer target's call (100 trying, 180 ringing, 200
+    connected, 4xx-6xx failed) or of the REFER itself; ``final`` once the
+    transfer is over."""
+
+    line: int
+    callid: str
+    status: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A call ended; ``record`` is its CDR (emitted after its ``disconnected``)."""
 
@@ -123,5 +138,5 @@ class CallEnded:
 
 PhoneEvent: TypeAlias = (
     CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
-    | CallEnded | ChatReceived | ChatReport
+    | CallEnded | ChatReceived | ChatReport | TransferStatus
 )  # fmt: skip

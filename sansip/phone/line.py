@@ -77,6 +77,8 @@ class PhoneCall:
         self.explicit_uri = False  # placed to a sip: URI, not to a number at the server
         self.join_conference = False  # joins the local conference once connected
         self.answer_at: float | None = None  # answered by itself then (answer-after)
+        self.invite_headers: tuple[tuple[str, str], ...] = ()  # Replaces, Referred-By, ...
+        self.replacing: PhoneCall | None = None  # the call an INVITE with Replaces ends
         self.early_sdp = b""  # our answer, sent in a 183 before the call was accepted
         self.holds = self.resumes = 0  # our hold / resume re-offers the peer accepted
         self.media_timed_out = False

@@ -35,7 +35,7 @@ _EVENT_LISTS = {
     "RegStateChanged": ("reg", "event"), "CallStateChanged": ("call", "event"),
     "DtmfReceived": ("dtmf", "event"), "CallEnded": ("cdr", "event"),
     "PhoneWarning": ("event",), "ChatReceived": ("chat", "event"), "ChatReport": ("event",),
-    "RegistrationUpdated": (),
+    "RegistrationUpdated": (), "TransferStatus": (),
 }  # fmt: skip
 #: REGISTER notification states.
 _REGISTER = {"registered": 1, "failed": 2, "unregistered": 3}

@@ -176,6 +176,13 @@ class Vocabulary(ABC):
         server's records before the call is placed)."""
         return str(self._command(lambda core, _now: core.next_callid()))
 
+    def transfer(self, number: str, line: int = -1) -> None:
+        """Transfer the call on ``line`` to ``number`` (blind: a REFER; the
+        call ends once the target answers), or with ``""`` and two connected
+        calls connect their peers to each other (attended, with Replaces).
+        Progress comes as :class:`~sansip.phone.events.TransferStatus`."""
+        self._command(lambda core, now: core.control.transfers.transfer(line, number, now))
+
     def forward(self, number: str, line: int = -1) -> None:
         """Send the ringing incoming call on ``line`` to ``number`` (302 Moved
         Temporarily with it as the Contact)."""

@@ -22,8 +22,9 @@ async def _forwarded(bob_params: dict[str, object], *, busy: bool = False,
                      by_hand: bool = False) -> tuple[str, str, float]:  # fmt: skip
     async with AsyncPhone(username="carol", autoaccept=1, signalingonly=1) as carol:
         params = {k: (_uri(carol, "carol") if v == "CAROL" else v) for k, v in bob_params.items()}
+        caller = {"username": "alice", "signalingonly": 1, "disablesamecall": 0}
         async with AsyncPhone(username="bob", signalingonly=1, **params) as bob, \
-                AsyncPhone(username="alice", signalingonly=1, disablesamecall=0) as alice:  # fmt: skip
+                AsyncPhone(**caller) as alice:  # fmt: skip
             loop = asyncio.get_running_loop()
             if busy:
                 first = await alice.call(_uri(bob, "bob"))
