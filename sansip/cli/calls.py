@@ -34,7 +34,7 @@ from sansip.cli.phoneargs import (
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.phone.aio import AsyncCall, AsyncPhone
 from sansip.phone.codecs import CodecError
-from sansip.phone.events import ChatReceived, PhoneEvent, PhoneWarning
+from sansip.phone.events import ChatReceived, PhoneEvent, PhoneWarning, TransferStatus
 from sansip.phone.params import ParameterError
 
 __all__ = ["add_commands", "run_answer", "run_call"]
@@ -201,11 +201,17 @@ async def _call(args: argparse.Namespace) -> int:
             print(f"sansip call: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, LocalProtocolError) else 1  # a bad target: 2
         connected = False
+        transferred: list[TransferStatus] = []
         try:
             await asyncio.wait_for(call.connected(), args.timeout)
             connected = True
             _script(call, args)
-            _later(args.duration, call.hangup, call)
+            if args.transfer_to:
+                phone.on_phone_event(lambda e: transferred.append(e) if isinstance(
+                    e, TransferStatus) and e.final else None)  # fmt: skip
+                await _transfer(phone, args)
+            else:
+                _later(args.duration, call.hangup, call)
             await asyncio.wait_for(call.ended(), args.duration + args.timeout)
         except LocalProtocolError:
             pass  # it ended before it connected
@@ -215,8 +221,27 @@ async def _call(args: argparse.Namespace) -> int:
         record = call_record(call, media=not args.no_media)
     finally:
         await phone.stop()
+    if args.transfer_to:
+        done = bool(transferred) and 200 <= transferred[-1].status < 300
+        outcome = f"{transferred[-1].status} {transferred[-1].reason}" if transferred else "none"
+        record["transfer"] = outcome
+        print_record(record, args.json)
+        return 0 if done else 1
     print_record(record, args.json)
     return 0 if connected and "media_failure" not in record else 1
+
+
+async def _transfer(phone: AsyncPhone, args: argparse.Namespace) -> None:
+    """``--transfer-to``: after a second, REFER the peer to the target
+    (blind), or with ``--attended`` call the target first and join them."""
+    await asyncio.sleep(1.0)
+    if not args.attended:
+        phone.transfer(args.transfer_to)
+        return
+    consultation = await phone.call(args.transfer_to)
+    await consultation.connected(timeout=args.timeout)
+    await asyncio.sleep(0.5)
+    phone.transfer("")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -251,6 +276,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     call.add_argument("--local", default="127.0.0.1:0", metavar="HOST:PORT")
     call.add_argument("--hold", default=None, metavar="START,LENGTH",
                       help="hold START s after connecting, resume LENGTH s later")  # fmt: skip
+    call.add_argument("--transfer-to", default=None, metavar="URI",
+                      help="transfer the call there 1 s after connecting (REFER)")  # fmt: skip
+    call.add_argument("--attended", action="store_true",
+                      help="--transfer-to: call the target first, then join them")  # fmt: skip
     add_media_options(call)
 
 

@@ -295,16 +295,27 @@ class PhoneCore:
         self.accounts.unregister(now)
 
     # -- calls -------------------------------------------------------------------------
-    def call(self, target: str, now: float, *, targets: list[Address] | None = None,
-             headers: tuple[tuple[str, str], ...] = ()) -> PhoneCall:  # fmt: skip
+    def call(
+        self,
+        target: str,
+        now: float,
+        *,
+        targets: list[Address] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        referred: bool = False,
+    ) -> PhoneCall:
         """Call ``target``: a user at ``serveraddress``, or a ``sip:`` URI; a
-        dial string ``number,digits`` sends the digits after connect.
+        dial string ``number,digits`` sends the digits after connect;
+        ``headers`` go in the INVITE; a ``referred`` call (a transfer's)
+        is placed even to a peer we are in a call with.
         ``targets``: the addresses the URI's host name resolved to, tried in
         order (RFC 3263)."""
         number, _, digits = target.partition(",")
         uri = with_transport(self.target_uri(number.strip()), self.config.transport)
-        if self.config.disablesamecall and any(
-            c.peername == (uri.user or "") for c in self._lines.values()
+        if (
+            self.config.disablesamecall
+            and not referred
+            and any(c.peername == (uri.user or "") for c in self._lines.values())
         ):
             raise LocalProtocolError(f"already in a call with {number}")
         line = self._free_line()

@@ -131,7 +131,7 @@ class PhoneTransfers:
         if event.replaces:
             headers.append(("Replaces", event.replaces))
         try:
-            placed = core.call(str(event.target), now, headers=tuple(headers))
+            placed = core.call(str(event.target), now, headers=tuple(headers), referred=True)
         except LocalProtocolError as exc:
             core.ua.transfer_progress(event.call, 503, str(exc)[:60], now)
             return
