@@ -200,3 +200,28 @@ def test_hold_and_resume_accepted_and_audio_returns(
     # After the resume (2 s into the call) the tone is back for the last second.
     tail = samples[len(samples) - rate : len(samples) - rate // 10]
     assert tone_present(tail, rate, BARESIP_TONE, 15.0, min_fraction=0.5), blocks
+
+
+@pytest.mark.timeout(90)
+def test_baresip_follows_a_blind_transfer(tmp_path: Path, baresips: list[Baresip]) -> None:
+    """sansip calls baresip and REFERs it to a sansip answering phone:
+    baresip calls it, reports the progress by NOTIFY, sansip ends its call."""
+    callee = start_baresip(tmp_path / "callee", tone_hz=BARESIP_TONE)
+    baresips.append(callee)
+    port = free_udp_port()
+    target_log = tmp_path / "target.log"
+    target = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
+                          "--hangup-after", "2", "-p", "username=carol"), target_log)  # fmt: skip
+    try:
+        wait_listening(port, target)
+        call = run_call(callee.uri, "--duration", "20", "--transfer-to",
+                        f"sip:carol@127.0.0.1:{port}")  # fmt: skip
+        target.wait(30)
+    finally:
+        stop(target)
+    log = finish_baresip(callee, call.stdout.decode() + call.stderr.decode())
+    assert call.returncode == 0, log
+    record = one_record(json_lines(call), "call")
+    assert (record["transfer"], record["reason"]) == ("200 OK", "transfer done"), record
+    answered = [json.loads(x) for x in target_log.read_text().splitlines() if x.startswith("{")]
+    assert len(answered) == 1 and answered[0]["status"] == 200, log
