@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from sansip.bodies.dtmfinfo import build_dtmf_relay, parse_dtmf, parse_dtmf_relay
+from sansip.bodies.errors import BodyError
 from sansip.dialog.call import RequestArrived, RequestCompleted
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError
@@ -102,27 +104,21 @@ class Messaging:
 
 #: The INFO bodies that carry a DTMF digit.
 DTMF_INFO_TYPES: Final = ("application/dtmf-relay", "application/dtmf")
-_DIGITS: Final = "0123456789*#ABCD"
 
 
 def dtmf_digit(content_type: str, body: bytes) -> str | None:
-    """The digit of an INFO body of ``content_type`` (``Signal=5`` for
-    application/dtmf-relay, ``5`` for application/dtmf; ``10``/``11`` stand
-    for ``*``/``#`` as some servers send them); ``""`` for a body without a
-    usable digit; None when the body type is no DTMF one."""
+    """The digit of an INFO body of ``content_type`` (application/dtmf-relay
+    or application/dtmf); ``""`` for a body without a usable digit; None
+    when the body type is no DTMF one."""
     if content_type not in DTMF_INFO_TYPES:
         return None
-    text = body.decode("ascii", "replace")
-    if content_type == "application/dtmf-relay":
-        fields = dict(line.partition("=")[::2] for line in text.splitlines())
-        text = {k.strip().lower(): v for k, v in fields.items()}.get("signal", "")
-    value = text.strip().upper()
-    value = {"10": "*", "11": "#"}.get(value, value)
-    return value if len(value) == 1 and value in _DIGITS else ""
+    parse = parse_dtmf_relay if content_type == "application/dtmf-relay" else parse_dtmf
+    try:
+        return parse(body).digit
+    except BodyError:
+        return ""
 
 
 def dtmf_relay_body(digit: str, duration_ms: int = 160) -> bytes:
     """The application/dtmf-relay body of an INFO carrying ``digit``."""
-    if len(digit) != 1 or digit.upper() not in _DIGITS:
-        raise LocalProtocolError(f"not a DTMF digit: {digit!r}")
-    return f"Signal={digit.upper()}\r\nDuration={duration_ms}\r\n".encode()
+    return build_dtmf_relay(digit.upper(), duration_ms)
