@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "dtls": set(),
     "transport": {"message"},
     "transaction": {"transport", "message"},
-    "dialog": {"transaction", "transport", "message", "sdp"},
+    "dialog": {"transaction", "transport", "message", "sdp", "bodies"},
     "server": {"transaction", "transport", "message"},
     "audio": set(),
     "bodies": set(),
