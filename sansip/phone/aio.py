@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -46,13 +47,34 @@ class AsyncCall(CallHandle):
 
     def __init__(self, phone: AsyncPhone, call: PhoneCall) -> None:
         super().__init__(phone, call)
-        #: What the call sends: put 16 kHz int16 samples (silence when empty).
-        self.audio_out = OutboundFrameQueue(phone.rate, max_frames=500)
-        self._audio_in = AsyncFrameQueue(max_frames=500)
-        self._audio_in.bind(asyncio.get_running_loop())
+        self._rate = phone.rate
+        self._out: OutboundFrameQueue | None = None  # made when first used (not for
+        self._in: AsyncFrameQueue | None = None  # signalling-only calls)
         self._is_connected = asyncio.Event()
         self._is_ended = asyncio.Event()
         self._settled = asyncio.Event()
+
+    @property
+    def audio_out(self) -> OutboundFrameQueue:
+        """What the call sends: put int16 samples at the phone's rate (silence when empty)."""
+        if self._out is None:
+            self._out = OutboundFrameQueue(self._rate, max_frames=500)
+        return self._out
+
+    @property
+    def _audio_in(self) -> AsyncFrameQueue:
+        if self._in is None:
+            self._in = AsyncFrameQueue(max_frames=500)
+            self._in.bind(asyncio.get_running_loop())
+            if self._is_ended.is_set():
+                self._in.close()
+        return self._in
+
+    def _ended(self) -> None:
+        self._is_ended.set()
+        self._settled.set()
+        if self._in is not None:
+            self._in.close()
 
     async def connected(self, timeout: float | None = None) -> None:
         """Wait until the call is connected (LocalProtocolError if it ends first)."""
@@ -89,7 +111,8 @@ class AsyncPhone(FrontEnd[AsyncCall]):
 
     def _init_loop(self) -> None:
         # Bounded: a program that never reads them loses the oldest, not memory.
-        self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue(MAX_QUEUED)
+        self._events: deque[PhoneEvent] = deque(maxlen=MAX_QUEUED)  # the oldest go first
+        self._events_ready = asyncio.Event()
         self._incoming: asyncio.Queue[AsyncCall] = asyncio.Queue(MAX_QUEUED)
         self._reg_changed = asyncio.Event()
 
@@ -166,7 +189,10 @@ class AsyncPhone(FrontEnd[AsyncCall]):
     async def events(self) -> AsyncIterator[PhoneEvent]:
         """Every phone event, as it happens."""
         while True:
-            yield await self._events.get()
+            while self._events:
+                yield self._events.popleft()
+            self._events_ready.clear()
+            await self._events_ready.wait()
 
     # -- plumbing ----------------------------------------------------------------------
     def _new_call(self, call: PhoneCall) -> AsyncCall:
@@ -176,7 +202,8 @@ class AsyncPhone(FrontEnd[AsyncCall]):
         _put_newest(self._incoming, handle)
 
     def _dispatch(self, event: PhoneEvent, handle: AsyncCall | None) -> None:
-        _put_newest(self._events, event)
+        self._events.append(event)
+        self._events_ready.set()
         super()._dispatch(event, handle)
 
     def _woken(self) -> None:

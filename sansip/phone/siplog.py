@@ -43,12 +43,18 @@ class SipLog:
     """The last :data:`MAX_ENTRIES` SIP messages (keep-alives left out)."""
 
     def __init__(self, size: int = MAX_ENTRIES) -> None:
-        self.entries: deque[SipLogEntry] = deque(maxlen=size)
+        # Plain tuples while they are kept (cheap on every message); entries on reading.
+        self._kept: deque[tuple[float, int, Address, bytes]] = deque(maxlen=size)
+
+    @property
+    def entries(self) -> list[SipLogEntry]:
+        """The messages kept, oldest first."""
+        return [SipLogEntry(*kept) for kept in self._kept]
 
     def add(self, at: float, direction: int, addr: Address, data: bytes) -> None:
         """Note one message (CRLF keep-alives are not kept)."""
         if data.strip():
-            self.entries.append(SipLogEntry(at, direction, addr, bytes(data)))
+            self._kept.append((at, direction, addr, bytes(data)))
 
     def find(self, direction: int = -1, kind: int = 0) -> SipLogEntry | None:
         """The newest message sent (``direction`` 1), received (0) or either
