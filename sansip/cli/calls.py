@@ -40,6 +40,11 @@ from sansip.phone.params import ParameterError
 
 __all__ = ["add_commands", "run_answer", "run_call"]
 
+#: The collector's thresholds under call load: young objects are collected
+#: less often, so the full passes over what thousands of live calls hold
+#: (each a pause every phone feels) come less often too.
+GC_THRESHOLDS = (20000, 20, 20)
+
 
 def _phone(command: str, args: argparse.Namespace, params: dict[str, str], *,
            offering: bool) -> AsyncPhone | int:  # fmt: skip
@@ -133,6 +138,7 @@ async def _answer(args: argparse.Namespace) -> int:
     # What start-up made (modules, tables) lives as long as the process: out
     # of the collector's way, so its full passes stay short under load.
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     phone.on_phone_event(_chat_printer(args.json))
     ended = 0
     done = asyncio.Event()
