@@ -56,8 +56,9 @@ soak: $(STAMP)
 		tests/message/test_properties.py tests/message/test_multipart.py \
 		tests/message/test_auth.py tests/message/test_digest.py
 	SANSIP_EXAMPLE_SCALE=20 $(VENV)/bin/pytest -q -p no:cacheprovider --hypothesis-profile=dev \
-		tests/sdp tests/rtp tests/audio tests/media tests/server tests/transport \
-		tests/dialog/test_properties.py
+		tests/sdp tests/rtp tests/audio tests/media tests/server tests/transport tests/bodies \
+		tests/dialog/test_properties.py tests/dialog/test_session_timer.py \
+		tests/dialog/test_prack.py tests/dialog/test_subscription.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
