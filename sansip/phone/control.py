@@ -124,6 +124,17 @@ class CallControl:
         )
         core.messaging.send(uri, text, now, dest=dest, targets=targets, headers=headers)
 
+    def composing(self, target: str, active: bool, now: float) -> None:
+        """Tell ``target`` we are typing a message (``active``) or stopped."""
+        core = self.core
+        number = target.strip()
+        uri = with_transport(core.target_uri(number), core.config.transport)
+        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
+        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
+        dest, targets = route_of(core.config, probe,
+                                 proxied=core.ua.config.outbound_proxy is not None)  # fmt: skip
+        core.messaging.composing(uri, active, now, dest=targets[0] if targets else dest)
+
     def ignore(self, line: int, now: float) -> None:
         """Stop alerting for the incoming call on ``line`` without answering
         the peer (it ends when the caller gives up or the ring timeout passes)."""

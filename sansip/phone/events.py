@@ -17,6 +17,7 @@ __all__ = [
     "CallEnded",
     "CallRecord",
     "CallStateChanged",
+    "ChatComposing",
     "ChatReceived",
     "ChatReport",
     "DtmfReceived",
@@ -104,6 +105,15 @@ class ChatReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatComposing:
+    """``peername`` started (``composing``) or stopped typing a message (RFC 3994)."""
+
+    peername: str
+    composing: bool
+    line: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class ChatReport:
     """What became of a message we sent to ``peername``: ``status`` 1
     sending, 2 sent (delivered to the peer or its server), 3 failed;
@@ -138,5 +148,5 @@ class CallEnded:
 
 PhoneEvent: TypeAlias = (
     CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
-    | CallEnded | ChatReceived | ChatReport | TransferStatus
+    | CallEnded | ChatReceived | ChatReport | ChatComposing | TransferStatus
 )  # fmt: skip

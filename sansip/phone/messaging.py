@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from sansip.bodies.content import IS_COMPOSING
 from sansip.bodies.dtmfinfo import build_dtmf_relay, parse_dtmf, parse_dtmf_relay
 from sansip.bodies.errors import BodyError
+from sansip.bodies.iscomposing import IsComposing, build_iscomposing, parse_iscomposing
 from sansip.dialog.call import RequestArrived, RequestCompleted
 from sansip.dialog.ua import UserAgent
 from sansip.errors import LocalProtocolError
 from sansip.message import SipURI
 from sansip.message.ids import new_call_id
-from sansip.phone.events import ChatReceived, ChatReport, PhoneEvent
+from sansip.phone.events import ChatComposing, ChatReceived, ChatReport, PhoneEvent
 from sansip.rtp import RandomSource
 from sansip.transport.types import Address, Transport
 
@@ -29,6 +31,8 @@ __all__ = ["MAX_UDP_MESSAGE", "Messaging"]
 #: The largest MESSAGE body sent over UDP (RFC 3428 §8: the request must fit
 #: the path MTU; headers take the rest of 1300 octets).
 MAX_UDP_MESSAGE: Final = 800
+#: How long an "is typing" indication holds unless refreshed (RFC 3994 §3.2).
+COMPOSING_REFRESH: Final = 90
 #: Report states of ``CHATREPORT``: sending, sent, failed.
 SENDING, SENT, FAILED = 1, 2, 3
 
@@ -67,6 +71,15 @@ class Messaging:
         self._pending[call_id] = _Outgoing(peer, line)
         self._emit(ChatReport(peer, SENDING, "", line))
 
+    def composing(self, target: SipURI, active: bool, now: float, *,
+                  dest: Address | None = None) -> None:  # fmt: skip
+        """Tell ``target`` we are typing (``active``) or stopped (RFC 3994)."""
+        state = "active" if active else "idle"
+        refresh = COMPOSING_REFRESH if active else None
+        body = build_iscomposing(IsComposing(state, refresh=refresh))
+        self.ua.send_request("MESSAGE", target, now, body=body, content_type=IS_COMPOSING,
+                             dest=dest)  # fmt: skip
+
     def completed(self, event: RequestCompleted) -> bool:
         """The answer to a MESSAGE we sent (False: not one of ours)."""
         sent = self._pending.pop(event.request.call_id, None)
@@ -96,9 +109,18 @@ class Messaging:
             text = request.body.decode(charset, "replace")
         except LookupError:  # an unknown charset: the text as UTF-8
             text = request.body.decode("utf-8", "replace")
+        media_type = kind.split(";", maxsplit=1)[0].strip().lower()
+        if media_type == IS_COMPOSING:  # RFC 3994: the peer is typing, or stopped
+            try:
+                indication = parse_iscomposing(request.body)
+            except BodyError as exc:
+                self.ua.respond(event, exc.status, now)
+                return
+            self.ua.respond(event, 200, now)
+            self._emit(ChatComposing(peer, indication.active, line))
+            return
         self.ua.respond(event, 200, now)
         display = request.from_.display_name or ""
-        media_type = kind.split(";", maxsplit=1)[0].strip().lower()
         self._emit(ChatReceived(peer, text, line, media_type, display))
 
 

@@ -15,6 +15,7 @@ from sansip.phone.events import (
     INCOMING,
     CallEnded,
     CallStateChanged,
+    ChatComposing,
     ChatReceived,
     ChatReport,
     DtmfReceived,
@@ -35,6 +36,7 @@ _EVENT_LISTS = {
     "RegStateChanged": ("reg", "event"), "CallStateChanged": ("call", "event"),
     "DtmfReceived": ("dtmf", "event"), "CallEnded": ("cdr", "event"),
     "PhoneWarning": ("event",), "ChatReceived": ("chat", "event"), "ChatReport": ("event",),
+    "ChatComposing": ("event",),
     "RegistrationUpdated": (), "TransferStatus": (),
 }  # fmt: skip
 #: REGISTER notification states.
@@ -104,6 +106,10 @@ class ReferenceCallbacks:
         elif isinstance(event, ChatReceived):
             self._call("chat", event.peername, event.text, event.line, "")
             self._call("event", "event", f"CHAT,{event.line},{event.peername},{event.text}")
+        elif isinstance(event, ChatComposing):
+            composing = 1 if event.composing else 0
+            self._call("event", "event",
+                       f"CHATCOMPOSING,{event.line},{event.peername},{composing}")  # fmt: skip
         elif isinstance(event, ChatReport):
             self._call("event", "event", f"CHATREPORT,{event.line},{event.peername},"
                                          f"{event.status},{event.reason}")  # fmt: skip

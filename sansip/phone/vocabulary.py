@@ -202,6 +202,11 @@ class Vocabulary(ABC):
         :class:`~sansip.phone.events.ChatReport` (``CHATREPORT`` notification)."""
         self._command(lambda core, now: core.control.sendchat(number, msg, now))
 
+    def sendcomposing(self, number: str, composing: bool = True) -> None:
+        """Tell ``number`` we are typing a message (or stopped): an RFC 3994
+        isComposing MESSAGE; the peer's come as ``CHATCOMPOSING``."""
+        self._command(lambda core, now: core.control.composing(number, composing, now))
+
     def sendsms(self, number: str, msg: str, from_: str = "") -> None:
         """Send ``msg`` as an SMS through the server: a MESSAGE marked
         ``X-Sms: yes`` (and ``X-Sms-From`` with our own number, if given)

@@ -99,3 +99,20 @@ def test_dtmf_by_sip_info() -> None:
         return digits
 
     assert asyncio.run(run()) == [("1", 1), ("2", 1), ("*", 1), ("#", 1)]
+
+
+@pytest.mark.timeout(30)
+def test_is_composing_both_ways() -> None:
+    async def run() -> list[str]:
+        notes: list[str] = []
+        async with AsyncPhone(username="bob") as bob, AsyncPhone(username="alice") as alice:
+            bob.on_event(lambda _kind, message: notes.append(message))
+            alice.sendcomposing(_uri(bob, "bob"), True)
+            alice.sendcomposing(_uri(bob, "bob"), False)
+            for _ in range(100):
+                if len([n for n in notes if n.startswith("CHATCOMPOSING")]) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        return [n for n in notes if n.startswith("CHAT")]
+
+    assert asyncio.run(run()) == ["CHATCOMPOSING,-1,alice,1", "CHATCOMPOSING,-1,alice,0"]
