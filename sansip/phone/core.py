@@ -72,7 +72,7 @@ from sansip.phone.events import (
     PhoneEvent,
     PhoneWarning,
 )
-from sansip.phone.incoming import auto_answer_delay, forward_rule
+from sansip.phone.incoming import auto_answer_delay, caller_identity, forward_rule
 from sansip.phone.line import PhoneCall, merge_headers, reason_text
 from sansip.phone.messaging import Messaging
 from sansip.phone.registration import Registrations
@@ -509,7 +509,9 @@ class PhoneCore:
         if line is None or (busy and self.config.rejectonbusy and rule is None):
             self.ua.reject(sip, now, 486)
             return
-        call = PhoneCall(line, INCOMING, peer, sip.peer_display_name, now=now)
+        asserted = caller_identity(sip.invite)  # P-Asserted-Identity, Remote-Party-ID
+        peer, display = asserted if asserted is not None else (peer, sip.peer_display_name)
+        call = PhoneCall(line, INCOMING, peer, display, now=now)
         self._lines[line] = call
         self._bind(call, sip)
         replaced = self._by_sip.get(sip.replaces) if sip.replaces is not None else None

@@ -98,6 +98,11 @@ class CallHandle:
         return self._call.peername
 
     @property
+    def peerdisplayname(self) -> str:
+        """The other party's display name (``""`` if none)."""
+        return self._call.peerdisplayname
+
+    @property
     def on_hold(self) -> bool:
         """Whether the last negotiation put the call on hold."""
         return self._call.on_hold

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
-from sansip.message import Request
+from sansip.message import ParseError, Request
+from sansip.message.address import parse_name_addr
 from sansip.phone.coreconfig import PhoneConfig
 
-__all__ = ["auto_answer_delay", "forward_rule"]
+__all__ = ["auto_answer_delay", "caller_identity", "forward_rule"]
 
 _ANSWER_AFTER = re.compile(r"answer-after\s*=\s*(\d{1,5})", re.IGNORECASE)
 
@@ -59,4 +60,22 @@ def auto_answer_delay(invite: Request, config: PhoneConfig) -> float | None:
         got = _header(invite, name)
         if got and value in got:
             return 0.0
+    return None
+
+
+def caller_identity(invite: Request) -> tuple[str, str] | None:
+    """The caller as the network asserts it: the user (or URI) and display
+    name of ``P-Asserted-Identity`` (RFC 3325), else ``Remote-Party-ID``;
+    None when the INVITE has neither (the From header then says who calls)."""
+    for name in ("P-Asserted-Identity", "Remote-Party-ID"):
+        value = invite.headers.get(name)
+        if value is None:
+            continue
+        try:
+            identity = parse_name_addr(str(value).split(",")[0].strip(), name)
+        except ParseError:
+            continue
+        uri = identity.uri
+        user = getattr(uri, "user", None)
+        return (str(user) if user else str(uri)), identity.display_name or ""
     return None

@@ -1,8 +1,8 @@
 """What happens to an incoming call before anyone answers it, through the
 public phone API: forwarded always, on busy, on no answer (the caller
-follows the 302 to the new target), forwarded by hand (``forward``), and
+follows the 302 to the new target), forwarded by hand (``forward``),
 answered by itself when the INVITE asks for it (Call-Info answer-after,
-Answer-Mode)."""
+Answer-Mode), and shown as the network asserts the caller (RFC 3325)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,16 @@ def test_an_invite_asking_for_an_automatic_answer(header: str, delay: float) -> 
 
     took = asyncio.run(run())
     assert delay <= took < delay + 1.0
+
+
+@pytest.mark.timeout(30)
+def test_the_caller_as_the_network_asserts_it() -> None:
+    async def run() -> tuple[str, str]:
+        fields = 'P-Asserted-Identity: "Front Desk" <sip:100@pbx.example.com>\r\n'
+        async with AsyncPhone(username="bob", signalingonly=1) as bob, \
+                AsyncPhone(username="alice", signalingonly=1, customsipheader=fields) as alice:
+            await alice.call(_uri(bob, "bob"))
+            ringing = await bob.incoming(timeout=5)
+            return ringing.peername, ringing.peerdisplayname
+
+    assert asyncio.run(run()) == ("100", "Front Desk")
