@@ -150,3 +150,102 @@ def test_an_offerless_invite_gets_our_offer_and_the_answer_in_the_ack(tmp_path: 
                          if x.startswith("{")][-1])  # fmt: skip
     assert record["status"] == 200 and record["reason"] == "bye received"
     assert record["codec"] == "PCMU" and record["rtp"]["sent"] > 40
+
+
+PRACK_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="INVITE requiring 100rel: the 180 is PRACKed">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Require: 100rel
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" rrs="true">
+    <action>
+      <ereg regexp="RSeq: ([0-9]+)" search_in="msg" check_it="true" assign_to="rseq,num"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+PRACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 PRACK
+RAck: [$num] 1 INVITE
+X-Seen: [$rseq]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="500"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_180_sent_reliably_to_sipp_and_pracked(tmp_path: Path) -> None:
+    """SIPp's INVITE requires 100rel: sansip's 180 carries RSeq and Require,
+    SIPp PRACKs it (RAck), sansip answers the PRACK 200, then the INVITE."""
+    sipp = require("sipp", "sip-tester")
+    port = free_udp_port()
+    scenario = tmp_path / "prack.xml"
+    scenario.write_text(PRACK_UAC)
+    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
+                          "--ring", "0.5", "--no-media"), tmp_path / "answer.log")  # fmt: skip
+    try:
+        wait_listening(port, answer)
+        done = subprocess.run(
+            [sipp, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(free_udp_port()),
+             "-m", "1", "-nostdin", "-timeout", "20", f"127.0.0.1:{port}"],
+            capture_output=True, timeout=40, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert answer.wait(20) == 0
+    finally:
+        stop(answer)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+    record = json.loads([x for x in (tmp_path / "answer.log").read_text().splitlines()
+                         if x.startswith("{")][-1])  # fmt: skip
+    assert record["status"] == 200 and record["reason"] == "bye received"
