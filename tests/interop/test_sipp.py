@@ -249,3 +249,124 @@ def test_a_180_sent_reliably_to_sipp_and_pracked(tmp_path: Path) -> None:
     record = json.loads([x for x in (tmp_path / "answer.log").read_text().splitlines()
                          if x.startswith("{")][-1])  # fmt: skip
     assert record["status"] == 200 and record["reason"] == "bye received"
+
+
+TIMER_UPDATE_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="session timer in the INVITE, an UPDATE refresh with an offer">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Supported: timer
+Session-Expires: 90;refresher=uac
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="Session-Expires: 90;refresher=uac" search_in="msg" check_it="true"
+            assign_to="timer"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+X-Timer: [$timer]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="300"/>
+  <send retrans="500"><![CDATA[
+UPDATE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 UPDATE
+Contact: sip:sipp@[local_ip]:[local_port]
+Supported: timer
+Session-Expires: 90;refresher=uac
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 2 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendonly
+
+]]></send>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="held"/>
+      <ereg regexp="Session-Expires: 90" search_in="msg" check_it="true" assign_to="again"/>
+    </action>
+  </recv>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 BYE
+X-Seen: [$held] [$again]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sipp_session_timer_and_an_update_offer(tmp_path: Path) -> None:
+    """SIPp asks for a 90 s session refreshed by itself and sends an UPDATE
+    holding the call: sansip's 200s carry Session-Expires, the UPDATE's
+    answers recvonly (RFC 4028, RFC 3311)."""
+    sipp = require("sipp", "sip-tester")
+    port = free_udp_port()
+    scenario = tmp_path / "timer.xml"
+    scenario.write_text(TIMER_UPDATE_UAC)
+    answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
+                          "-p", "codec=pcmu"), tmp_path / "answer.log")  # fmt: skip
+    try:
+        wait_listening(port, answer)
+        done = subprocess.run(
+            [sipp, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(free_udp_port()),
+             "-mp", str(free_udp_port()), "-m", "1", "-nostdin", "-timeout", "20",
+             f"127.0.0.1:{port}"],
+            capture_output=True, timeout=40, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert answer.wait(20) == 0
+    finally:
+        stop(answer)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+    record = json.loads([x for x in (tmp_path / "answer.log").read_text().splitlines()
+                         if x.startswith("{")][-1])  # fmt: skip
+    assert record["status"] == 200 and record["reason"] == "bye received"
