@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -370,3 +371,108 @@ def test_sipp_session_timer_and_an_update_offer(tmp_path: Path) -> None:
     record = json.loads([x for x in (tmp_path / "answer.log").read_text().splitlines()
                          if x.startswith("{")][-1])  # fmt: skip
     assert record["status"] == 200 and record["reason"] == "bye received"
+
+
+NOTIFY_OK = """  <recv request="NOTIFY" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"""
+
+REFER_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a call, then a REFER; the NOTIFYs with sipfrag answered">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+REFER [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 REFER
+Contact: sip:sipp@[local_ip]:[local_port]
+Refer-To: <TARGET>
+Referred-By: <sip:sipp@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="202"/>
+NOTIFIES  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sipp_refers_sansip_and_gets_the_notifies(tmp_path: Path) -> None:
+    """SIPp calls sansip and REFERs it to a second sansip: 202, then NOTIFYs
+    with message/sipfrag (100 Trying, 180 Ringing, then 200 OK once the target answered)."""
+    sipp = require("sipp", "sip-tester")
+    port, target_port = free_udp_port(), free_udp_port()
+    scenario = tmp_path / "refer.xml"
+    scenario.write_text(REFER_UAC.replace("TARGET", f"sip:carol@127.0.0.1:{target_port}")
+                        .replace("NOTIFIES", NOTIFY_OK * 3))  # fmt: skip
+    bob = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1", "--json",
+                       "--no-media", "-p", "username=bob"), tmp_path / "bob.log")  # fmt: skip
+    carol = start(sansip("answer", "--listen", f"127.0.0.1:{target_port}", "--count", "1",
+                         "--json", "--no-media", "--hangup-after", "1"),
+                  tmp_path / "carol.log")  # fmt: skip
+    try:
+        wait_listening(port, bob)
+        wait_listening(target_port, carol)
+        done = subprocess.run(
+            [sipp, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(free_udp_port()),
+             "-m", "1", "-nostdin", "-timeout", "20", "-trace_msg", f"127.0.0.1:{port}"],
+            capture_output=True, timeout=40, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert carol.wait(20) == 0
+    finally:
+        stop(bob)
+        stop(carol)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+    trace = next(tmp_path.glob("*_messages.log")).read_text(errors="replace")
+    frags = re.findall(r"Content-Type: message/sipfrag.*?\r?\n\r?\n(SIP/2\.0 \d+ [^\r\n]*)",
+                       trace, flags=re.DOTALL)  # fmt: skip
+    assert [f.split()[1] for f in frags] == ["100", "180", "200"], frags
