@@ -50,13 +50,12 @@ status 400).
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
 from sansip.errors import LocalProtocolError
-from sansip.message import Message, ParseError, RAck, Request, Response, is_token
+from sansip.message import Message, ParseError, RAck, Request, Response, fields, is_token
 from sansip.message.ids import RandomSource
 from sansip.transaction import TimerConfig
 
@@ -72,38 +71,17 @@ MAX_RSEQ: Final = 2**32 - 1
 #: The first RSeq of a transaction is at most this (§3).
 _FIRST_RSEQ_MAX: Final = 2**31 - 1
 
-_NUMBER_RE: Final = re.compile(r"[0-9]+")
-# RAck = response-num LWS CSeq-num LWS Method (unfolded LWS: spaces and tabs).
-_RACK_RE: Final = re.compile(r"([0-9]+)[ \t]+([0-9]+)[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)")
 
 
 # -- header values -------------------------------------------------------------
-def _number(digits: str, what: str) -> int:
-    """1*DIGIT as an int, without converting thousands of digits."""
-    significant = digits.lstrip("0") or "0"
-    if len(significant) > 10 or int(significant) > MAX_RSEQ:
-        raise ParseError(f"{what} larger than 2**32-1")
-    return int(significant)
-
-
 def parse_rseq(value: str) -> int:
     """Parse ``RSeq: response-num`` (§7.1): 1 to 2**32-1."""
-    text = value.strip(" \t")
-    if _NUMBER_RE.fullmatch(text) is None:
-        raise ParseError("RSeq is not a number")
-    number = _number(text, "RSeq")
-    if number == 0:
-        raise ParseError("RSeq is 0")
-    return number
+    return fields.parse_rseq(value.strip(" \t"))
 
 
 def parse_rack(value: str) -> RAck:
     """Parse ``RAck: response-num LWS CSeq-num LWS Method`` (§7.2)."""
-    match = _RACK_RE.fullmatch(value.strip(" \t"))
-    if match is None:
-        raise ParseError("malformed RAck")
-    rseq = _number(match[1], "RAck response-num")
-    return RAck(rseq, _number(match[2], "RAck CSeq-num"), match[3])
+    return fields.parse_rack(value.strip(" \t"))
 
 
 def format_rseq(rseq: int) -> str:
