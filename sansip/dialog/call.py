@@ -14,6 +14,7 @@ from typing import TypeAlias
 from sansip.dialog.dialog import Dialog
 from sansip.dialog.prack import PrackTracker, ReliableProvisionals
 from sansip.dialog.session_timer import SessionTimer, SessionTimerAnswer, SessionTimerRequest
+from sansip.dialog.subscription import Subscriber
 from sansip.message import Request, Response, SipURI
 from sansip.transaction import TransactionKey
 from sansip.transport.types import Address
@@ -26,11 +27,13 @@ __all__ = [
     "EarlyMediaReceived",
     "IncomingCall",
     "ModificationFailed",
+    "NotificationReceived",
     "OfferReceived",
     "ReferReceived",
     "RequestArrived",
     "RequestCompleted",
     "SessionUpdated",
+    "SubscriptionEnded",
     "TransferProgress",
 ]
 
@@ -267,8 +270,33 @@ class ReferReceived:
     referred_by: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationReceived:
+    """A NOTIFY of ``subscription`` was accepted: the package's document
+    ``body`` of ``content_type`` (empty when the state alone changed)."""
+
+    subscription: Subscriber
+    package: str
+    state: str
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEnded:
+    """``subscription`` is over: ``reason`` (a termination reason or a
+    failure) and the status that ended it, if any."""
+
+    subscription: Subscriber
+    package: str
+    reason: str
+    status: int | None
+
+
 CallEvent: TypeAlias = (
     RequestArrived
+    | NotificationReceived
+    | SubscriptionEnded
     | TransferProgress
     | ReferReceived
     | IncomingCall

@@ -72,7 +72,6 @@ MAX_RSEQ: Final = 2**32 - 1
 _FIRST_RSEQ_MAX: Final = 2**31 - 1
 
 
-
 # -- header values -------------------------------------------------------------
 def parse_rseq(value: str) -> int:
     """Parse ``RSeq: response-num`` (§7.1): 1 to 2**32-1."""

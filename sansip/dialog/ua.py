@@ -49,6 +49,8 @@ from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.requests import PendingRequests, RequestSender
 from sansip.dialog.session_refresh import SessionRefreshes
+from sansip.dialog.subscription import Subscriber
+from sansip.dialog.subscriptions import Subscriptions
 from sansip.dialog.transfers import Transfers, replaces_value
 from sansip.dialog.uac import Authenticator
 from sansip.dialog.uaconfig import UAConfig, proxy_route
@@ -113,10 +115,14 @@ class UserAgent:
         self._refreshes = SessionRefreshes(self._calls, self.hangup)
         self._reliable = ReliableResponses(self._calls)
         self._transfers = Transfers(self._calls)
+        aor = NameAddr(f"sip:{config.user}@{self.contact.sip_uri.hostport}", config.display_name)
+        self._subscriptions = Subscriptions(self._calls, aor)
         self._reinvites = SessionModifications(self._calls, self._auth, self.hangup,
                                                self._refreshes)  # fmt: skip
-        self._uas = UasRequests(self._calls, self._reinvites, self._refreshes, self._reliable,
-                                self._transfers)  # fmt: skip
+        self._uas = UasRequests(
+            self._calls, self._reinvites, refreshes=self._refreshes, reliable=self._reliable,
+            transfers=self._transfers, subscriptions=self._subscriptions,
+        )  # fmt: skip
         retries = InviteRetries(self._calls, self._auth)
         self._outgoing = OutgoingInvites(
             self._calls, self._auth, retries, self.hangup,
@@ -177,6 +183,7 @@ class UserAgent:
         self._refreshes.handle_timer(now)
         self._reliable.handle_timer(now)
         self._transfers.handle_timer(now)
+        self._subscriptions.handle_timer(now)
         self.registrations.handle_timer(now)
         self._process(now)
 
@@ -189,6 +196,7 @@ class UserAgent:
             self._refreshes.get_timer(),
             self._reliable.get_timer(),
             self._transfers.get_timer(),
+            self._subscriptions.get_timer(),
             self.registrations.get_timer(),
         )
         return min((t for t in timers if t is not None), default=None)
@@ -406,6 +414,27 @@ class UserAgent:
         replaces = replaces_value(replacing) if replacing is not None else None
         self._transfers.refer(call, target, now, replaces=replaces)
 
+    def subscribe(self, target: SipURI, package: str, now: float, *, expires: int = 3600,
+                  dest: Address | None = None) -> Subscriber:  # fmt: skip
+        """Subscribe to the ``package`` events (``presence``, ``dialog``,
+        ``message-summary``, ...) of ``target``; its NOTIFYs come as
+        :class:`~sansip.dialog.call.NotificationReceived`, its end as
+        :class:`~sansip.dialog.call.SubscriptionEnded`."""
+        return self._subscriptions.subscribe(target, package, now, expires=expires, dest=dest)
+
+    def unsubscribe(self, subscription: Subscriber, now: float) -> None:
+        """End a subscription of ours (Expires 0, then the final NOTIFY)."""
+        self._subscriptions.unsubscribe(subscription, now)
+
+    def offer_events(self, package: str, content_type: str, body: bytes) -> None:
+        """Accept SUBSCRIBEs to ``package`` (``SUBSCRIBE`` must be allowed),
+        answering with this document."""
+        self._subscriptions.offer(package, content_type, body)
+
+    def publish_events(self, package: str, body: bytes, now: float) -> None:
+        """The document of an offered ``package`` changed: NOTIFY every watcher."""
+        self._subscriptions.publish(package, body, now)
+
     def transfer_progress(self, call: Call, status: int, reason: str, now: float) -> None:
         """Tell the peer that REFERred ``call`` how the new call goes (a
         NOTIFY with a sipfrag; a final ``status`` ends the REFER)."""
@@ -585,6 +614,8 @@ class UserAgent:
             return
         if self._transfers.on_response(key, response, now):
             return
+        if self._subscriptions.on_response(key, response, now):
+            return
         call = self._calls.by_key.get(key)
         if call is None:
             return
@@ -600,6 +631,8 @@ class UserAgent:
         if self._refreshes.on_failure(key, now, status):
             return
         if self._transfers.on_failure(key, now, status):
+            return
+        if self._subscriptions.on_failure(key, now, status):
             return
         call = self._calls.by_key.pop(key, None)
         if call is None:

@@ -10,6 +10,7 @@ from sansip.dialog.errors import DialogGone
 from sansip.dialog.reinvite import SessionModifications
 from sansip.dialog.reliable import ReliableResponses
 from sansip.dialog.session_refresh import SessionRefreshes
+from sansip.dialog.subscriptions import Subscriptions
 from sansip.dialog.transfers import Transfers
 from sansip.dialog.uaconfig import KNOWN_METHODS
 from sansip.errors import LocalProtocolError
@@ -35,14 +36,15 @@ class UasRequests:
     CANCEL, BYE and in-dialog refreshes; 405/481/482/501 and the
     416/420/415 checks otherwise; re-INVITEs go to ``reinvites``."""
 
-    def __init__(self, calls: CallTable, reinvites: SessionModifications,
+    def __init__(self, calls: CallTable, reinvites: SessionModifications, *,
                  refreshes: SessionRefreshes, reliable: ReliableResponses,
-                 transfers: Transfers) -> None:  # fmt: skip
+                 transfers: Transfers, subscriptions: Subscriptions) -> None:  # fmt: skip
         self._calls = calls
         self._reinvites = reinvites
         self._refreshes = refreshes
         self._reliable = reliable
         self._transfers = transfers
+        self._subscriptions = subscriptions
         self.config = calls.config
         self.endpoint = calls.endpoint
 
@@ -107,6 +109,9 @@ class UasRequests:
         if method == "MESSAGE":
             self._calls.events.append(RequestArrived(request, key))
             return
+        if method == "SUBSCRIBE":
+            self._subscriptions.on_subscribe(key, request, now)
+            return
         self._respond(key, request, 481 if method == "BYE" else 405, now)
 
     def _replaces_found(self, call: Call, key: TransactionKey, request: Request,
@@ -164,6 +169,12 @@ class UasRequests:
             self._calls.end(call, now, "cancel received")
 
     def _on_in_dialog(self, key: TransactionKey, request: Request, now: float) -> None:
+        if self._subscriptions.owns(request):  # a subscription's own dialog
+            if request.method == "NOTIFY" and self._subscriptions.on_notify(key, request, now):
+                return
+            if request.method == "SUBSCRIBE":
+                self._subscriptions.on_subscribe(key, request, now)
+                return
         call = self._calls.by_call_id.get(request.call_id)
         if call is None or call.dialog is None:
             self._respond(key, request, 481, now)
