@@ -43,8 +43,10 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("nextcallid", "nextcallid", "returns the Call-ID"),
     # messaging, presence, BLF
     ("sendchat", "sendchat", ""), ("sendsms", "sendsms", "MESSAGE with X-Sms: yes"),
-    ("checkpresence", "", "not yet (presence)"), ("setpresencestatus", "", "not yet (presence)"),
-    ("checkblf", "", "not yet (BLF)"),
+    ("checkpresence", "checkpresence", "SUBSCRIBE presence"),
+    ("setpresencestatus", "setpresencestatus", "to watchers peer to peer; no PUBLISH to a "
+     "presence server yet"),
+    ("checkblf", "checkblf", "SUBSCRIBE dialog; our own calls are offered to watchers"),
     # devices
     ("getdevicelist", "getdevicelist", "with audio=AudioPlan(devices=True)"),
     ("getdevice", "getdevice", "with audio=AudioPlan(devices=True)"),
@@ -78,8 +80,8 @@ CALLBACKS: list[tuple[str, str, str]] = [
     ("onAppStateChange", "on_app_state_change", ""),
     ("onRegStateChange", "on_reg_state_change", ""),
     ("onCallStateChange", "on_call_state_change", ""),
-    ("onPresenceStateChange", "", "not yet (presence)"),
-    ("onBLFStateChange", "", "not yet (BLF)"),
+    ("onPresenceStateChange", "on_presence_state_change", ""),
+    ("onBLFStateChange", "on_blf_state_change", ""),
     ("onChat", "on_chat", ""),
     ("onSMS", "on_chat", "an SMS gateway's MESSAGE arrives as a chat message"),
     ("onDTMF", "on_dtmf", ""), ("onCdr", "on_cdr", ""), ("onEvent", "on_event", ""),

@@ -16,6 +16,8 @@ Allow-Events, a too brief Expires 423.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sansip.dialog.call import NotificationReceived, SubscriptionEnded
 from sansip.dialog.calls import CallTable, next_hop
 from sansip.dialog.notifier import Notifier, NotifierTerminated
@@ -44,7 +46,8 @@ class Subscriptions:
         self._notifiers: dict[str, Notifier] = {}  # by Call-ID
         self._by_key: dict[TransactionKey, tuple[Subscriber | Notifier, Request]] = {}
         self._dest: dict[Subscriber, Address] = {}
-        self._offered: dict[str, tuple[str, bytes]] = {}  # package -> (content type, body)
+        # package -> (content type, its document, or what makes it when asked)
+        self._offered: dict[str, tuple[str, bytes | Callable[[], bytes]]] = {}
 
     # -- ours -------------------------------------------------------------------------
     def subscribe(self, target: SipURI, package: str, now: float, *, expires: int = 3600,
@@ -68,14 +71,21 @@ class Subscriptions:
         self._drain(subscriber, now)
 
     # -- theirs -----------------------------------------------------------------------
-    def offer(self, package: str, content_type: str, body: bytes) -> None:
-        """Accept SUBSCRIBEs to ``package`` with this document from now on."""
+    def offer(self, package: str, content_type: str, body: bytes | Callable[[], bytes]) -> None:
+        """Accept SUBSCRIBEs to ``package`` from now on, with this document
+        (or what makes the current one when a watcher comes)."""
         self._offered[package] = (content_type, body)
+
+    def watched(self, package: str) -> bool:
+        """Whether anyone watches ``package`` now."""
+        return any(n.event.package == package and not n.terminating
+                   for n in self._notifiers.values())  # fmt: skip
 
     def publish(self, package: str, body: bytes, now: float) -> None:
         """The document of ``package`` changed: every watcher is notified."""
-        content_type, _ = self._offered.get(package, ("", b""))
-        self._offered[package] = (content_type, body)
+        content_type, offered = self._offered.get(package, ("", b""))
+        if not callable(offered):
+            self._offered[package] = (content_type, body)
         for notifier in list(self._notifiers.values()):
             if notifier.event.package == package and not notifier.terminating:
                 notifier.notify(now, body=body, content_type=content_type)
@@ -92,7 +102,8 @@ class Subscriptions:
         try:
             event = request.headers.get("Event")
             package = str(event).split(";")[0].strip() if event is not None else ""
-            content_type, body = self._offered.get(package, ("", b""))
+            content_type, offered = self._offered.get(package, ("", b""))
+            body = offered() if callable(offered) else offered
             notifier, response = Notifier.accept(
                 request, to_tag=new_tag(self._calls.rng), contact=self._calls.contact, now=now,
                 packages=self._offered, content_type=content_type or None, body=body,

@@ -34,7 +34,7 @@ outcome: 408 after a timeout, 503 after a transport error (RFC 3261
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, assert_never
 
 from sansip.dialog.call import INCOMING, OUTGOING, Call, CallState, RequestArrived
@@ -426,10 +426,15 @@ class UserAgent:
         """End a subscription of ours (Expires 0, then the final NOTIFY)."""
         self._subscriptions.unsubscribe(subscription, now)
 
-    def offer_events(self, package: str, content_type: str, body: bytes) -> None:
+    def offer_events(self, package: str, content_type: str,
+                     body: bytes | Callable[[], bytes]) -> None:  # fmt: skip
         """Accept SUBSCRIBEs to ``package`` (``SUBSCRIBE`` must be allowed),
-        answering with this document."""
+        answering with this document (or what makes the current one)."""
         self._subscriptions.offer(package, content_type, body)
+
+    def watched(self, package: str) -> bool:
+        """Whether anyone watches our ``package`` now."""
+        return self._subscriptions.watched(package)
 
     def publish_events(self, package: str, body: bytes, now: float) -> None:
         """The document of an offered ``package`` changed: NOTIFY every watcher."""

@@ -153,7 +153,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,
         outbound_proxy=outbound,
-        allow=(*UAConfig().allow, "MESSAGE", "INFO", "REFER", "NOTIFY",
+        allow=(*UAConfig().allow, "MESSAGE", "INFO", "REFER", "NOTIFY", "SUBSCRIBE",
                *(("PRACK",) if prack else ())),
         supported=("100rel",) if prack else (), prefer_100rel=prack == 2,
         session_expires=params.get_int("sessionexpires"), min_se=params.get_int("minse"),

@@ -28,11 +28,13 @@ from sansip.dialog.call import (
     EarlyMediaReceived,
     IncomingCall,
     ModificationFailed,
+    NotificationReceived,
     OfferReceived,
     ReferReceived,
     RequestArrived,
     RequestCompleted,
     SessionUpdated,
+    SubscriptionEnded,
     TransferProgress,
 )
 from sansip.dialog.call import CallStateChanged as SipCallStateChanged
@@ -75,6 +77,7 @@ from sansip.phone.events import (
 from sansip.phone.incoming import auto_answer_delay, caller_identity, forward_rule
 from sansip.phone.line import PhoneCall, merge_headers, reason_text
 from sansip.phone.messaging import Messaging
+from sansip.phone.presence import PhonePresence
 from sansip.phone.registration import Registrations
 from sansip.phone.resolve import with_transport
 from sansip.phone.siplog import RECEIVED, SENT, SipLog
@@ -125,6 +128,9 @@ class PhoneCore:
         self.room = LocalConference(config.media.sample_rate if config.media else 16000)
         #: The commands on calls in progress, and what the peer does in them.
         self.control = CallControl(self)
+        #: Presence and busy lamps, ours and the peers'.
+        self.presence = PhonePresence(self)
+        self.presence.offer_dialogs()
         self.history: deque[PhoneCall] = deque(maxlen=100)  # recent ended calls
         #: The line the line-less commands act on (0: the best one, see :meth:`line`).
         self.current_line = 0
@@ -393,6 +399,8 @@ class PhoneCore:
                 self.control.arrived(event, now)
             elif isinstance(event, ReferReceived | TransferProgress):
                 self.control.transfers.on_event(event, now)
+            elif isinstance(event, NotificationReceived | SubscriptionEnded):
+                self.presence.on_event(event)
             elif isinstance(event, RequestCompleted):
                 self.messaging.completed(event)
             elif isinstance(event, RegistrationStateChanged):
@@ -636,6 +644,7 @@ class PhoneCore:
         call.state = state
         if state != "setup":
             self.control.transfers.call_state(call, state, self._now)
+        self.presence.call_changed(call, self._now)
         self._emit(CallStateChanged(state, call.direction, call.peername, call.peerdisplayname,
                                     call.line, call.callid, reason), call)  # fmt: skip
 

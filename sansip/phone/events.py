@@ -14,6 +14,7 @@ from sansip.phone.history import CallRecord
 __all__ = [
     "INCOMING",
     "OUTGOING",
+    "BLFChanged",
     "CallEnded",
     "CallRecord",
     "CallStateChanged",
@@ -23,6 +24,7 @@ __all__ = [
     "DtmfReceived",
     "PhoneEvent",
     "PhoneWarning",
+    "PresenceChanged",
     "RegStateChanged",
     "RegistrationUpdated",
     "TransferStatus",
@@ -140,6 +142,30 @@ class TransferStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """``peername``'s presence (see ``checkpresence``): ``Available``,
+    ``Away``, ``Busy``, ``DoNotDisturb``, ``Offline``, or ``Unknown`` once
+    the subscription ended; ``note`` the peer's text, if any."""
+
+    peername: str
+    presence: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BLFChanged:
+    """``peername``'s busy lamp (see ``checkblf``): ``direction``
+    (``initiator``, ``receiver``, ``undefined``) and ``state`` (``trying``,
+    ``proceeding``, ``early``, ``confirmed``, ``terminated``, ``unknown``,
+    ``failed``), with the Call-ID of that call when known."""
+
+    peername: str
+    direction: str
+    state: str
+    callid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A call ended; ``record`` is its CDR (emitted after its ``disconnected``)."""
 
@@ -148,5 +174,6 @@ class CallEnded:
 
 PhoneEvent: TypeAlias = (
     CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
-    | CallEnded | ChatReceived | ChatReport | ChatComposing | TransferStatus
+    | CallEnded | ChatReceived | ChatReport | ChatComposing | TransferStatus | PresenceChanged
+    | BLFChanged
 )  # fmt: skip

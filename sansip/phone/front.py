@@ -415,6 +415,16 @@ class FrontEnd(Vocabulary, Generic[C]):
         (``line`` -1 outside a call; ``group`` is ``""``: no group chats)."""
         self._callbacks.add("chat", callback)
 
+    def on_presence_state_change(self, callback: Callable[..., object] | None) -> None:
+        """``callback(peername, presence, displayname, email)`` for each
+        presence a ``checkpresence`` subscription reports."""
+        self._callbacks.add("presence", callback)
+
+    def on_blf_state_change(self, callback: Callable[..., object] | None) -> None:
+        """``callback(peername, direction, state, callid)`` for each busy
+        lamp a ``checkblf`` subscription reports."""
+        self._callbacks.add("blf", callback)
+
     def on_cdr(self, callback: Callable[..., object] | None) -> None:
         """``callback(caller, called, connecttime, duration, direction,
         peerdisplayname, reason, line, callid)`` when a call ends (times in ms)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sansip.phone.events import (
     INCOMING,
+    BLFChanged,
     CallEnded,
     CallStateChanged,
     ChatComposing,
@@ -21,6 +22,7 @@ from sansip.phone.events import (
     DtmfReceived,
     PhoneEvent,
     PhoneWarning,
+    PresenceChanged,
     RegStateChanged,
 )
 
@@ -36,7 +38,8 @@ _EVENT_LISTS = {
     "RegStateChanged": ("reg", "event"), "CallStateChanged": ("call", "event"),
     "DtmfReceived": ("dtmf", "event"), "CallEnded": ("cdr", "event"),
     "PhoneWarning": ("event",), "ChatReceived": ("chat", "event"), "ChatReport": ("event",),
-    "ChatComposing": ("event",),
+    "ChatComposing": ("event",), "PresenceChanged": ("presence", "event"),
+    "BLFChanged": ("blf", "event"),
     "RegistrationUpdated": (), "TransferStatus": (),
 }  # fmt: skip
 #: REGISTER notification states.
@@ -48,7 +51,19 @@ class ReferenceCallbacks:
 
     def __init__(self) -> None:
         self.lists: dict[str, list[Callable[..., object]]] = {
-            name: [] for name in ("app", "reg", "call", "dtmf", "cdr", "event", "phone", "chat")
+            name: []
+            for name in (
+                "app",
+                "reg",
+                "call",
+                "dtmf",
+                "cdr",
+                "event",
+                "phone",
+                "chat",
+                "presence",
+                "blf",
+            )
         }
 
     def add(self, kind: str, callback: Callable[..., object] | None) -> None:
@@ -106,6 +121,14 @@ class ReferenceCallbacks:
         elif isinstance(event, ChatReceived):
             self._call("chat", event.peername, event.text, event.line, "")
             self._call("event", "event", f"CHAT,{event.line},{event.peername},{event.text}")
+        elif isinstance(event, PresenceChanged):
+            self._call("presence", event.peername, event.presence, "", "")
+            self._call("event", "event", f"PRESENCE,{event.peername},{event.presence},"
+                                         f"{event.note},,")  # fmt: skip
+        elif isinstance(event, BLFChanged):
+            self._call("blf", event.peername, event.direction, event.state, event.callid)
+            self._call("event", "event", f"BLF,{event.peername},{event.direction},"
+                                         f"{event.state},{event.callid}")  # fmt: skip
         elif isinstance(event, ChatComposing):
             composing = 1 if event.composing else 0
             self._call("event", "event",

@@ -202,6 +202,21 @@ class Vocabulary(ABC):
         :class:`~sansip.phone.events.ChatReport` (``CHATREPORT`` notification)."""
         self._command(lambda core, now: core.control.sendchat(number, msg, now))
 
+    def setpresencestatus(self, status: str, note: str = "") -> None:
+        """Our presence for the watchers: ``Online``, ``Away``, ``DND``,
+        ``Invisible`` or ``Offline`` (a PIDF document, RFC 3863)."""
+        self._command(lambda core, now: core.presence.set_status(status, now, note))
+
+    def checkpresence(self, userlist: str) -> None:
+        """Watch the presence of the comma-separated users (SUBSCRIBE
+        presence); it comes to ``on_presence_state_change`` and as ``PRESENCE``."""
+        self._command(lambda core, now: core.presence.check(userlist, "presence", now))
+
+    def checkblf(self, userlist: str) -> None:
+        """Watch the calls of the comma-separated users (SUBSCRIBE dialog,
+        their busy lamps); it comes to ``on_blf_state_change`` and as ``BLF``."""
+        self._command(lambda core, now: core.presence.check(userlist, "dialog", now))
+
     def sendcomposing(self, number: str, composing: bool = True) -> None:
         """Tell ``number`` we are typing a message (or stopped): an RFC 3994
         isComposing MESSAGE; the peer's come as ``CHATCOMPOSING``."""
