@@ -76,8 +76,9 @@ class UasRequests:
         if method not in self.config.allow:
             self._respond(key, request, 405 if method in KNOWN_METHODS else 501, now)
             return
-        # A MESSAGE may carry any body: the application judges it.
-        accepted = None if method in APPLICATION_METHODS else self.config.accepted_bodies
+        # A MESSAGE (or an unsolicited NOTIFY) may carry any body: the application judges it.
+        accepted = (None if method in APPLICATION_METHODS or method == "NOTIFY"
+                    else self.config.accepted_bodies)  # fmt: skip
         try:
             check_request(request, supported=self.config.supported, accepted_bodies=accepted)
         except RequestRejected as exc:
@@ -111,6 +112,9 @@ class UasRequests:
             return
         if method == "SUBSCRIBE":
             self._subscriptions.on_subscribe(key, request, now)
+            return
+        if method == "NOTIFY":  # outside any subscription (unsolicited MWI): the application's
+            self._calls.events.append(RequestArrived(request, key))
             return
         self._respond(key, request, 481 if method == "BYE" else 405, now)
 

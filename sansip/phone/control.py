@@ -170,7 +170,12 @@ class CallControl:
         core = self.core
         call = core._by_sip.get(event.call) if event.call is not None else None
         request = event.request
-        if request.method == "MESSAGE":
+        if request.method == "NOTIFY":  # unsolicited message waiting (RFC 3842 §6)
+            changed = core.presence.summary(request.body)
+            core.ua.respond(event, 200 if changed is not None else 489, now)
+            if changed is not None:
+                core._emit(changed)
+        elif request.method == "MESSAGE":
             peer = str(getattr(request.from_.uri, "user", "") or "")
             line = call.line if call is not None else -1
             core.messaging.arrived(event, now, line=line, blocked=peer in core.config.blacklist)

@@ -28,6 +28,7 @@ __all__ = [
     "RegStateChanged",
     "RegistrationUpdated",
     "TransferStatus",
+    "VoicemailChanged",
 ]
 
 #: Call directions.
@@ -166,6 +167,16 @@ class BLFChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class VoicemailChanged:
+    """Message waiting (RFC 3842): whether messages wait, and how many new
+    and old voice messages the mailbox holds (-1 when not said)."""
+
+    waiting: bool
+    new: int = -1
+    old: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A call ended; ``record`` is its CDR (emitted after its ``disconnected``)."""
 
@@ -175,5 +186,5 @@ class CallEnded:
 PhoneEvent: TypeAlias = (
     CallStateChanged | RegStateChanged | RegistrationUpdated | DtmfReceived | PhoneWarning
     | CallEnded | ChatReceived | ChatReport | ChatComposing | TransferStatus | PresenceChanged
-    | BLFChanged
+    | BLFChanged | VoicemailChanged
 )  # fmt: skip

@@ -24,6 +24,7 @@ from sansip.phone.events import (
     PhoneWarning,
     PresenceChanged,
     RegStateChanged,
+    VoicemailChanged,
 )
 
 __all__ = ["STATUS_TEXT", "ReferenceCallbacks"]
@@ -39,7 +40,7 @@ _EVENT_LISTS = {
     "DtmfReceived": ("dtmf", "event"), "CallEnded": ("cdr", "event"),
     "PhoneWarning": ("event",), "ChatReceived": ("chat", "event"), "ChatReport": ("event",),
     "ChatComposing": ("event",), "PresenceChanged": ("presence", "event"),
-    "BLFChanged": ("blf", "event"),
+    "BLFChanged": ("blf", "event"), "VoicemailChanged": ("event",),
     "RegistrationUpdated": (), "TransferStatus": (),
 }  # fmt: skip
 #: REGISTER notification states.
@@ -129,6 +130,9 @@ class ReferenceCallbacks:
             self._call("blf", event.peername, event.direction, event.state, event.callid)
             self._call("event", "event", f"BLF,{event.peername},{event.direction},"
                                          f"{event.state},{event.callid}")  # fmt: skip
+        elif isinstance(event, VoicemailChanged):
+            waiting = 1 if event.waiting else 0
+            self._call("event", "event", f"MWI,{waiting},{event.new},{event.old}")
         elif isinstance(event, ChatComposing):
             composing = 1 if event.composing else 0
             self._call("event", "event",

@@ -29,6 +29,7 @@ from sansip.bodies import (
     build_dialog_info,
     build_pidf,
     parse_dialog_info,
+    parse_message_summary,
     parse_pidf,
     presence_status,
 )
@@ -37,7 +38,7 @@ from sansip.dialog.call import NotificationReceived, SubscriptionEnded
 from sansip.dialog.subscription import Subscriber
 from sansip.errors import LocalProtocolError
 from sansip.phone.dialing import route_of
-from sansip.phone.events import OUTGOING, BLFChanged, PresenceChanged
+from sansip.phone.events import OUTGOING, BLFChanged, PresenceChanged, VoicemailChanged
 from sansip.phone.line import PhoneCall
 
 if TYPE_CHECKING:
@@ -113,6 +114,24 @@ class PhonePresence:
             )
         return build_dialog_info(DialogInfo(self._entity, self._version, "full", tuple(entries)))
 
+    # -- message waiting ----------------------------------------------------------------
+    def watch_voicemail(self, now: float) -> None:
+        """Subscribe to our own mailbox's message summary (RFC 3842) at the server."""
+        core = self.core
+        if core.config.serveraddress is None:
+            raise LocalProtocolError("message waiting needs serveraddress")
+        self.check(core.config.username, "message-summary", now)
+
+    def summary(self, body: bytes) -> VoicemailChanged | None:
+        """The message waiting a message-summary body says (None if unusable)."""
+        try:
+            summary = parse_message_summary(body)
+        except BodyError:
+            return None
+        voice = summary.count()
+        new, old = (voice.new, voice.old) if voice is not None else (-1, -1)
+        return VoicemailChanged(summary.waiting, new, old)
+
     # -- theirs -------------------------------------------------------------------------
     def check(self, users: str, package: str, now: float) -> None:
         """Subscribe to ``package`` (``presence`` or ``dialog``) of each user
@@ -141,13 +160,17 @@ class PhonePresence:
             del self._watched[event.subscription]
             if package == "presence":
                 core._emit(PresenceChanged(user, "Unknown", event.reason))
-            else:
+            elif package == "dialog":
                 core._emit(BLFChanged(user, "undefined", "failed", ""))
             return
         if not event.body:
             return
         try:
-            if package == "presence":
+            if package == "message-summary":
+                changed = self.summary(event.body)
+                if changed is not None:
+                    core._emit(changed)
+            elif package == "presence":
                 document = parse_pidf(event.body)
                 note = document.note or ""
                 core._emit(PresenceChanged(user, REPORTED[presence_status(document)], note))

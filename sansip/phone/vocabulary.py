@@ -217,6 +217,12 @@ class Vocabulary(ABC):
         their busy lamps); it comes to ``on_blf_state_change`` and as ``BLF``."""
         self._command(lambda core, now: core.presence.check(userlist, "dialog", now))
 
+    def checkvoicemail(self) -> None:
+        """Watch our mailbox (SUBSCRIBE message-summary to our account at the
+        server); message waiting comes as ``MWI,waiting,new,old`` and
+        :class:`~sansip.phone.events.VoicemailChanged` (unsolicited NOTIFYs too)."""
+        self._command(lambda core, now: core.presence.watch_voicemail(now))
+
     def sendcomposing(self, number: str, composing: bool = True) -> None:
         """Tell ``number`` we are typing a message (or stopped): an RFC 3994
         isComposing MESSAGE; the peer's come as ``CHATCOMPOSING``."""
