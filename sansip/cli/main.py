@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sansip import __version__
-from sansip.cli import calls, corpus_demo, demo, devices, messages, register, registrar
+from sansip.cli import calls, corpus_demo, demo, devices, messages, register, registrar, watch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_commands(commands)
     register.add_command(commands)
     messages.add_command(commands)
+    watch.add_command(commands)
     registrar.add_command(commands)
     devices.add_command(commands)
     return parser
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return calls.run_answer(args)
     if args.command == "call":
         return calls.run_call(args)
+    if args.command == "watch":
+        return watch.run_watch(args)
     if args.command == "message":
         return messages.run_message(args)
     if args.command == "register":
