@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # System packages the tests need (third-party peers); installed only as root.
 # A temporary policy-rc.d keeps apt from starting the system services.
-APT_PACKAGES := sip-tester kamailio kamailio-tls-modules ffmpeg libopus0 libopusfile0 libogg0 libportaudio2 baresip baresip-core espeak-ng
+APT_PACKAGES := sip-tester kamailio kamailio-tls-modules kamailio-presence-modules kamailio-sqlite-modules ffmpeg libopus0 libopusfile0 libogg0 libportaudio2 baresip baresip-core espeak-ng
 peers:
 	@if [ -n "$(APT_PACKAGES)" ] && [ "$$(id -u)" = 0 ]; then \
 		missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -175,7 +175,7 @@ class PhoneCore:
 
     def get_timer(self) -> float | None:
         """The UA's next deadline, or a call's (ring/setup timeout, digits)."""
-        due = [self.ua.get_timer()]
+        due = [self.ua.get_timer(), self.presence.publisher.get_timer()]
         for call in self._lines.values():
             due += [call.deadline, call.digits_at, call.answer_at]
         return min((d for d in due if d is not None), default=None)
@@ -183,6 +183,7 @@ class PhoneCore:
     def handle_timer(self, now: float) -> None:
         """Fire the UA's timers and the calls' own."""
         self.ua.handle_timer(now)
+        self.presence.publisher.handle_timer(now)
         for call in list(self._lines.values()):
             if call.answer_at is not None and now >= call.answer_at:
                 call.answer_at = None
@@ -402,7 +403,8 @@ class PhoneCore:
             elif isinstance(event, NotificationReceived | SubscriptionEnded):
                 self.presence.on_event(event)
             elif isinstance(event, RequestCompleted):
-                self.messaging.completed(event)
+                if not self.messaging.completed(event):
+                    self.presence.publisher.completed(event, now)
             elif isinstance(event, RegistrationStateChanged):
                 pass  # followed through Registered/Failed
             # MessageDropped: counted by the UA

@@ -3,8 +3,9 @@ phone, sans-IO, on the UA's subscriptions:
 
 - ``setpresencestatus(status)`` (``Online``, ``Away``, ``DND``,
   ``Invisible``, ``Offline``) offers our presence to watchers and notifies
-  them of each change (peer to peer: a watcher subscribes to this phone;
-  publishing to a presence server is not here yet);
+  them of each change (a watcher subscribing to this phone), and with a
+  ``serveraddress`` publishes it there too (RFC 3903, see
+  :mod:`sansip.phone.publish`);
 - ``checkpresence("alice,bob")`` subscribes to their presence; each NOTIFY
   becomes a :class:`~sansip.phone.events.PresenceChanged` with the
   reference's strings (``Available``, ``Away``, ``Busy``,
@@ -40,6 +41,7 @@ from sansip.errors import LocalProtocolError
 from sansip.phone.dialing import route_of
 from sansip.phone.events import OUTGOING, BLFChanged, PresenceChanged, VoicemailChanged
 from sansip.phone.line import PhoneCall
+from sansip.phone.publish import PresencePublisher
 
 if TYPE_CHECKING:
     from sansip.phone.core import PhoneCore
@@ -67,6 +69,8 @@ class PhonePresence:
         self._watched: dict[Subscriber, tuple[str, str]] = {}  # -> (user, package)
         self._status: str | None = None
         self._version = 0  # of our dialog-info documents
+        #: Our presence published to the server (when there is one).
+        self.publisher = PresencePublisher(core)
 
     @property
     def _entity(self) -> str:
@@ -88,6 +92,8 @@ class PhonePresence:
         else:
             ua.publish_events("presence", body, now)
         self._status = mapped
+        if self.core.config.serveraddress is not None:
+            self.publisher.publish(body, now)
 
     def offer_dialogs(self) -> None:
         """Let watchers subscribe to our calls' state (their busy lamps)."""

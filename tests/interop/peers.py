@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,10 +102,13 @@ def start_kamailio(
     tls_port: int | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    presence: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Kamailio as registrar and proxy on udp and tcp 127.0.0.1:``port`` (our
     own config), and on tls 127.0.0.1:``tls_port`` with ``tls_cert``/``tls_key``
-    when given (needs kamailio-tls-modules)."""
+    when given (needs kamailio-tls-modules); with ``presence`` also a presence
+    server taking PUBLISH and SUBSCRIBE for ``presence`` (needs
+    kamailio-presence-modules and kamailio-sqlite-modules)."""
     binary = require("kamailio", "kamailio")
     modules = next((m for m in KAMAILIO_MODULES if Path(m, "tm.so").is_file()), None)
     if modules is None:
@@ -128,11 +132,14 @@ def start_kamailio(
         extra += ["enable_tls=yes", f"listen=tls:127.0.0.1:{tls_port}",
                   f'alias="127.0.0.1:{tls_port}"']  # fmt: skip
         tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{tls_cfg}")'
+    presence_module, presence_route = _presence(tmp, modules, port) if presence else ("", "")
     template = (Path(__file__).parent / "kamailio.cfg.in").read_text()
     cfg = tmp / "kamailio.cfg"
     cfg.write_text(
         template.replace("@LISTEN_EXTRA@", "\n".join(extra))
         .replace("@TLS_MODULE@", tls_module)
+        .replace("@PRESENCE_MODULE@", presence_module)
+        .replace("@PRESENCE_ROUTE@", presence_route)
         .replace("@PORT@", str(port))
         .replace("@MODULES@", modules)
     )
@@ -145,6 +152,49 @@ def start_kamailio(
     if tls_port is not None:
         wait_tcp(tls_port, proc)
     return proc
+
+
+PRESENCE_ROUTE = """\
+	if (is_method("PUBLISH|SUBSCRIBE") && $hdr(Event) =~ "^presence") {
+		if (!t_newtran()) {
+			sl_reply_error();
+			exit;
+		}
+		if (is_method("PUBLISH")) {
+			handle_publish();
+		} else {
+			handle_subscribe();
+		}
+		t_release();
+		exit;
+	}
+"""
+
+
+def _presence(tmp: Path, modules: str, port: int) -> tuple[str, str]:
+    """The presence server's module lines and route for ``start_kamailio``;
+    its SQLite database made from Kamailio's own schema files."""
+    schema = Path("/usr/share/kamailio/db_sqlite")
+    if not Path(modules, "presence.so").is_file() or not schema.is_dir():
+        message = ("kamailio presence modules not installed (apt-get install "
+                   "kamailio-presence-modules kamailio-sqlite-modules)")  # fmt: skip
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    database = tmp / "presence.sqlite"
+    database.unlink(missing_ok=True)
+    with sqlite3.connect(database) as con:
+        for name in ("standard-create.sql", "presence-create.sql"):
+            con.executescript((schema / name).read_text())
+    url = f"sqlite://{database}"
+    module = "\n".join([
+        'loadmodule "db_sqlite.so"', 'loadmodule "presence.so"', 'loadmodule "presence_xml.so"',
+        f'modparam("presence", "db_url", "{url}")',
+        f'modparam("presence", "server_address", "sip:127.0.0.1:{port}")',
+        f'modparam("presence_xml", "db_url", "{url}")',
+        'modparam("presence_xml", "force_active", 1)',
+    ])  # fmt: skip
+    return module, PRESENCE_ROUTE
 
 
 def register_alice(server: str, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
