@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING
 
 from sansip.dialog.call import Call, RequestArrived
 from sansip.errors import LocalProtocolError, RemoteProtocolError
-from sansip.phone.dialing import route_of
-from sansip.phone.events import INCOMING, OUTGOING, DtmfReceived, PhoneWarning
+from sansip.phone.events import INCOMING, DtmfReceived, PhoneWarning
 from sansip.phone.line import PhoneCall
 from sansip.phone.messaging import DTMF_INFO_TYPES, dtmf_digit, dtmf_relay_body
-from sansip.phone.resolve import with_transport
 from sansip.phone.transfer import PhoneTransfers
 
 if TYPE_CHECKING:
@@ -114,26 +112,13 @@ class CallControl:
                  headers: tuple[tuple[str, str], ...] = ()) -> None:  # fmt: skip
         """Send ``text`` to ``target`` (a number at the server, or a ``sip:``
         URI) in a MESSAGE; :class:`ChatReport` events follow."""
-        core = self.core
-        number = target.strip()
-        uri = with_transport(core.target_uri(number), core.config.transport)
-        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
-        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
-        dest, targets = route_of(
-            core.config, probe, proxied=core.ua.config.outbound_proxy is not None
-        )
-        core.messaging.send(uri, text, now, dest=dest, targets=targets, headers=headers)
+        uri, dest = self.core.destination(target, now)
+        self.core.messaging.send(uri, text, now, dest=dest, headers=headers)
 
     def composing(self, target: str, active: bool, now: float) -> None:
         """Tell ``target`` we are typing a message (``active``) or stopped."""
-        core = self.core
-        number = target.strip()
-        uri = with_transport(core.target_uri(number), core.config.transport)
-        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
-        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
-        dest, targets = route_of(core.config, probe,
-                                 proxied=core.ua.config.outbound_proxy is not None)  # fmt: skip
-        core.messaging.composing(uri, active, now, dest=targets[0] if targets else dest)
+        uri, dest = self.core.destination(target, now)
+        self.core.messaging.composing(uri, active, now, dest=dest)
 
     def ignore(self, line: int, now: float) -> None:
         """Stop alerting for the incoming call on ``line`` without answering

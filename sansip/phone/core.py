@@ -439,6 +439,19 @@ class PhoneCore:
             self._next_callid = new_call_id(self._rng, self.ua.endpoint.config.sent_by[0])
         return self._next_callid
 
+    def destination(self, number: str, now: float) -> tuple[SipURI, Address | None]:
+        """The URI of ``number`` (a number at the server, or a ``sip:`` URI)
+        and where a request to it outside any call goes (None: the UA's
+        choice, the outbound proxy or the URI's own address)."""
+        number = number.strip()
+        uri = with_transport(self.target_uri(number), self.config.transport)
+        probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
+        probe.explicit_uri = number.lower().startswith(("sip:", "sips:"))
+        dest, targets = route_of(
+            self.config, probe, proxied=self.ua.config.outbound_proxy is not None
+        )
+        return uri, (targets[0] if targets else dest)
+
     def target_uri(self, number: str) -> SipURI:
         """The URI a call to ``number`` (a number, or a ``sip:`` URI) goes to."""
         return target_uri(self.config, number)

@@ -54,7 +54,7 @@ class Messaging:
         self._pending: dict[str, _Outgoing] = {}  # by Call-ID (an auth retry keeps it)
 
     def send(self, target: SipURI, text: str, now: float, *, dest: Address | None = None,
-             targets: list[Address] | None = None, headers: tuple[tuple[str, str], ...] = (),
+             headers: tuple[tuple[str, str], ...] = (),
              content_type: str = "text/plain;charset=UTF-8", line: int = -1) -> None:  # fmt: skip
         """Send ``text`` to ``target`` in a MESSAGE outside any dialog."""
         body = text.encode("utf-8")
@@ -63,8 +63,6 @@ class Messaging:
                 f"a message of {len(body)} octets does not fit a UDP datagram (at most "
                 f"{MAX_UDP_MESSAGE}); send it over TCP or TLS (transport=1 or 2)")  # fmt: skip
         peer = target.user or target.host
-        if targets:
-            dest = targets[0]
         call_id = new_call_id(self._rng, self.ua.endpoint.config.sent_by[0])
         self.ua.send_request("MESSAGE", target, now, body=body, content_type=content_type,
                              headers=headers, dest=dest, call_id=call_id)  # fmt: skip

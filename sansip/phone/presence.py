@@ -38,7 +38,6 @@ from sansip.bodies import Dialog as DialogEntry
 from sansip.dialog.call import NotificationReceived, SubscriptionEnded
 from sansip.dialog.subscription import Subscriber
 from sansip.errors import LocalProtocolError
-from sansip.phone.dialing import route_of
 from sansip.phone.events import OUTGOING, BLFChanged, PresenceChanged, VoicemailChanged
 from sansip.phone.line import PhoneCall
 from sansip.phone.publish import PresencePublisher
@@ -146,13 +145,8 @@ class PhonePresence:
         for user in (u.strip() for u in users.split(",")):
             if not user:
                 continue
-            uri = core.target_uri(user)
-            probe = PhoneCall(-1, OUTGOING, uri.user or "", "", now=now)
-            probe.explicit_uri = user.lower().startswith(("sip:", "sips:"))
-            dest, targets = route_of(core.config, probe,
-                                     proxied=core.ua.config.outbound_proxy is not None)  # fmt: skip
-            subscriber = core.ua.subscribe(uri, package, now,
-                                           dest=targets[0] if targets else dest)  # fmt: skip
+            uri, dest = core.destination(user, now)
+            subscriber = core.ua.subscribe(uri, package, now, dest=dest)
             self._watched[subscriber] = (uri.user or user, package)
 
     def on_event(self, event: NotificationReceived | SubscriptionEnded) -> None:

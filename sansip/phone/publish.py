@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from sansip.dialog.call import RequestCompleted
 from sansip.message.ids import new_call_id
-from sansip.phone.dialing import route_of
-from sansip.phone.events import OUTGOING, PhoneWarning
-from sansip.phone.line import PhoneCall
+from sansip.phone.events import PhoneWarning
 
 if TYPE_CHECKING:
     from sansip.phone.core import PhoneCore
@@ -80,9 +78,7 @@ class PresencePublisher:
         config = core.config
         if config.serveraddress is None:
             return
-        uri = core.target_uri(config.username)
-        probe = PhoneCall(-1, OUTGOING, config.username, "", now=now)
-        dest, targets = route_of(config, probe, proxied=core.ua.config.outbound_proxy is not None)
+        uri, dest = core.destination(config.username, now)
         headers: list[tuple[str, object]] = [("Event", "presence"),
                                              ("Expires", str(PUBLISH_EXPIRES))]  # fmt: skip
         if self._etag is not None:
@@ -91,5 +87,5 @@ class PresencePublisher:
         body = self._body if with_body or self._etag is None else b""
         core.ua.send_request("PUBLISH", uri, now, body=body,
                              content_type=PIDF if body else None, headers=headers,
-                             dest=targets[0] if targets else dest, call_id=call_id)  # fmt: skip
+                             dest=dest, call_id=call_id)  # fmt: skip
         self._pending[call_id] = bool(body)
