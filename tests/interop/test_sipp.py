@@ -68,6 +68,28 @@ def test_sansip_call_against_sipp_uas(tmp_path: Path) -> None:
     assert uas.returncode == 0, out.decode(errors="replace")[-2000:]
 
 
+#: The fields of a request SIPp sends in the dialog after the 2xx.
+IN_DIALOG = """Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]"""
+
+
+def _bye(cseq: int) -> str:
+    """The end of a SIPp scenario: BYE with CSeq ``cseq``, its 200."""
+    return f"""  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+{IN_DIALOG}
+CSeq: {cseq} BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
 OFFERLESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="offer-less INVITE, answer in the ACK">
   <send retrans="500"><![CDATA[
@@ -107,21 +129,7 @@ a=rtpmap:0 PCMU/8000
 
 ]]></send>
   <pause milliseconds="1500"/>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+""" + _bye(2)
 
 
 @pytest.mark.timeout(60)
@@ -210,20 +218,7 @@ Content-Length: 0
 
 ]]></send>
   <pause milliseconds="500"/>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+""" + _bye(3)
 
 
 @pytest.mark.timeout(60)
@@ -429,20 +424,7 @@ Content-Length: 0
 
 ]]></send>
   <recv response="202"/>
-NOTIFIES  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+NOTIFIES""" + _bye(3)
 
 
 @pytest.mark.timeout(60)
