@@ -304,6 +304,9 @@ class UserAgent:
         call_id = call_id or new_call_id(self._rng, host)
         local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
                          self.config.display_name)  # fmt: skip
+        if self.config.anonymous:  # RFC 3323 §4.1.1.3: who calls is not said
+            local = NameAddr("sip:anonymous@anonymous.invalid", "Anonymous")
+            headers = [*headers, ("Privacy", "id")]
         fields: list[tuple[str, object]] = [
             ("From", local.with_tag(new_tag(self._rng))),
             ("To", NameAddr(target)),

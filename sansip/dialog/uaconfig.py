@@ -31,6 +31,10 @@ class UAConfig:
     #: With ``100rel`` in ``supported``: send our 1xx reliably when the
     #: INVITE only supports it (always when it requires it).
     prefer_100rel: bool = False
+    #: Calls that do not say who calls: From ``"Anonymous"
+    #: <sip:anonymous@anonymous.invalid>`` and ``Privacy: id`` (RFC 3323,
+    #: RFC 3325); the credentials still authenticate us to our proxy.
+    anonymous: bool = False
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
     #: Credentials for challenges to calls (401/407); registration has its own.

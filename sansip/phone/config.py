@@ -114,6 +114,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
     codecs = codec_preferences(codec=",".join(params.get_list("codec")),
                                prefcodec=params.text("prefcodec"), use=use)  # fmt: skip
     user = params.get_str("username") or "sansip"
+    anonymous = user == "Anonymous"  # the reference's way to hide the caller id
     autohold = params.get_int("autohold")
     core = PhoneConfig(
         serveraddress=server, domain=domain or "", domain_port=domain_port, username=user,
@@ -148,7 +149,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
     if outbound is not None and not _numeric(outbound[0]):
         resolve_proxy, outbound = proxy, None  # resolved by the front end
     ua = UAConfig(
-        user=user, display_name=params.get_str("displayname") or None,
+        user=user, display_name=params.get_str("displayname") or None, anonymous=anonymous,
         user_agent=params.get_str("useragent") or f"sansip/{__version__}",
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,

@@ -93,3 +93,16 @@ def test_the_caller_as_the_network_asserts_it() -> None:
             return ringing.peername, ringing.peerdisplayname
 
     assert asyncio.run(run()) == ("100", "Front Desk")
+
+
+@pytest.mark.timeout(30)
+def test_an_anonymous_caller() -> None:
+    async def run() -> tuple[str, str, str]:
+        hidden = {"username": "Anonymous", "sipusername": "alice", "signalingonly": 1}
+        async with AsyncPhone(username="bob", signalingonly=1) as bob, \
+                AsyncPhone(**hidden) as alice:  # fmt: skip
+            await alice.call(_uri(bob, "bob"))
+            ringing = await bob.incoming(timeout=5)
+            return ringing.peername, ringing.peerdisplayname, bob.getsipheader("Privacy")
+
+    assert asyncio.run(run()) == ("anonymous", "Anonymous", "id")
