@@ -14,7 +14,7 @@ from sansip.dialog.call import Call, CallState, RequestCompleted
 from sansip.dialog.calls import next_hop
 from sansip.dialog.events import UAEventQueue
 from sansip.dialog.uac import Authenticator
-from sansip.dialog.uaconfig import UAConfig, proxy_route
+from sansip.dialog.uaconfig import UAConfig, identity_fields, local_address, proxy_route
 from sansip.errors import LocalProtocolError
 from sansip.message import NameAddr, Request, Response, SipURI
 from sansip.message.ids import new_call_id, new_tag
@@ -130,14 +130,14 @@ class RequestSender:
             raise LocalProtocolError(f"{method} has its own command")
         proxy = self.config.outbound_proxy
         where = dest or proxy or address_of(target)
-        local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
-                         self.config.display_name)  # fmt: skip
+        local = local_address(self.config, self.contact)
         fields: list[tuple[str, object]] = [
             ("From", local.with_tag(new_tag(self._rng))),
             ("To", NameAddr(target)),
             ("Call-ID", call_id or new_call_id(self._rng, self.endpoint.config.sent_by[0])),
             ("CSeq", f"1 {method}"),
             ("User-Agent", self.config.user_agent),
+            *identity_fields(self.config, self.contact),
             *self.config.extra_headers,
             *headers,
         ]

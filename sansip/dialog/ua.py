@@ -53,7 +53,7 @@ from sansip.dialog.subscription import Subscriber
 from sansip.dialog.subscriptions import Subscriptions
 from sansip.dialog.transfers import Transfers, replaces_value
 from sansip.dialog.uac import Authenticator
-from sansip.dialog.uaconfig import UAConfig, proxy_route
+from sansip.dialog.uaconfig import UAConfig, identity_fields, local_address, proxy_route
 from sansip.dialog.uas import UasRequests
 from sansip.errors import LocalProtocolError
 from sansip.message import NameAddr, ParseError, Request, Response, SipURI, make_response
@@ -115,8 +115,7 @@ class UserAgent:
         self._refreshes = SessionRefreshes(self._calls, self.hangup)
         self._reliable = ReliableResponses(self._calls)
         self._transfers = Transfers(self._calls)
-        aor = NameAddr(f"sip:{config.user}@{self.contact.sip_uri.hostport}", config.display_name)
-        self._subscriptions = Subscriptions(self._calls, aor)
+        self._subscriptions = Subscriptions(self._calls, local_address(config, self.contact))
         self._reinvites = SessionModifications(self._calls, self._auth, self.hangup,
                                                self._refreshes)  # fmt: skip
         self._uas = UasRequests(
@@ -302,8 +301,8 @@ class UserAgent:
         dest = addresses[0] if addresses else proxy or address_of(target)
         host = self.endpoint.config.sent_by[0]
         call_id = call_id or new_call_id(self._rng, host)
-        local = NameAddr(f"sip:{self.config.user}@{self.contact.sip_uri.hostport}",
-                         self.config.display_name)  # fmt: skip
+        local = local_address(self.config, self.contact)
+        headers = [*identity_fields(self.config, self.contact), *headers]
         if self.config.anonymous:  # RFC 3323 §4.1.1.3: who calls is not said
             local = NameAddr("sip:anonymous@anonymous.invalid", "Anonymous")
             headers = [*headers, ("Privacy", "id")]

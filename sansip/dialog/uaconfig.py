@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from sansip.message import NameAddr
 from sansip.transport.types import Address
 
-__all__ = ["KNOWN_METHODS", "UAConfig", "proxy_route"]
+__all__ = ["IDENTITY_HEADERS", "KNOWN_METHODS", "UAConfig", "identity_fields", "local_address",
+           "proxy_route"]  # fmt: skip
+
+#: The ways a UA can say who it is besides the From (``UAConfig.identity``).
+IDENTITY_HEADERS: Final = ("", "ppi", "pai", "rpid")
 
 KNOWN_METHODS: Final = frozenset(
     {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY",
@@ -35,6 +40,16 @@ class UAConfig:
     #: <sip:anonymous@anonymous.invalid>`` and ``Privacy: id`` (RFC 3323,
     #: RFC 3325); the credentials still authenticate us to our proxy.
     anonymous: bool = False
+    #: The host of our address of record, ``sip:user@domain``, the From of
+    #: our requests (None: our Contact's host and port).
+    domain: str | None = None
+    #: The identity our INVITEs and requests outside dialogs assert besides
+    #: the From: ``"ppi"`` P-Preferred-Identity (RFC 3325 §9.2, for a proxy
+    #: that asserts it), ``"pai"`` P-Asserted-Identity (to a trusting
+    #: proxy), ``"rpid"`` Remote-Party-ID ``;party=calling`` (for older
+    #: servers), ``""`` none.  Anonymous calls keep it, with ``Privacy: id``
+    #: (RPID: ``privacy=full``), so the proxy knows who calls and withholds it.
+    identity: str = ""
     supported: tuple[str, ...] = ()
     accepted_bodies: tuple[str, ...] = ("application/sdp",)
     #: Credentials for challenges to calls (401/407); registration has its own.
@@ -51,6 +66,33 @@ class UAConfig:
     #: e.g. kept in the user's settings) and ``reg-id`` 1, and ask for
     #: ``Supported: outbound``.  None: outbound off.
     instance_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.identity not in IDENTITY_HEADERS:
+            raise ValueError(f"identity {self.identity!r}: not one of {IDENTITY_HEADERS}")
+
+
+def local_address(config: UAConfig, contact: NameAddr) -> NameAddr:
+    """Our address of record (no tag): ``user@domain``, or ``user@`` the
+    Contact's host and port when no domain is set."""
+    host = config.domain or contact.sip_uri.hostport
+    return NameAddr(f"sip:{config.user}@{host}", config.display_name)
+
+
+def identity_fields(config: UAConfig, contact: NameAddr) -> list[tuple[str, object]]:
+    """The identity header of ``config.identity`` for ``config``'s address
+    of record (empty when none is configured)."""
+    if not config.identity:
+        return []
+    me = local_address(config, contact)
+    if config.anonymous and config.auth_username:  # who we really are, for the proxy
+        me = NameAddr(me.sip_uri.replace(user=config.auth_username), config.display_name)
+    if config.identity == "ppi":
+        return [("P-Preferred-Identity", me)]
+    if config.identity == "pai":
+        return [("P-Asserted-Identity", me)]
+    privacy = "full" if config.anonymous else "off"
+    return [("Remote-Party-ID", f"{me};party=calling;screen=no;privacy={privacy}")]
 
 
 def proxy_route(proxy: Address) -> str:

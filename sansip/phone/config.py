@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sansip import __version__
 from sansip.audio.pipeline import PipelineSettings
-from sansip.dialog.uaconfig import UAConfig
+from sansip.dialog.uaconfig import IDENTITY_HEADERS, UAConfig
 from sansip.errors import LocalProtocolError
 from sansip.media import MediaSettings
 from sansip.message import SipURI, is_token
@@ -150,6 +150,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         resolve_proxy, outbound = proxy, None  # resolved by the front end
     ua = UAConfig(
         user=user, display_name=params.get_str("displayname") or None, anonymous=anonymous,
+        domain=params.get_str("realm") or domain,
+        identity=IDENTITY_HEADERS[params.get_int("identityheader")],
         user_agent=params.get_str("useragent") or f"sansip/{__version__}",
         auth_username=params.get_str("sipusername") or user,
         auth_password=params.get_str("password") or None,

@@ -531,6 +531,10 @@ _SANSIP = _group("sansip extensions", [
        "the rate of the frames calls play and hear (8000 spares G.711 calls the resampling)"),
     _p("prack", "0 no; 1 supported (our 1xx reliable when the peer requires it); 2 preferred", 1,
        "RFC 3262 reliable provisional responses (100rel, PRACK)"),
+    _p("identityheader", "0 none; 1 P-Preferred-Identity; 2 P-Asserted-Identity; "
+       "3 Remote-Party-ID", 0,
+       "the caller identity our calls and messages assert besides the From (RFC 3325; "
+       "with username Anonymous the proxy is asked to withhold it)"),
 ])
 # fmt: on
 

@@ -140,3 +140,22 @@ def test_requests_in_a_dialog_use_its_cseq_and_route() -> None:
     assert done["INFO"].status == 405  # bob does not take INFO
     assert [done["OPTIONS"].request.cseq.seq, done["INFO"].request.cseq.seq] == [2, 3]
     assert done["INFO"].request.to.tag == call.dialog.remote_tag  # type: ignore[union-attr]
+
+
+def test_a_message_comes_from_our_domain_with_the_identity_we_assert() -> None:
+    """With a domain the From is the address of record ``user@domain`` (not
+    the Contact's host); ``identity`` adds it as P-Preferred-Identity."""
+    server = Challenger()
+    sim, alice = _sim(server)
+    alice.ua.config = UAConfig(user="alice", auth_password="secret", domain="example.com",
+                               identity="ppi", display_name="Alice")  # fmt: skip
+    alice.ua.send_request("MESSAGE", SipURI("127.0.0.9", "bob"), sim.now, body=b"hi")
+    assert sim.run_until(lambda: bool(alice.completed()), deadline=5)
+    sent = server.seen[-1]
+    assert str(sent.from_.uri) == "sip:alice@example.com"
+    assert sent.headers.get("P-Preferred-Identity") == '"Alice" <sip:alice@example.com>'
+
+
+def test_an_unknown_identity_header_is_refused() -> None:
+    with pytest.raises(ValueError, match="identity"):
+        UAConfig(identity="x-identity")

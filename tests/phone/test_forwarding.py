@@ -106,3 +106,46 @@ def test_an_anonymous_caller() -> None:
             return ringing.peername, ringing.peerdisplayname, bob.getsipheader("Privacy")
 
     assert asyncio.run(run()) == ("anonymous", "Anonymous", "id")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("choice", "header", "tail"),
+    [(1, "P-Preferred-Identity", ""), (2, "P-Asserted-Identity", ""),
+     (3, "Remote-Party-ID", ";party=calling;screen=no;privacy=off")],
+)  # fmt: skip
+def test_the_identity_our_calls_assert(choice: int, header: str, tail: str) -> None:
+    """``identityheader`` adds the caller's address of record (the From,
+    ``user@realm``) as P-Preferred-Identity, P-Asserted-Identity or
+    Remote-Party-ID; the callee shows the caller by it."""
+
+    async def run() -> tuple[str, str, str, str]:
+        caller = {"username": "alice", "displayname": "Alice", "realm": "example.com",
+                  "identityheader": choice, "signalingonly": 1}  # fmt: skip
+        async with AsyncPhone(username="bob", signalingonly=1) as bob, \
+                AsyncPhone(**caller) as alice:  # fmt: skip
+            await alice.call(_uri(bob, "bob"))
+            ringing = await bob.incoming(timeout=5)
+            return (ringing.peername, ringing.peerdisplayname, bob.getsipheader(header),
+                    bob.getsipheader("From"))  # fmt: skip
+
+    peer, display, identity, from_ = asyncio.run(run())
+    assert (peer, display) == ("alice", "Alice")
+    assert identity == f'"Alice" <sip:alice@example.com>{tail}'
+    assert from_.startswith('"Alice" <sip:alice@example.com>;tag=')
+
+
+@pytest.mark.timeout(30)
+def test_an_anonymous_caller_asks_the_proxy_to_withhold_its_identity() -> None:
+    async def run() -> tuple[str, str]:
+        hidden = {"username": "Anonymous", "sipusername": "alice", "identityheader": 3,
+                  "realm": "example.com", "signalingonly": 1}  # fmt: skip
+        async with AsyncPhone(username="bob", signalingonly=1) as bob, \
+                AsyncPhone(**hidden) as alice:  # fmt: skip
+            await alice.call(_uri(bob, "bob"))
+            await bob.incoming(timeout=5)
+            return bob.getsipheader("Remote-Party-ID"), bob.getsipheader("Privacy")
+
+    rpid, privacy = asyncio.run(run())
+    assert rpid == "<sip:alice@example.com>;party=calling;screen=no;privacy=full"
+    assert privacy == "id"
