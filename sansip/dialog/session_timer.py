@@ -44,12 +44,11 @@ a response's is the UA's to judge.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from sansip.errors import LocalProtocolError
-from sansip.message import Message, ParseError, Request, Response
+from sansip.message import Message, ParseError, Request, Response, fields
 
 __all__ = ["DEFAULT_INTERVAL", "MAX_INTERVAL", "MIN_SE", "TIMER", "Action", "Agreement",
            "Refresher", "SessionExpiry", "SessionTimer", "SessionTimerAnswer",
@@ -71,12 +70,6 @@ DEFAULT_INTERVAL: Final = 1800
 MAX_INTERVAL: Final = 7200
 _MAX_DELTA: Final = 2**32 - 1
 _REFRESHERS: Final[dict[str, Refresher]] = {"uac": "uac", "uas": "uas"}
-
-# delta-seconds *( SEMI generic-param ); gen-value = token / host / quoted-string.
-_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
-_VALUE = r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"(?:[^\"\\\r\n]|\\[^\r\n])*\""
-_DELTA_RE: Final = re.compile(r"[ \t]*([0-9]+)")
-_PARAM_RE: Final = re.compile(rf"[ \t]*;[ \t]*({_TOKEN})(?:[ \t]*=[ \t]*({_VALUE}))?")
 
 
 # -- header values -----------------------------------------------------------
@@ -100,37 +93,21 @@ class SessionExpiry:
         return f"{self.interval};refresher={self.refresher}"
 
 
-def _delta_and_params(value: str, what: str) -> tuple[int, dict[str, str | None]]:
-    match = _DELTA_RE.match(value)
-    if match is None:
-        raise ParseError(f"malformed {what}")
-    digits = match[1].lstrip("0") or "0"
-    delta = min(int(digits), _MAX_DELTA) if len(digits) <= 10 else _MAX_DELTA
-    params: dict[str, str | None] = {}
-    pos = match.end()
-    while (param := _PARAM_RE.match(value, pos)) is not None:
-        params.setdefault(param[1].lower(), param[2])  # a repeated name: the first wins
-        pos = param.end()
-    if value[pos:].strip(" \t"):
-        raise ParseError(f"malformed {what}")
-    return delta, params
-
-
 def parse_session_expires(value: str) -> SessionExpiry:
     """Parse ``delta-seconds *(SEMI se-params)`` (§4); other parameters are
     ignored, a refresher other than uac/uas is an error (400)."""
-    interval, params = _delta_and_params(value, "Session-Expires")
-    if "refresher" not in params:
-        return SessionExpiry(interval)
-    refresher = _REFRESHERS.get((params["refresher"] or "").lower())
+    parsed = fields.parse_session_expires(value)
+    if "refresher" not in parsed.params:
+        return SessionExpiry(parsed.delta)
+    refresher = _REFRESHERS.get(parsed.refresher or "")
     if refresher is None:
         raise ParseError("Session-Expires refresher is neither uac nor uas")
-    return SessionExpiry(interval, refresher)
+    return SessionExpiry(parsed.delta, refresher)
 
 
 def parse_min_se(value: str) -> int:
     """Parse ``delta-seconds *(SEMI generic-param)`` (§5)."""
-    return _delta_and_params(value, "Min-SE")[0]
+    return fields.parse_min_se(value)
 
 
 def session_expires_of(message: Message) -> SessionExpiry | None:

@@ -43,6 +43,7 @@ __all__ = [
     "parse_max_forwards",
     "parse_media_type",
     "parse_media_type_list",
+    "parse_min_se",
     "parse_privacy",
     "parse_rack",
     "parse_reason_list",
@@ -315,13 +316,24 @@ class SessionExpires(NamedTuple):
 
 
 def parse_session_expires(value: str) -> SessionExpires:
-    """Parse ``delta-seconds *(SEMI se-params)``."""
-    m = re.match(r"[0-9]+", value)
+    """Parse ``delta-seconds *(SEMI se-params)`` (RFC 4028 §4)."""
+    delta, params = _delta_with_params(value, "Session-Expires")
+    return SessionExpires(delta, params)
+
+
+def parse_min_se(value: str) -> int:
+    """Parse Min-SE, ``delta-seconds *(SEMI generic-param)`` (RFC 4028 §5):
+    the seconds (capped at 2**32-1); the parameters mean nothing yet."""
+    return _delta_with_params(value, "Min-SE")[0]
+
+
+def _delta_with_params(value: str, what: str) -> tuple[int, Mapping[str, str | None]]:
+    m = re.match(r"[ \t]*([0-9]+)", value)
     if m is None:
-        raise ParseError("malformed Session-Expires")
+        raise ParseError(f"malformed {what}")
     end = m.end()
-    params = parse_params(value, end, "Session-Expires") if end < len(value) else EMPTY_PARAMS
-    return SessionExpires(min(_int(m.group()), MAX_SEQ), params)
+    params = parse_params(value, end, what) if end < len(value) else EMPTY_PARAMS
+    return min(_int(m[1]), MAX_SEQ), params
 
 
 class Reason(NamedTuple):

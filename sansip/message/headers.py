@@ -129,7 +129,7 @@ REPLACES: Final = HeaderSpec[f.Replaces]("Replaces", f.parse_replaces)
 RSEQ: Final = HeaderSpec[int]("RSeq", f.parse_rseq)
 RACK: Final = HeaderSpec[f.RAck]("RAck", f.parse_rack)
 SESSION_EXPIRES: Final = HeaderSpec[f.SessionExpires]("Session-Expires", f.parse_session_expires)
-MIN_SE: Final = HeaderSpec[int]("Min-SE", f.parse_delta_seconds)
+MIN_SE: Final = HeaderSpec[int]("Min-SE", f.parse_min_se)
 REASON: Final = HeaderSpec[list[f.Reason]]("Reason", f.parse_reason_list, multi=True)
 WARNING: Final = HeaderSpec[list[f.Warning]]("Warning", f.parse_warning_list, multi=True)
 P_ASSERTED_IDENTITY: Final = HeaderSpec[list[NameAddr]](

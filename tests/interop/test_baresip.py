@@ -174,6 +174,31 @@ def test_rfc4733_digits_reach_baresip_in_order(tmp_path: Path, baresips: list[Ba
 
 
 @pytest.mark.timeout(60)
+def test_sip_info_digits_reach_baresip_in_order(tmp_path: Path, baresips: list[Baresip]) -> None:
+    """sansip with ``dtmfmode`` 1 sends each digit as a SIP INFO
+    (application/dtmf-relay), and baresip takes them in order.
+
+    The other way round cannot be tested: baresip 1.0 sends digits
+    (``sndcode``) only as RFC 4733 events, whatever the account says."""
+    callee = start_baresip(tmp_path / "callee", extra_args=("-s",))  # -s: its SIP trace
+    baresips.append(callee)
+    events = callee.control
+    call = run_call(callee.uri, "--duration", "4", "--dtmf", "1234#", "-p", "dtmfmode=1")
+    log = finish_baresip(callee, call.stdout.decode() + call.stderr.decode())
+    assert call.returncode == 0, log
+    record = one_record(json_lines(call), "call")
+    assert record["status"] == 200, record
+    digits = "".join(str(e["param"]) for e in events.events if e["type"] == "CALL_DTMF_START")
+    assert digits == "1234#", f"{events.event_types()}\n{log}"
+    # They came by INFO, not RTP: baresip logs "received DTMF" only for an
+    # INFO, and its trace holds one INFO request per digit.
+    text = callee.log_text()
+    assert "".join(re.findall(r"call: received DTMF: '(.)'", text)) == "1234#", log
+    assert len(re.findall(r"^INFO sip:", text, re.MULTILINE)) == 5, log
+    assert re.findall(r"^Signal=(.)$", text, re.MULTILINE) == list("1234#"), log
+
+
+@pytest.mark.timeout(60)
 def test_hold_and_resume_accepted_and_audio_returns(
     tmp_path: Path, baresips: list[Baresip]
 ) -> None:
@@ -225,3 +250,10 @@ def test_baresip_follows_a_blind_transfer(tmp_path: Path, baresips: list[Baresip
     assert (record["transfer"], record["reason"]) == ("200 OK", "transfer done"), record
     answered = [json.loads(x) for x in target_log.read_text().splitlines() if x.startswith("{")]
     assert len(answered) == 1 and answered[0]["status"] == 200, log
+
+
+# No attended transfer (Replaces, RFC 3891) test: baresip 1.0 knows no
+# Replaces.  REFERred with Refer-To <target?Replaces=...> it puts the
+# (mangled) URI, header part and all, in the Request-URI and To of a plain
+# INVITE with no Replaces header field; as the target it answers an INVITE
+# with Replaces as a new call and leaves the replaced call up.

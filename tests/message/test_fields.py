@@ -27,6 +27,7 @@ from sansip.message.fields import (
     parse_max_forwards,
     parse_media_type,
     parse_media_type_list,
+    parse_min_se,
     parse_privacy,
     parse_rack,
     parse_reason_list,
@@ -254,6 +255,15 @@ def test_session_expires() -> None:
 def test_session_expires_malformed(text: str) -> None:
     with pytest.raises(ParseError):
         parse_session_expires(text)
+    with pytest.raises(ParseError):
+        parse_min_se(text)
+
+
+def test_min_se_takes_generic_parameters() -> None:
+    """RFC 4028 §5: ``Min-SE = delta-seconds *(SEMI generic-param)``."""
+    assert parse_min_se("90") == 90
+    assert parse_min_se("120;x=1;y") == 120
+    assert parse_min_se("99999999999;x") == MAX_SEQ
 
 
 # ---------------------------------------------------------------------- Reason
