@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,12 +104,16 @@ def start_kamailio(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     presence: bool = False,
+    blf: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Kamailio as registrar and proxy on udp and tcp 127.0.0.1:``port`` (our
     own config), and on tls 127.0.0.1:``tls_port`` with ``tls_cert``/``tls_key``
     when given (needs kamailio-tls-modules); with ``presence`` also a presence
     server taking PUBLISH and SUBSCRIBE for ``presence`` (needs
-    kamailio-presence-modules and kamailio-sqlite-modules)."""
+    kamailio-presence-modules and kamailio-sqlite-modules); with ``blf`` (which
+    implies ``presence``) also for ``dialog`` (RFC 4235), the state of every call
+    through the proxy published there for its caller and callee (dialog +
+    pua_dialoginfo)."""
     binary = require("kamailio", "kamailio")
     modules = next((m for m in KAMAILIO_MODULES if Path(m, "tm.so").is_file()), None)
     if modules is None:
@@ -132,7 +137,9 @@ def start_kamailio(
         extra += ["enable_tls=yes", f"listen=tls:127.0.0.1:{tls_port}",
                   f'alias="127.0.0.1:{tls_port}"']  # fmt: skip
         tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{tls_cfg}")'
-    presence_module, presence_route = _presence(tmp, modules, port) if presence else ("", "")
+    presence_module, presence_route = (
+        _presence(tmp, modules, port, blf=blf) if presence or blf else ("", "")
+    )
     template = (Path(__file__).parent / "kamailio.cfg.in").read_text()
     cfg = tmp / "kamailio.cfg"
     cfg.write_text(
@@ -155,7 +162,7 @@ def start_kamailio(
 
 
 PRESENCE_ROUTE = """\
-	if (is_method("PUBLISH|SUBSCRIBE") && $hdr(Event) =~ "^presence") {
+	if (is_method("PUBLISH|SUBSCRIBE") && $hdr(Event) =~ "^(@EVENTS@)") {
 		if (!t_newtran()) {
 			sl_reply_error();
 			exit;
@@ -170,13 +177,27 @@ PRESENCE_ROUTE = """\
 	}
 """
 
+# The dialog module follows each new call (and its in-dialog requests through
+# loose_route); pua_dialoginfo PUBLISHes its state, here to ourselves.
+DIALOG_ROUTE = """\
+	if (is_method("INVITE") && !has_totag()) {
+		dlg_manage();
+	}
+"""
 
-def _presence(tmp: Path, modules: str, port: int) -> tuple[str, str]:
-    """The presence server's module lines and route for ``start_kamailio``;
-    its SQLite database made from Kamailio's own schema files."""
+
+def _presence(tmp: Path, modules: str, port: int, *, blf: bool = False) -> tuple[str, str]:
+    """The presence server's module lines and route for ``start_kamailio``
+    (with ``blf`` also the dialog package, fed by pua_dialoginfo); its SQLite
+    database made from Kamailio's own schema files."""
     schema = Path("/usr/share/kamailio/db_sqlite")
-    if not Path(modules, "presence.so").is_file() or not schema.is_dir():
-        message = ("kamailio presence modules not installed (apt-get install "
+    needed = ["presence.so", "presence_xml.so", "db_sqlite.so"]
+    if blf:
+        needed += ["dialog.so", "pua.so", "pua_dialoginfo.so", "presence_dialoginfo.so"]
+    missing = [name for name in needed if not Path(modules, name).is_file()]
+    if missing or not schema.is_dir():
+        what = ", ".join(missing) or f"no {schema}"
+        message = (f"kamailio presence modules not installed ({what}; apt-get install "
                    "kamailio-presence-modules kamailio-sqlite-modules)")  # fmt: skip
         if os.environ.get("CI") == "true":
             pytest.fail(message)
@@ -194,7 +215,74 @@ def _presence(tmp: Path, modules: str, port: int) -> tuple[str, str]:
         f'modparam("presence_xml", "db_url", "{url}")',
         'modparam("presence_xml", "force_active", 1)',
     ])  # fmt: skip
-    return module, PRESENCE_ROUTE
+    if not blf:
+        return module, PRESENCE_ROUTE.replace("@EVENTS@", "presence")
+    module += "\n" + "\n".join([
+        'loadmodule "dialog.so"', 'loadmodule "pua.so"', 'loadmodule "presence_dialoginfo.so"',
+        'loadmodule "pua_dialoginfo.so"',
+        f'modparam("pua", "db_url", "{url}")',
+        # the PUBLISHes of a call's state go to this server, to this very port
+        f'modparam("pua", "outbound_proxy", "sip:127.0.0.1:{port}")',
+    ])  # fmt: skip
+    return module, PRESENCE_ROUTE.replace("@EVENTS@", "presence|dialog") + DIALOG_ROUTE
+
+
+PJSUA2_PEER = Path(__file__).with_name("pjsua2_peer.py")
+
+
+def pjsua2_python() -> str:
+    """A Python that imports PJSIP's binding (pip ``pjsua2-python``):
+    ``$PJSUA2_PYTHON`` when set, else the one running the tests; skip (fail
+    in CI) when neither does."""
+    chosen = os.environ.get("PJSUA2_PYTHON")
+    python = chosen or sys.executable
+    done = subprocess.run([python, "-c", "import pjsua2"], capture_output=True, timeout=60,
+                          check=False)  # fmt: skip
+    if done.returncode != 0:
+        message = (f"{python} cannot import pjsua2 (pip install pjsua2-python into it"
+                   f"{'' if chosen else ', or set PJSUA2_PYTHON'})")  # fmt: skip
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
+
+
+def start_pjsua2(
+    tmp: Path, port: int, *, registrar: str, user: str, password: str
+) -> subprocess.Popen[bytes]:
+    """PJSUA2 (``pjsua2_peer.py``) on udp 127.0.0.1:``port``, registering as
+    ``user`` at ``registrar`` (host:port); its JSON events go to
+    ``tmp/pjsua2.out`` (read them with :func:`pjsua2_events`), PJSIP's log to
+    ``tmp/pjsua2.log``.  Returns once it listens and says ``ready``."""
+    python = pjsua2_python()
+    proc = start([python, "-u", str(PJSUA2_PEER), "--port", str(port), "--registrar", registrar,
+                  "--user", user, "--password", password, "--logdir", str(tmp)],
+                 tmp / "pjsua2.out")  # fmt: skip
+    try:
+        wait_listening(port, proc, seconds=30)
+        deadline = time.monotonic() + 30
+        while not any(e["event"] == "ready" for e in pjsua2_events(tmp)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = (tmp / "pjsua2.out").read_text(errors="replace")[-2000:]
+                raise AssertionError(f"pjsua2 did not start ({proc.poll()}):\n{output}")
+            time.sleep(0.05)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def pjsua2_events(tmp: Path) -> list[dict[str, Any]]:
+    """The JSON events ``start_pjsua2``'s peer printed so far (a line cut
+    short by a write in progress is left for the next look)."""
+    events = []
+    for line in (tmp / "pjsua2.out").read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
 
 
 def register_alice(server: str, password: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
