@@ -36,7 +36,9 @@ from sansip.sdp.result import (
     NegotiationFailed,
     NegotiationResult,
 )
+from sansip.sdp.sdes import Encryption, answer_crypto
 from sansip.sdp.streams import (
+    SECURE_PROTOS,
     LocalMedia,
     LocalStream,
     answer_direction,
@@ -197,13 +199,21 @@ class Negotiator:
         if len(sdp.media) != len(offer.media):
             raise bad_sdp(f"the answer has {len(sdp.media)} m-lines, the offer {len(offer.media)}")
         streams: list[NegotiatedMedia] = []
+        unkeyed = False
         for index, (ours, theirs) in enumerate(zip(offer.media, sdp.media, strict=True)):
             if ours.port == 0 or theirs.port == 0 or theirs.media.lower() != ours.media:
                 continue
             negotiated = negotiate_stream(index, offer, ours, sdp, theirs, we_offered=True,
                                           local_hold=self._hold is not HoldMode.NONE)  # fmt: skip
-            if negotiated is not None:
+            if negotiated is not None and negotiated.srtp is None and self._requires_srtp(ours):
+                unkeyed = True
+            elif negotiated is not None:
                 streams.append(negotiated)
+        if not streams and unkeyed:
+            detail = "SRTP required, no a=crypto in the answer"
+            raise NegotiationFailed("srtp fail: the answer has no SRTP key",
+                                    WARN_INCOMPATIBLE_TRANSPORT, self._local.address, detail,
+                                    srtp=True)  # fmt: skip
         if not streams:
             code = WARN_INCOMPATIBLE_FORMAT
             if all(m.port == 0 for m in sdp.media):
@@ -288,6 +298,11 @@ class Negotiator:
         self._pending_offer = None
         self._state = NegotiatorState.DONE
 
+    def _requires_srtp(self, ours: MediaDescription) -> bool:
+        """Whether the local stream behind our m-line ``ours`` requires SRTP."""
+        return any(s.port == ours.port and s.encryption is Encryption.MANDATORY
+                   for s in self._local.streams)  # fmt: skip
+
     def _wish(self, stream: LocalStream) -> Direction:
         if self._hold is HoldMode.INACTIVE:
             return Direction.INACTIVE
@@ -315,13 +330,16 @@ class Negotiator:
                 self._pt_map[spec] = pt
             taken.add(pt)
             formats.append((pt, spec))
-        return build_media(stream, formats, self._wish(stream), rtcp_mux=stream.rtcp_mux)
+        crypto = stream.crypto if stream.encryption is not Encryption.OFF else ()
+        return build_media(stream, formats, self._wish(stream), proto=stream.offer_proto,
+                           rtcp_mux=stream.rtcp_mux, crypto=crypto)  # fmt: skip
 
     def _answer_media(self, offer: SessionDescription) -> list[MediaDescription]:
         streams = list(self._local.streams)
         media: list[MediaDescription] = []
         failures: set[int] = set()
         unavailable: list[str] = []  # offered codecs we want but cannot run here
+        unkeyed = False  # a stream refused for want of usable SRTP keys
         for offered in offer.media:
             if offered.media.lower() != "audio" or offered.port == 0 or not streams:
                 if offered.port != 0:
@@ -329,10 +347,19 @@ class Negotiator:
                 media.append(disabled(offered))
                 continue
             stream = streams[0]
-            if offered.proto.upper() not in (p.upper() for p in stream.accepted_protos):
+            if not stream.accepts(offered.proto):
                 failures.add(WARN_INCOMPATIBLE_TRANSPORT)
                 media.append(disabled(offered))
                 continue
+            crypto = None
+            if stream.encryption is not Encryption.OFF:
+                crypto = answer_crypto(offered.cryptos(), stream.crypto)
+                needed = offered.proto.upper() in SECURE_PROTOS
+                if crypto is None and (needed or stream.encryption is Encryption.MANDATORY):
+                    failures.add(WARN_INCOMPATIBLE_TRANSPORT)
+                    unkeyed = True
+                    media.append(disabled(offered))
+                    continue
             formats = answer_formats(stream, formats_of(offered))
             if not any(is_voice(f.spec) for f in formats):
                 failures.add(WARN_INCOMPATIBLE_FORMAT)
@@ -343,7 +370,8 @@ class Negotiator:
             direction = answer_direction(remote_direction(offer, offered), self._wish(stream))
             pairs = [(f.payload_type, f.spec) for f in formats]
             mux = stream.rtcp_mux and offered.rtcp_mux
-            media.append(build_media(stream, pairs, direction, proto=offered.proto, rtcp_mux=mux))
+            media.append(build_media(stream, pairs, direction, proto=offered.proto, rtcp_mux=mux,
+                                     crypto=(crypto,) if crypto else ()))  # fmt: skip
             streams.pop(0)
         if all(m.port == 0 for m in media):
             code = next((c for c in (WARN_INCOMPATIBLE_FORMAT, WARN_INCOMPATIBLE_TRANSPORT)
@@ -355,7 +383,11 @@ class Negotiator:
             if code == WARN_INCOMPATIBLE_FORMAT and unavailable:
                 detail = f"{', '.join(dict.fromkeys(unavailable))} not available here"
                 reasons[code] += f" ({detail})"
-            raise NegotiationFailed(reasons[code], code, self._local.address, detail)
+            srtp = code == WARN_INCOMPATIBLE_TRANSPORT and unkeyed
+            if srtp:
+                detail = "SRTP required, no usable a=crypto"
+                reasons[code] = "srtp fail: no usable SRTP key offered"
+            raise NegotiationFailed(reasons[code], code, self._local.address, detail, srtp=srtp)
         return media
 
     def _answer_streams(

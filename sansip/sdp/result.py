@@ -9,6 +9,7 @@ from sansip.errors import RemoteProtocolError
 from sansip.sdp.attributes import Attribute, Direction
 from sansip.sdp.codecs import CodecSpec
 from sansip.sdp.model import SessionDescription
+from sansip.sdp.sdes import SrtpKeys
 
 __all__ = [
     "WARN_INCOMPATIBLE_FORMAT",
@@ -37,9 +38,14 @@ class NegotiationFailed(RemoteProtocolError):
     ``detail`` follows the standard text: ``"Incompatible media format:
     opus not available here"``)."""
 
-    def __init__(self, reason: str, warn_code: int, host: str, detail: str = "") -> None:
+    def __init__(
+        self, reason: str, warn_code: int, host: str, detail: str = "", *, srtp: bool = False
+    ) -> None:
         super().__init__(reason, 488)
         self.warn_code = warn_code
+        #: The negotiation failed for want of SRTP keys (a call that requires
+        #: SRTP met plain RTP, or no offered key could be used).
+        self.srtp = srtp
         agent = f"[{host}]" if ":" in host and not host.startswith("[") else host
         text = _WARN_TEXT.get(warn_code, reason) + (f": {detail}" if detail else "")
         text = text.replace('"', "'")  # the warn-text is a quoted-string
@@ -74,7 +80,8 @@ class NegotiatedMedia:
     ``telephone_event_pt`` is the RFC 4733 type at the codec's clock rate
     when both sides have one, else at another common rate (its clock is in
     ``telephone_event_clock_rate``), else None.  ``ptime`` is the peer's
-    ``a=ptime`` (what to send with), else ours, else 20.
+    ``a=ptime`` (what to send with), else ours, else 20.  ``srtp`` holds
+    the SDES keys when the stream is encrypted (RFC 4568), else None.
     """
 
     index: int
@@ -95,6 +102,7 @@ class NegotiatedMedia:
     local_hold: bool
     remote_hold: bool
     remote_attributes: tuple[Attribute, ...] = ()
+    srtp: SrtpKeys | None = None
 
     @property
     def sending(self) -> bool:

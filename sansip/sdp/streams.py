@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sansip.errors import LocalProtocolError
-from sansip.sdp.attributes import Attribute, Direction, Fmtp, RtcpAttribute, bad_sdp
+from sansip.sdp.attributes import Attribute, Crypto, Direction, Fmtp, RtcpAttribute, bad_sdp
 from sansip.sdp.codecs import (
     AUDIO_CODECS,
     CN,
@@ -24,9 +24,12 @@ from sansip.sdp.codecs import (
 )
 from sansip.sdp.model import Bandwidth, MediaDescription, SessionDescription
 from sansip.sdp.result import NegotiatedCodec, NegotiatedMedia
+from sansip.sdp.sdes import Encryption, agreed_keys
 
 __all__ = ["LocalMedia", "LocalStream", "PayloadFormat", "formats_of"]
 
+#: The m-line protocols of SRTP (RFC 3711 §12, RFC 5124).
+SECURE_PROTOS: Final = ("RTP/SAVP", "RTP/SAVPF")
 #: Static payload types understood without an rtpmap (RFC 3551).
 STATIC_FORMATS: Final = {c.static_pt: c for c in (*AUDIO_CODECS, CN) if c.static_pt is not None}
 #: Default packetisation time when neither side gives one (ms).
@@ -41,7 +44,9 @@ class LocalStream:
     ``a=rtcp`` (when RTCP is not on port+1); ``rtcp_mux`` offers/accepts
     RFC 5761 muxing; ``accepted_protos`` are the m-line protocols we answer;
     ``bandwidth_kbps`` adds ``b=AS``; ``extra_attributes`` are appended to
-    our m-line (crypto, ICE, ... supplied by other layers).
+    our m-line (ICE, ... supplied by other layers).  ``crypto`` are our SDES
+    lines (RFC 4568, see :mod:`sansip.sdp.sdes`) and ``encryption`` says
+    whether SRTP is off, taken when the peer does it, or required.
     """
 
     port: int
@@ -57,6 +62,23 @@ class LocalStream:
     bandwidth_kbps: int | None = None
     answer_all_codecs: bool = True
     extra_attributes: tuple[Attribute, ...] = ()
+    crypto: tuple[Crypto, ...] = ()
+    encryption: Encryption = Encryption.OFF
+
+    @property
+    def offer_proto(self) -> str:
+        """The m-line protocol of our offers: RTP/SAVP when SRTP is required."""
+        if self.encryption is Encryption.MANDATORY and self.crypto:
+            return "RTP/SAVPF" if self.proto.upper().endswith("F") else "RTP/SAVP"
+        return self.proto
+
+    def accepts(self, proto: str) -> bool:
+        """Whether an offered m-line protocol can be answered (RTP/SAVP and
+        RTP/SAVPF only with SRTP keys of ours)."""
+        upper = proto.upper()
+        if upper in SECURE_PROTOS:
+            return bool(self.crypto) and self.encryption is not Encryption.OFF
+        return upper in (p.upper() for p in self.accepted_protos)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +182,7 @@ def build_media(
     *,
     proto: str | None = None,
     rtcp_mux: bool = False,
+    crypto: Sequence[Crypto] = (),
 ) -> MediaDescription:
     """Our audio m-line with rtpmap/fmtp for each format, ptime, RTCP and direction."""
     attributes: list[Attribute] = []
@@ -174,6 +197,7 @@ def build_media(
     if rtcp_mux:
         attributes.append(Attribute("rtcp-mux"))
     attributes.append(direction.to_attribute())
+    attributes += [line.to_attribute() for line in crypto]
     attributes += stream.extra_attributes
     bandwidths = (Bandwidth("AS", stream.bandwidth_kbps),) if stream.bandwidth_kbps else ()
     return MediaDescription(
@@ -274,4 +298,5 @@ def negotiate_stream(
         local_hold=local_hold,
         remote_hold=not peer_direction.receives and (not we_offered or our_direction.sends),
         remote_attributes=remote.attributes,
+        srtp=agreed_keys(local.cryptos(), remote.cryptos()) if local.cryptos() else None,
     )
