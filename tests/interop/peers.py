@@ -248,16 +248,28 @@ def pjsua2_python() -> str:
 
 
 def start_pjsua2(
-    tmp: Path, port: int, *, registrar: str, user: str, password: str
+    tmp: Path,
+    port: int,
+    *,
+    registrar: str = "",
+    user: str,
+    password: str = "",
+    answer: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """PJSUA2 (``pjsua2_peer.py``) on udp 127.0.0.1:``port``, registering as
-    ``user`` at ``registrar`` (host:port); its JSON events go to
-    ``tmp/pjsua2.out`` (read them with :func:`pjsua2_events`), PJSIP's log to
-    ``tmp/pjsua2.log``.  Returns once it listens and says ``ready``."""
+    """PJSUA2 (``pjsua2_peer.py``) on udp 127.0.0.1:``port`` as ``user``,
+    registering at ``registrar`` (host:port) when given; with ``answer`` it
+    answers calls and follows REFERs (reporting each call's events).  Its
+    JSON events go to ``tmp/pjsua2.out`` (read them with
+    :func:`pjsua2_events`), PJSIP's log to ``tmp/pjsua2.log``.  Returns once
+    it listens and says ``ready``."""
     python = pjsua2_python()
-    proc = start([python, "-u", str(PJSUA2_PEER), "--port", str(port), "--registrar", registrar,
-                  "--user", user, "--password", password, "--logdir", str(tmp)],
-                 tmp / "pjsua2.out")  # fmt: skip
+    command = [python, "-u", str(PJSUA2_PEER), "--port", str(port), "--user", user,
+               "--password", password, "--logdir", str(tmp)]  # fmt: skip
+    if registrar:
+        command += ["--registrar", registrar]
+    if answer:
+        command.append("--answer")
+    proc = start(command, tmp / "pjsua2.out")
     try:
         wait_listening(port, proc, seconds=30)
         deadline = time.monotonic() + 30
