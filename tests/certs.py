@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,10 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_pki(directory: Path, ip: str = "127.0.0.1", prefix: str = "") -> Pki:
-    """Write a CA and a server certificate for ``ip`` (subjectAltName IP) under ``directory``."""
+def make_pki(directory: Path, ip: str = "127.0.0.1", prefix: str = "",
+             names: Sequence[x509.GeneralName] | None = None) -> Pki:  # fmt: skip
+    """Write a CA and a server certificate for ``ip`` (subjectAltName IP,
+    or ``names`` when given) under ``directory``."""
     now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=2)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -70,7 +73,9 @@ def make_pki(directory: Path, ip: str = "127.0.0.1", prefix: str = "") -> Pki:
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            x509.SubjectAlternativeName(
+                list(names) if names is not None else [x509.IPAddress(ipaddress.ip_address(ip))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -205,8 +205,10 @@ class StreamDriving(Driver):
     socket TLS; ``tls_client`` makes the connections it opens TLS (with
     ``ssl.create_default_context()`` the peer certificate and host name are
     verified; the name checked and sent as SNI is the host of the address, or
-    ``tls_hostnames[host]``).  A connection not open after
-    ``connect_timeout`` seconds is reported to the machine as lost."""
+    ``tls_hostnames[host]``; with ``check_sip_domain`` that name is checked
+    the SIP way instead, RFC 5922, and ``tls_client`` verifies the chain
+    only).  A connection not open after ``connect_timeout`` seconds is
+    reported to the machine as lost."""
 
     def __init__(
         self,
@@ -217,10 +219,12 @@ class StreamDriving(Driver):
         tls_client: ssl.SSLContext | None = None,
         tls_hostnames: Mapping[str, str] | None = None,
         connect_timeout: float = 10.0,
+        check_sip_domain: bool = False,
         on_activity: Callable[[], None] | None = None,
         media: MediaEngine | None = None,
     ) -> None:
-        config = StreamConfig(tls_server, tls_client, dict(tls_hostnames or {}), connect_timeout)
+        config = StreamConfig(tls_server, tls_client, dict(tls_hostnames or {}), connect_timeout,
+                              check_sip_domain)  # fmt: skip
         #: The host name a TLS server at an address must prove to be (add
         #: what a later resolution learns).
         self.tls_hostnames = config.tls_hostnames

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from sansip.transport.certnames import certificate_names, sip_domain_matches
 from sansip.transport.types import Address, Datagram
 
 __all__ = ["LISTEN_KEY", "Pollable", "StreamConfig", "StreamSockets"]
@@ -66,6 +67,10 @@ class StreamConfig:
     tls_client: ssl.SSLContext | None = None
     tls_hostnames: dict[str, str] = field(default_factory=dict)
     connect_timeout: float = 10.0
+    #: Check the server's certificate the SIP way (RFC 5922: sip URIs, then
+    #: DNS names, exact, no wildcards) against the name of the connection,
+    #: with ``tls_client`` verifying the chain only (``check_hostname`` off).
+    check_sip_domain: bool = False
 
 
 class _Connection:
@@ -317,9 +322,27 @@ class StreamSockets:
             self._fail(conn, str(exc))
             return
         else:
+            problem = self._sip_domain_problem(conn) if conn.listed else None
+            if problem is not None:
+                self._fail(conn, problem)
+                return
             self._opened(conn)
             return
         self._watch(conn)
+
+    def _sip_domain_problem(self, conn: _Connection) -> str | None:
+        """Why the server's certificate does not speak for the domain we
+        connected to (RFC 5922 §7), or None."""
+        if not self.config.check_sip_domain:
+            return None
+        assert isinstance(conn.sock, ssl.SSLSocket)
+        host = conn.addr[0]
+        domain = self.config.tls_hostnames.get(host, host)
+        der = conn.sock.getpeercert(binary_form=True)
+        names = certificate_names(der) if der else ()
+        if sip_domain_matches(names, domain):
+            return None
+        return f"the certificate names {', '.join(names) or 'nothing'}, not {domain} (RFC 5922)"
 
     def _opened(self, conn: _Connection) -> None:
         conn.state, conn.deadline = "open", None

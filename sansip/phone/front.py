@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from sansip.dialog.ua import UserAgent
 from sansip.io.driver import Driver
+from sansip.io.tls import sip_client_context, sip_server_context
 from sansip.media.engine import MediaEngine
 from sansip.message import SipURI
 from sansip.phone.audio import AudioPlan, PlannedAudio
@@ -233,14 +234,17 @@ class FrontEnd(Vocabulary, Generic[C]):
         # (``tlscertfile``; none: it listens on plain TCP).
         self._tls_client = tls_client
         self._tls_server = tls_server
+        #: Our own client context checks names the SIP way (RFC 5922); one
+        #: given by the caller checks what it was made to check.
+        self._tls_sip_names = tls_client is None
         if self.setup.transport is Transport.TLS:
-            self._tls_client = tls_client or ssl.create_default_context(
-                cafile=self.parameters.get_str("tlscafile") or None)  # fmt: skip
             cert = self.parameters.get_str("tlscertfile")
+            key = self.parameters.get_str("tlskeyfile") or None
+            self._tls_client = tls_client or sip_client_context(
+                self.parameters.get_str("tlscafile") or None, cert or None, key
+            )
             if tls_server is None and cert:
-                self._tls_server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                key = self.parameters.get_str("tlskeyfile") or None
-                self._tls_server.load_cert_chain(cert, key)
+                self._tls_server = sip_server_context(cert, key)
         self._driver: Driver | None = None
         self._core: PhoneCore | None = None
         self._calls: dict[PhoneCall, C] = {}  # the calls going on, by the core's call
@@ -273,7 +277,8 @@ class FrontEnd(Vocabulary, Generic[C]):
         if self.setup.transport is Transport.TLS:
             self._driver = driver_type(None, self.setup.local, media=self._engine,  # type: ignore[call-arg]
                                        tls_client=self._tls_client, tls_server=self._tls_server,
-                                       tls_hostnames=self._tls_names)  # fmt: skip
+                                       tls_hostnames=self._tls_names,
+                                       check_sip_domain=self._tls_sip_names)  # fmt: skip
         else:
             self._driver = driver_type(None, self.setup.local, media=self._engine)
         return self._driver
