@@ -53,6 +53,7 @@ from sansip.rtp.rtcp import (
     parse_rtcp,
 )
 from sansip.rtp.session import NAT_OPEN_PACKET, RtpSession
+from sansip.rtp.srtp import SrtpError, SrtpTransform
 from sansip.rtp.stats import CODEC_IMPAIRMENTS, SourceStatistics, mos_from_r, r_factor
 from sansip.rtp.types import Address, Datagram, PacketTransform, RandomSource
 
@@ -92,6 +93,8 @@ __all__ = [
     "SenderReport",
     "SourceDescription",
     "SourceStatistics",
+    "SrtpError",
+    "SrtpTransform",
     "SsrcCollided",
     "UnknownRtcp",
     "build_extension_elements",

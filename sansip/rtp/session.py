@@ -316,6 +316,11 @@ class RtpSession:
         self._latched = None
         self._candidate = None
 
+    @property
+    def transform(self) -> PacketTransform | None:
+        """The per-packet transform in use (SRTP), or None for plain RTP."""
+        return self._transform
+
     def set_transform(self, transform: PacketTransform | None) -> None:
         """Install (or remove) the per-packet transform, e.g. SRTP once keyed."""
         self._transform = transform
