@@ -66,7 +66,7 @@ FUNCTIONS: list[tuple[str, str, str]] = [
     ("getcallerdisplayfull", "getcallerdisplayfull", ""),
     ("isregistered", "isregistered", ""), ("isincall", "isincall", ""),
     ("ismuted", "ismuted", ""), ("isonhold", "isonhold", ""),
-    ("isencrypted", "", "not yet (encryption)"),
+    ("isencrypted", "isencrypted", "SRTP media and TLS signalling: 2 both, 1 one of them"),
     ("getStatus", "", "not yet (the global STATUS text)"),
     ("getlogs", "getlogs", "the SIP messages kept; Python logging has the rest"),
     # contacts and history

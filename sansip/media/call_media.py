@@ -22,7 +22,8 @@ warning per process, on the ``sansip.media`` logger, says what to install.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Final
 
 from sansip.audio.codecs import available_codecs, unavailable_codecs
 from sansip.audio.frames import FrameSink, FrameSource
@@ -39,8 +40,13 @@ from sansip.sdp import (
     new_session_id,
     serialize_sdp,
 )
+from sansip.sdp.sdes import Encryption, KeySource, offer_cryptos
 
-__all__ = ["CallMedia"]
+__all__ = ["DEFAULT_SUITES", "CallMedia"]
+
+#: The SRTP suites our offers key, in order of preference (RFC 4568, RFC 7714).
+DEFAULT_SUITES: Final = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32",
+                         "AEAD_AES_128_GCM", "AEAD_AES_256_GCM")  # fmt: skip
 
 log = logging.getLogger("sansip.media")
 #: Codecs whose absence was logged already (one warning per process).
@@ -73,6 +79,11 @@ class CallMedia:
     :func:`sansip.audio.codecs.available_codecs`; a wanted codec left out
     for a missing library is logged once).  ``source`` and ``sink`` are
     the audio in and out, at ``sample_rate`` (default: the codec's rate).
+    ``encryption`` asks for SRTP keyed by SDES (RFC 4568) with
+    ``srtp_suites`` in order of preference; the keys of this call come from
+    ``key_source`` (random bytes; default: ``rng``, which must then be a
+    cryptographic source such as ``secrets.SystemRandom()``, as the
+    phone's is).
     """
 
     def __init__(
@@ -90,14 +101,19 @@ class CallMedia:
         rtcp_mux: bool = False,
         username: str = "-",
         available: Collection[str] | None = None,
+        encryption: Encryption = Encryption.OFF,
+        srtp_suites: Sequence[str] = DEFAULT_SUITES,
+        key_source: KeySource | None = None,
     ) -> None:
         codecs = codecs.restrict(available_codecs() if available is None else available)
         if codecs.unavailable:
             _warn_unavailable(codecs)
         # RFC 3389 comfort noise is always accepted (the stream plays it); it
         # is sent only when silence suppression is on.
+        keys = key_source or (lambda n: rng.getrandbits(8 * n).to_bytes(n, "big"))
+        crypto = offer_cryptos(srtp_suites, keys) if encryption else ()
         stream = LocalStream(port, codecs=codecs, ptime=ptime, rtcp_mux=rtcp_mux,
-                             comfort_noise=True)  # fmt: skip
+                             comfort_noise=True, crypto=crypto, encryption=encryption)  # fmt: skip
         self._local = LocalMedia(address, (stream,), username=username)
         self._negotiator = Negotiator(self._local, session_id=new_session_id(rng))
         self._rng = rng
@@ -111,6 +127,12 @@ class CallMedia:
     def negotiator(self) -> Negotiator:
         """The offer/answer state machine."""
         return self._negotiator
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the negotiated stream is SRTP."""
+        result = self._negotiator.result
+        return bool(result and result.audio and result.audio.srtp)
 
     @property
     def on_hold(self) -> bool:

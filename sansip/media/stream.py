@@ -55,6 +55,7 @@ from sansip.audio.pipeline import AudioPipeline
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
 from sansip.errors import LocalProtocolError
+from sansip.media.security import srtp_transform
 from sansip.media.settings import MediaSettings, MediaStatistics
 from sansip.rtp import (
     ByeReceived,
@@ -140,7 +141,8 @@ class MediaStream:
         "_local_hold", "_marker", "_media", "_own_plc", "_packet", "_packet_advance",
         "_peer_silent", "_pending", "_pending_samples", "_pipeline", "_playback_resampler",
         "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving", "_rng", "_send_pt",
-        "_sending", "_suppressing", "recorder", "rtp", "sample_rate", "settings", "sink", "source"
+        "_sending", "_srtp", "_suppressing", "recorder", "rtp", "sample_rate", "settings", "sink",
+        "source",
     )  # fmt: skip
 
     def __init__(
@@ -172,6 +174,7 @@ class MediaStream:
         self.recorder: CallTap | None = None
         self._failed_recordings: list[object] = []  # reported with RecordingFailed
         self._farewell: list[Datagram] = []  # the old session's last RTCP (BYE) after a switch
+        self._srtp = srtp_transform(media)
         self.rtp = self._open_session(media, now)
 
     @property
@@ -250,6 +253,7 @@ class MediaStream:
             remote_rtcp=(media.remote_rtcp_address, media.remote_rtcp_port),
         )  # fmt: skip
         session.set_receiving(media.receiving, now)
+        session.set_transform(self._srtp)
         # Media packets come straight to the jitter buffer, not as events.
         session.media_handler = self._on_media
         return session
@@ -293,6 +297,9 @@ class MediaStream:
         moves where packets go."""
         old = self.media
         self.media = media
+        if media.srtp != old.srtp:  # SDES re-keyed (or SRTP started or ended) by this exchange
+            self._srtp = srtp_transform(media)
+            self.rtp.set_transform(self._srtp)
         if (media.codec.name, media.codec.clock_rate, media.ptime, media.rtcp_mux) != (
             old.codec.name, old.codec.clock_rate, old.ptime, old.rtcp_mux
         ) or media.telephone_event_pt != old.telephone_event_pt:  # fmt: skip

@@ -21,6 +21,7 @@ from sansip.phone.line import MediaOptions
 from sansip.phone.params import ParameterError, Parameters, Source
 from sansip.phone.resolve import parse_nameservers
 from sansip.sdp import codec_preferences
+from sansip.sdp.sdes import Encryption
 from sansip.transport.types import Address, Transport, parse_hostport
 
 __all__ = ["PhoneSetup", "custom_headers", "parameters_of", "parse_address", "phone_setup"]
@@ -129,7 +130,8 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         disablesamecall=params.get_int("disablesamecall") == 1,
         autohold=autohold in (1, 3),
         media=None if params.get_int("signalingonly") else MediaOptions(
-            host, codecs, settings, sample_rate=params.get_int("samplerate")),
+            host, codecs, settings, sample_rate=params.get_int("samplerate"),
+            encryption=_encryption(params.get_int("mediaencryption"), transport)),
         extra_accounts=params.get_str("extraregisteraccounts"),
         earlymedia=params.get_int("earlymedia"), realm=params.get_str("realm"),
         dtmfmode=params.get_int("dtmfmode"), holdtype=params.get_int("holdtype"),
@@ -170,6 +172,14 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         raise ParameterError(f"dnsserver {params.get_str('dnsserver')!r}: not host[:port],...",
                              "dnsserver") from None  # fmt: skip
     return PhoneSetup(core, ua, local, transport, resolve, resolve_proxy, nameservers)
+
+
+def _encryption(value: int, transport: Transport) -> Encryption:
+    """``mediaencryption``: -1 auto (SRTP when the peer does it, with TLS
+    signalling; else plain), 0 plain, 1 SRTP when the peer does it, 2 SRTP."""
+    if value < 0:
+        return Encryption.OPTIONAL if transport is Transport.TLS else Encryption.OFF
+    return Encryption(min(value, 2))
 
 
 def custom_headers(text: str) -> tuple[tuple[str, str], ...]:

@@ -568,7 +568,7 @@ class PhoneCore:
         try:
             sdp = call.early_sdp or call.answer_sdp(sip.invite.body, now)
         except RemoteProtocolError as exc:
-            call.reason, call.discparty = f"{exc.status} {exc.reason}", DISC_LOCAL
+            call.reason, call.discparty = PhoneCall.refusal(exc), DISC_LOCAL
             self.ua.reject(sip, now, exc.status, warning=PhoneCall.warning(exc, self._host))
             return
         if self.config.autohold:
@@ -599,7 +599,7 @@ class PhoneCore:
                     problem = None
                 if problem is not None:
                     self._emit(PhoneWarning(f"bad SDP answer: {problem}", call.line), call)
-                    self._hang_up(call, now, "failed media", DISC_LOCAL)
+                    self._hang_up(call, now, PhoneCall.unusable(problem), DISC_LOCAL)
                     return
             self._start_media(call, now)
             self._hook(call, "connected", now)

@@ -9,7 +9,7 @@ from sansip.errors import LocalProtocolError
 from sansip.message import ParseError, SipURI, parse_uri
 from sansip.phone.coreconfig import PhoneConfig
 from sansip.phone.line import PhoneCall
-from sansip.transport.types import Address
+from sansip.transport.types import Address, Transport
 
 __all__ = ["no_media_sdp", "route_of", "target_uri"]
 
@@ -30,6 +30,9 @@ def target_uri(config: PhoneConfig, number: str) -> SipURI:
             raise LocalProtocolError(f"bad target {number!r}: {exc.reason}") from None
         if not isinstance(uri, SipURI):
             raise LocalProtocolError(f"not a SIP URI: {number}")
+        if uri.scheme == "sips" and config.transport is not Transport.TLS:
+            # RFC 3261 §26.2.2: a SIPS request goes over TLS on every hop.
+            raise LocalProtocolError(f"calling {number!r} needs transport=tls (a sips: URI)")
         return uri
     server = config.serveraddress
     if server is None:

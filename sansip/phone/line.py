@@ -26,6 +26,7 @@ from sansip.phone.events import DISC_UNKNOWN, OUTGOING
 from sansip.phone.history import CallRecord
 from sansip.rtp import RandomSource
 from sansip.sdp import CodecPreferences, NegotiationFailed
+from sansip.sdp.sdes import Encryption
 
 __all__ = ["MediaOptions", "PhoneCall", "merge_headers", "reason_text"]
 
@@ -39,6 +40,8 @@ class MediaOptions:
     codecs: CodecPreferences
     settings: MediaSettings = field(default_factory=MediaSettings)
     sample_rate: int = 16000
+    #: SRTP keyed by SDES: off, when the peer does it, or required.
+    encryption: Encryption = Encryption.OFF
 
 
 class PhoneCall:
@@ -109,6 +112,7 @@ class PhoneCall:
             options.host, port.rtp_port, options.codecs, rng=rng,
             source=_MutedSource(self, self.to_peer), sink=_MutedSink(self, self.to_us),
             settings=options.settings, sample_rate=options.sample_rate,
+            encryption=options.encryption,
         )  # fmt: skip
 
     def answer_sdp(self, offer: bytes, now: float) -> bytes:
@@ -142,6 +146,19 @@ class PhoneCall:
         self.media_started = True
         engine.start(port, media.stream, now)
         return True
+
+    @staticmethod
+    def refusal(error: RemoteProtocolError) -> str:
+        """The disconnect reason of an offer we refused: ``srtp fail`` when
+        SRTP was required and not offered, else the status and why."""
+        if isinstance(error, NegotiationFailed) and error.srtp:
+            return "srtp fail"
+        return f"{error.status} {error.reason}"
+
+    @staticmethod
+    def unusable(problem: str) -> str:
+        """The disconnect reason of an answer :meth:`take_answer` refused."""
+        return "srtp fail" if problem.startswith("srtp fail") else "failed media"
 
     @staticmethod
     def warning(error: RemoteProtocolError, host: str) -> str:
@@ -186,6 +203,7 @@ class PhoneCall:
             "rtt_ms": None if rtp.rtt is None else round(rtp.rtt * 1000, 2),
             "mos": None if rtp.mos is None else round(rtp.mos, 2),
             "concealed": stats.frames_concealed, "rejected": rtp.rejected,
+            "srtp": stream.media.srtp.suite if stream.media.srtp is not None else None,
         }  # fmt: skip
 
     # -- the end ----------------------------------------------------------------------

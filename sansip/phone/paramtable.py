@@ -282,8 +282,10 @@ _DEVICES = _group("audio devices and sounds", [
 ])
 
 _SECURITY = _group("media security, DTMF and early media", [
-    _p("mediaencryption", "-1 auto (SRTP with TLS); 0 plain RTP; 1 SRTP if the peer offers it; "
-       "2 SRTP", -1, "media encryption"),
+    _p("mediaencryption", "-1 auto (1 with TLS signalling, else 0); 0 plain RTP; 1 SRTP when "
+       "the peer does it; 2 SRTP required", -1,
+       "media encryption: SRTP keyed by SDES (RFC 4568); our offers carry keys with 1 "
+       "(RTP/AVP) and 2 (RTP/SAVP); with 2 a call without SRTP ends with srtp fail"),
     _p("dtmfmode", "0 off; 1 SIP INFO; 2 auto; 3 INFO and RFC 4733; 4 RFC 4733; 5 in-band; "
        "6 INFO and in-band", 2, "how DTMF is sent"),
     _p("playdtmfsound", "0 no; 1 single digits; 2 always", 1, "play sent digits locally"),

@@ -26,6 +26,7 @@ from sansip.phone.events import INCOMING
 from sansip.phone.history import Contact, History
 from sansip.phone.params import ParameterError, Parameters
 from sansip.phone.siplog import SipLogEntry
+from sansip.transport.types import Transport
 
 __all__ = ["Vocabulary"]
 
@@ -302,6 +303,20 @@ class Vocabulary(ABC):
     def ismuted(self, line: int = -1) -> bool:
         """Whether the call on ``line`` is muted."""
         return bool(self._command(lambda core, _now: _or(lambda: core.line(line).muted, False)))
+
+    def isencrypted(self, line: int = -1) -> int:
+        """How the call on ``line`` is protected: -1 no call, 0 not at all,
+        1 partly (SRTP media or TLS signalling, not both), 2 both."""
+
+        def level(core: PhoneCore, _now: float) -> int:
+            call = _or(lambda: core.line(line), None)
+            if call is None:
+                return -1
+            media = call.media is not None and call.media.encrypted
+            signalling = core.config.transport is Transport.TLS
+            return int(media) + int(signalling)
+
+        return int(self._command(level))
 
     def isonhold(self, line: int = -1) -> bool:
         """Whether the call on ``line`` is on hold."""
