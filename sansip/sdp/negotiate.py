@@ -24,8 +24,9 @@ from enum import Enum
 from typing import Protocol
 
 from sansip.errors import LocalProtocolError
-from sansip.sdp.attributes import Direction, bad_sdp
+from sansip.sdp.attributes import Attribute, Direction, bad_sdp
 from sansip.sdp.codecs import CodecSpec
+from sansip.sdp.fingerprints import DTLS_PROTOS, answer_setup, fingerprint_of
 from sansip.sdp.model import Connection, MediaDescription, Origin, SessionDescription, Timing
 from sansip.sdp.parse import parse_sdp
 from sansip.sdp.result import (
@@ -205,7 +206,7 @@ class Negotiator:
                 continue
             negotiated = negotiate_stream(index, offer, ours, sdp, theirs, we_offered=True,
                                           local_hold=self._hold is not HoldMode.NONE)  # fmt: skip
-            if negotiated is not None and negotiated.srtp is None and self._requires_srtp(ours):
+            if negotiated is not None and not negotiated.encrypted and self._requires_srtp(ours):
                 unkeyed = True
             elif negotiated is not None:
                 streams.append(negotiated)
@@ -300,8 +301,32 @@ class Negotiator:
 
     def _requires_srtp(self, ours: MediaDescription) -> bool:
         """Whether the local stream behind our m-line ``ours`` requires SRTP."""
-        return any(s.port == ours.port and s.encryption is Encryption.MANDATORY
+        return any(s.port == ours.port and s.encryption >= Encryption.MANDATORY
                    for s in self._local.streams)  # fmt: skip
+
+    @staticmethod
+    def _answer_keying(
+        stream: LocalStream, offer: SessionDescription, offered: MediaDescription
+    ) -> tuple[Attribute, ...] | None:
+        """What keys our answer to ``offered``: an SDES line, our fingerprint
+        and setup role, or nothing (plain RTP); None when SRTP is needed
+        (by the offer's protocol or by us) and no usable key is offered."""
+        proto = offered.proto.upper()
+        if proto in DTLS_PROTOS and not stream.dtls:
+            return ()  # accepted as listed: another layer does DTLS (extra_attributes)
+        if proto in DTLS_PROTOS:
+            if fingerprint_of(offer, offered) is None or stream.fingerprint is None:
+                return None
+            role = answer_setup(offered.setup or offer.setup)
+            return (stream.fingerprint.to_attribute(), role.to_attribute())
+        if stream.encryption is Encryption.OFF:
+            return ()
+        crypto = answer_crypto(offered.cryptos(), stream.crypto)
+        if crypto is not None:
+            return (crypto.to_attribute(),)
+        if proto in SECURE_PROTOS or stream.encryption >= Encryption.MANDATORY:
+            return None
+        return ()
 
     def _wish(self, stream: LocalStream) -> Direction:
         if self._hold is HoldMode.INACTIVE:
@@ -330,9 +355,8 @@ class Negotiator:
                 self._pt_map[spec] = pt
             taken.add(pt)
             formats.append((pt, spec))
-        crypto = stream.crypto if stream.encryption is not Encryption.OFF else ()
         return build_media(stream, formats, self._wish(stream), proto=stream.offer_proto,
-                           rtcp_mux=stream.rtcp_mux, crypto=crypto)  # fmt: skip
+                           rtcp_mux=stream.rtcp_mux, keying=stream.offer_attributes())  # fmt: skip
 
     def _answer_media(self, offer: SessionDescription) -> list[MediaDescription]:
         streams = list(self._local.streams)
@@ -351,15 +375,12 @@ class Negotiator:
                 failures.add(WARN_INCOMPATIBLE_TRANSPORT)
                 media.append(disabled(offered))
                 continue
-            crypto = None
-            if stream.encryption is not Encryption.OFF:
-                crypto = answer_crypto(offered.cryptos(), stream.crypto)
-                needed = offered.proto.upper() in SECURE_PROTOS
-                if crypto is None and (needed or stream.encryption is Encryption.MANDATORY):
-                    failures.add(WARN_INCOMPATIBLE_TRANSPORT)
-                    unkeyed = True
-                    media.append(disabled(offered))
-                    continue
+            keying = self._answer_keying(stream, offer, offered)
+            if keying is None:
+                failures.add(WARN_INCOMPATIBLE_TRANSPORT)
+                unkeyed = True
+                media.append(disabled(offered))
+                continue
             formats = answer_formats(stream, formats_of(offered))
             if not any(is_voice(f.spec) for f in formats):
                 failures.add(WARN_INCOMPATIBLE_FORMAT)
@@ -371,7 +392,7 @@ class Negotiator:
             pairs = [(f.payload_type, f.spec) for f in formats]
             mux = stream.rtcp_mux and offered.rtcp_mux
             media.append(build_media(stream, pairs, direction, proto=offered.proto, rtcp_mux=mux,
-                                     crypto=(crypto,) if crypto else ()))  # fmt: skip
+                                     keying=keying))  # fmt: skip
             streams.pop(0)
         if all(m.port == 0 for m in media):
             code = next((c for c in (WARN_INCOMPATIBLE_FORMAT, WARN_INCOMPATIBLE_TRANSPORT)

@@ -8,6 +8,7 @@ from typing import Final
 from sansip.errors import RemoteProtocolError
 from sansip.sdp.attributes import Attribute, Direction
 from sansip.sdp.codecs import CodecSpec
+from sansip.sdp.fingerprints import DtlsAgreement
 from sansip.sdp.model import SessionDescription
 from sansip.sdp.sdes import SrtpKeys
 
@@ -81,7 +82,8 @@ class NegotiatedMedia:
     when both sides have one, else at another common rate (its clock is in
     ``telephone_event_clock_rate``), else None.  ``ptime`` is the peer's
     ``a=ptime`` (what to send with), else ours, else 20.  ``srtp`` holds
-    the SDES keys when the stream is encrypted (RFC 4568), else None.
+    the SDES keys when the stream is encrypted (RFC 4568), else None;
+    ``dtls`` the DTLS-SRTP roles and the peer's fingerprint (RFC 5763).
     """
 
     index: int
@@ -103,6 +105,13 @@ class NegotiatedMedia:
     remote_hold: bool
     remote_attributes: tuple[Attribute, ...] = ()
     srtp: SrtpKeys | None = None
+    dtls: DtlsAgreement | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the stream is SRTP (keyed by SDES, or by DTLS once its
+        handshake is done)."""
+        return self.srtp is not None or self.dtls is not None
 
     @property
     def sending(self) -> bool:

@@ -54,11 +54,14 @@ class Encryption(IntEnum):
     is refused); ``OPTIONAL`` SRTP when the peer does it (our offers are
     RTP/AVP with keys, plain RTP is taken); ``MANDATORY`` SRTP or no call
     (our offers are RTP/SAVP, an answer or offer without usable keys fails
-    the negotiation)."""
+    the negotiation); ``DTLS`` SRTP keyed by DTLS instead of SDES."""
 
     OFF = 0
     OPTIONAL = 1
     MANDATORY = 2
+    #: SRTP keyed by a DTLS handshake on the media path (RFC 5763/5764):
+    #: UDP/TLS/RTP/SAVP offers with our certificate's fingerprint; required.
+    DTLS = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sansip.errors import LocalProtocolError
-from sansip.sdp.attributes import Attribute, Crypto, Direction, Fmtp, RtcpAttribute, bad_sdp
+from sansip.sdp.attributes import (
+    Attribute,
+    Crypto,
+    Direction,
+    Fingerprint,
+    Fmtp,
+    RtcpAttribute,
+    Setup,
+    bad_sdp,
+)
 from sansip.sdp.codecs import (
     AUDIO_CODECS,
     CN,
@@ -22,6 +31,7 @@ from sansip.sdp.codecs import (
     find_codec,
     telephone_event_for,
 )
+from sansip.sdp.fingerprints import DTLS_PROTOS, dtls_agreement
 from sansip.sdp.model import Bandwidth, MediaDescription, SessionDescription
 from sansip.sdp.result import NegotiatedCodec, NegotiatedMedia
 from sansip.sdp.sdes import Encryption, agreed_keys
@@ -64,21 +74,44 @@ class LocalStream:
     extra_attributes: tuple[Attribute, ...] = ()
     crypto: tuple[Crypto, ...] = ()
     encryption: Encryption = Encryption.OFF
+    fingerprint: Fingerprint | None = None
+
+    @property
+    def dtls(self) -> bool:
+        """Whether the stream is keyed by DTLS-SRTP (with our fingerprint)."""
+        return self.encryption is Encryption.DTLS and self.fingerprint is not None
 
     @property
     def offer_proto(self) -> str:
-        """The m-line protocol of our offers: RTP/SAVP when SRTP is required."""
+        """The m-line protocol of our offers: RTP/SAVP when SRTP is required,
+        UDP/TLS/RTP/SAVP with DTLS-SRTP."""
+        feedback = self.proto.upper().endswith("F")
+        if self.dtls:
+            return DTLS_PROTOS[feedback]
         if self.encryption is Encryption.MANDATORY and self.crypto:
-            return "RTP/SAVPF" if self.proto.upper().endswith("F") else "RTP/SAVP"
+            return SECURE_PROTOS[feedback]
         return self.proto
 
     def accepts(self, proto: str) -> bool:
         """Whether an offered m-line protocol can be answered (RTP/SAVP and
-        RTP/SAVPF only with SRTP keys of ours)."""
+        RTP/SAVPF only with SRTP keys of ours, UDP/TLS/RTP/SAVP(F) only
+        with DTLS-SRTP)."""
         upper = proto.upper()
+        listed = upper in (p.upper() for p in self.accepted_protos)
+        if upper in DTLS_PROTOS:
+            return self.dtls or listed  # listed: another layer keys it (extra_attributes)
         if upper in SECURE_PROTOS:
-            return bool(self.crypto) and self.encryption is not Encryption.OFF
-        return upper in (p.upper() for p in self.accepted_protos)
+            return (bool(self.crypto) and self.encryption is not Encryption.OFF) or listed
+        return listed
+
+    def offer_attributes(self) -> tuple[Attribute, ...]:
+        """What keys our offers: SDES lines, or our fingerprint and actpass."""
+        if self.dtls:
+            assert self.fingerprint is not None
+            return (self.fingerprint.to_attribute(), Setup.ACTPASS.to_attribute())
+        if self.encryption is not Encryption.OFF:
+            return tuple(line.to_attribute() for line in self.crypto)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +215,7 @@ def build_media(
     *,
     proto: str | None = None,
     rtcp_mux: bool = False,
-    crypto: Sequence[Crypto] = (),
+    keying: Sequence[Attribute] = (),
 ) -> MediaDescription:
     """Our audio m-line with rtpmap/fmtp for each format, ptime, RTCP and direction."""
     attributes: list[Attribute] = []
@@ -197,7 +230,7 @@ def build_media(
     if rtcp_mux:
         attributes.append(Attribute("rtcp-mux"))
     attributes.append(direction.to_attribute())
-    attributes += [line.to_attribute() for line in crypto]
+    attributes += keying
     attributes += stream.extra_attributes
     bandwidths = (Bandwidth("AS", stream.bandwidth_kbps),) if stream.bandwidth_kbps else ()
     return MediaDescription(
@@ -299,4 +332,5 @@ def negotiate_stream(
         remote_hold=not peer_direction.receives and (not we_offered or our_direction.sends),
         remote_attributes=remote.attributes,
         srtp=agreed_keys(local.cryptos(), remote.cryptos()) if local.cryptos() else None,
+        dtls=dtls_agreement(local_sdp, local, remote_sdp, remote),
     )
