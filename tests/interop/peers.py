@@ -255,10 +255,19 @@ def start_pjsua2(
     user: str,
     password: str = "",
     answer: bool = False,
+    call: str = "",
+    dtmf_info: str = "",
+    dtmf_info_plain: str = "",
+    hangup_after: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """PJSUA2 (``pjsua2_peer.py``) on udp 127.0.0.1:``port`` as ``user``,
     registering at ``registrar`` (host:port) when given; with ``answer`` it
-    answers calls and follows REFERs (reporting each call's events).  Its
+    answers calls and follows REFERs (reporting each call's events); with
+    ``call`` (a URI) it calls it once ready and, once connected, sends the
+    ``dtmf_info`` digits by SIP INFO (application/dtmf-relay), then each
+    ``dtmf_info_plain`` digit in an application/dtmf INFO, and hangs up
+    ``hangup_after`` seconds after the last is answered (the peer's
+    ``--call``, ``--dtmf-info``, ``--dtmf-info-plain``, ``--hangup-after``).  Its
     JSON events go to ``tmp/pjsua2.out`` (read them with
     :func:`pjsua2_events`), PJSIP's log to ``tmp/pjsua2.log``.  Returns once
     it listens and says ``ready``."""
@@ -269,6 +278,14 @@ def start_pjsua2(
         command += ["--registrar", registrar]
     if answer:
         command.append("--answer")
+    if call:
+        command += ["--call", call]
+    if dtmf_info:
+        command += ["--dtmf-info", dtmf_info]
+    if dtmf_info_plain:
+        command += ["--dtmf-info-plain", dtmf_info_plain]
+    if hangup_after is not None:
+        command += ["--hangup-after", str(hangup_after)]
     proc = start(command, tmp / "pjsua2.out")
     try:
         wait_listening(port, proc, seconds=30)

@@ -36,14 +36,37 @@ id, reused once a call is gone) and ``callid`` (its Call-ID):
   "new_call": ...}`` when an INVITE with Replaces (whose Call-ID is
   ``callid_new``) replaces one of its calls (PJSUA answers it by itself).
 
+With ``--call URI`` it calls ``URI`` once it is ready (the call's events
+as above, ``role`` caller).  Once that call is CONFIRMED it sends the
+``--dtmf-info`` digits by SIP INFO the way PJSUA2 does it
+(``Call.sendDtmf`` with ``PJSUA_DTMF_METHOD_SIP_INFO``: one INFO a digit,
+all at once, each with an application/dtmf-relay body
+``Signal=<digit>\\r\\nDuration=<ms>``, which PJSUA2 gives no way to change);
+then, once those are answered, each ``--dtmf-info-plain`` digit as an INFO
+with an application/dtmf body (the digit alone; ``Call.sendRequest``, the
+next one after the last is answered); ``--hangup-after SECONDS`` after the
+last of them is answered (after CONFIRMED if none) it hangs up:
+
+- ``{"event": "dtmf_info", "digits": ..., "content_type": ...}`` when it asks
+  PJSUA2 to send ``digits`` so (``sendDtmf`` or ``sendRequest`` returned);
+- ``{"event": "info_sent", "cseq": ..., "content_type": ..., "body": ...}``
+  for each INFO the call sends, read from the request as sent, and
+  ``{"event": "info_answered", "cseq": ..., "status": ..., "reason": ...}``
+  for its final answer (408 if none came);
+- ``{"event": "hangup"}`` when it hangs the call up.
+
 Usage (tests/interop/peers.py ``start_pjsua2`` runs it)::
 
     python tests/interop/pjsua2_peer.py --port 5080 --registrar 127.0.0.1:5060 \\
         --user bob --password bob123 --logdir DIR [--answer]
+    python tests/interop/pjsua2_peer.py --port 5080 --user alice --logdir DIR \\
+        --call sip:bob@127.0.0.1:5060 --dtmf-info '1234#' [--dtmf-info-plain 5] \\
+        --hangup-after 1
 
 PJSIP's own log (every SIP message) goes to ``DIR/pjsua2.log``; only its
 first few lines, written before that log is set up, come on stdout too.  No
-sound card is used; without ``--answer`` no call is taken.
+sound card is used; without ``--answer`` no call is taken.  Every event
+of a call has ``call`` and ``callid``.
 """
 
 from __future__ import annotations
@@ -53,6 +76,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import pjsua2 as pj
 
@@ -97,12 +121,79 @@ def sent_message(event: pj.SipEvent) -> str:
     return ""
 
 
+def body(message: str) -> str:
+    """The body of the SIP ``message`` text as sent, CRLFs and all ('' if none)."""
+    separator = "\r\n\r\n" if "\r\n\r\n" in message else "\n\n"
+    return message.partition(separator)[2]
+
+
+def cseq(message: str) -> int | None:
+    """The CSeq number of the SIP ``message`` text (None if unreadable)."""
+    number = (header(message, "CSeq") or "").split(" ", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
 class Peer:
     """What the account and its calls share: the objects kept alive."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []  # PJSUA2 calls must outlive their callbacks
         self.invites: set[str] = set()  # Call-IDs whose initial INVITE was reported
+        self.dialer: Dialer | None = None  # --call
+        self.infos_sent: set[tuple[str, int]] = set()  # (Call-ID, CSeq) of INFOs sent
+        self.infos_answered: set[tuple[str, int]] = set()  # ... and finally answered
+
+
+class Dialer:
+    """``--call``: the call placed, its DTMF INFOs and its hang-up, driven
+    from the main loop (never from inside a PJSUA2 callback)."""
+
+    def __init__(self, peer: Peer, relay: str, plain: str, hangup_after: float | None) -> None:
+        self.peer = peer
+        self.call: Call | None = None
+        self.confirmed = False
+        self.ended = False
+        # what is still to send: sendDtmf's digits as one batch, then each plain digit
+        self.batches: list[tuple[str, str]] = [("application/dtmf-relay", relay)] if relay else []
+        self.batches += [("application/dtmf", digit) for digit in plain]
+        self.hangup_after = hangup_after
+        self.expected = 0  # INFOs asked for so far
+        self.quiet_since: float | None = None  # all of them answered since
+        self.hung_up = False
+
+    def step(self) -> None:
+        """Do what is due: the next INFO batch once the last is answered,
+        the hang-up ``hangup_after`` seconds after the last answer."""
+        call = self.call
+        if call is None or not self.confirmed or self.ended or self.hung_up:
+            return
+        if len(self.peer.infos_answered) < self.expected:
+            return  # INFOs in flight (an unanswered one ends as 408)
+        now = time.monotonic()
+        if self.batches:
+            content_type, digits = self.batches.pop(0)
+            self.expected += len(digits)
+            if content_type == "application/dtmf-relay":
+                param = pj.CallSendDtmfParam()
+                param.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                param.digits = digits
+                param.duration = 160
+                call.sendDtmf(param)
+            else:
+                request = pj.CallSendRequestParam()
+                request.method = "INFO"
+                request.txOption.contentType = content_type
+                request.txOption.msgBody = digits
+                call.sendRequest(request)
+            emit("dtmf_info", **call.ids(), digits=digits, content_type=content_type)
+            self.quiet_since = None
+            return
+        if self.quiet_since is None:
+            self.quiet_since = now
+        if self.hangup_after is not None and now - self.quiet_since >= self.hangup_after:
+            self.hung_up = True
+            emit("hangup", **call.ids())
+            call.hangup(pj.CallOpParam(True))
 
 
 class Call(pj.Call):  # type: ignore[misc]
@@ -113,7 +204,8 @@ class Call(pj.Call):  # type: ignore[misc]
         self.account = account
         account.peer.calls.append(self)
 
-    def _ids(self) -> dict[str, object]:
+    def ids(self) -> dict[str, object]:
+        """Its ``call`` and ``callid`` fields."""
         info = self.getInfo()
         return {"call": info.id, "callid": info.callIdString}
 
@@ -125,9 +217,41 @@ class Call(pj.Call):  # type: ignore[misc]
              state=STATES.get(info.state, str(info.state)), role=role,
              remote=info.remoteUri, status=info.lastStatusCode,
              reason=info.lastReason)  # fmt: skip
+        dialer = self.account.peer.dialer
+        if dialer is not None and dialer.call is self:
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                dialer.confirmed = True
+            elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                dialer.ended = True
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
         self._report_invite(self.getInfo(), sent_message(prm.e))
+        self._report_info(prm.e)
+
+    def _report_info(self, event: pj.SipEvent) -> None:
+        """An INFO this call sent (``info_sent``) and its final answer
+        (``info_answered``), each once; noted for ``--call``'s dialer."""
+        if event.type != pj.PJSIP_EVENT_TSX_STATE:
+            return
+        state = event.body.tsxState
+        tsx = state.tsx
+        if tsx.role != pj.PJSIP_ROLE_UAC or tsx.method != "INFO":
+            return
+        request = str(tsx.lastTx.wholeMsg) if tsx.lastTx is not None else ""
+        number = cseq(request)
+        if number is None:
+            return
+        key = (self.getInfo().callIdString, number)
+        sent, answered = self.account.peer.infos_sent, self.account.peer.infos_answered
+        if key not in sent:
+            sent.add(key)
+            emit("info_sent", **self.ids(), cseq=number,
+                 content_type=header(request, "Content-Type", "c"), body=body(request))  # fmt: skip
+        final = tsx.state in (pj.PJSIP_TSX_STATE_COMPLETED, pj.PJSIP_TSX_STATE_TERMINATED)
+        if final and tsx.statusCode >= 200 and key not in answered:
+            answered.add(key)
+            emit("info_answered", **self.ids(), cseq=number, status=tsx.statusCode,
+                 reason=tsx.statusText)  # fmt: skip
 
     def _report_invite(self, info: pj.CallInfo, message: str) -> None:
         """The first INVITE this call sent, as ``invite_sent``."""
@@ -154,21 +278,21 @@ class Call(pj.Call):  # type: ignore[misc]
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
         # PJSUA2's default: accepted (prm.statusCode stays 202), a new call
         # placed to prm.dstUri; ours only so that that call reports too.
-        emit("transfer_request", **self._ids(), target=prm.dstUri, status=prm.statusCode)
+        emit("transfer_request", **self.ids(), target=prm.dstUri, status=prm.statusCode)
         prm.newCall = Call(self.account)
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
-        emit("transfer_status", **self._ids(), status=prm.statusCode, reason=prm.reason,
+        emit("transfer_status", **self.ids(), status=prm.statusCode, reason=prm.reason,
              final=prm.finalNotify)  # fmt: skip
 
     def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:
         message = str(prm.rdata.wholeMsg)
-        emit("replace_request", **self._ids(), status=prm.statusCode,
+        emit("replace_request", **self.ids(), status=prm.statusCode,
              replaces=header(message, "Replaces"), callid_new=header(message, "Call-ID", "i"),
              source=prm.rdata.srcAddress)  # fmt: skip
 
     def onCallReplaced(self, prm: pj.OnCallReplacedParam) -> None:
-        emit("replaced", **self._ids(), new_call=prm.newCallId)
+        emit("replaced", **self.ids(), new_call=prm.newCallId)
         prm.newCall = Call(self.account, prm.newCallId)
 
 
@@ -211,7 +335,16 @@ def main() -> int:
     parser.add_argument("--logdir", default=".")
     parser.add_argument("--answer", action="store_true",
                         help="answer calls, follow REFERs (see the docstring)")  # fmt: skip
+    parser.add_argument("--call", default="", metavar="URI", help="call URI once ready")
+    parser.add_argument("--dtmf-info", default="", metavar="DIGITS",
+                        help="--call: send DIGITS by SIP INFO once confirmed")  # fmt: skip
+    parser.add_argument("--dtmf-info-plain", default="", metavar="DIGITS",
+                        help="--call: then each digit in an application/dtmf INFO")  # fmt: skip
+    parser.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS",
+                        help="--call: hang up SECONDS after the last INFO is answered")  # fmt: skip
     args = parser.parse_args()
+    if (args.dtmf_info or args.dtmf_info_plain or args.hangup_after is not None) and not args.call:
+        parser.error("--dtmf-info, --dtmf-info-plain and --hangup-after need --call")
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _frame: stopping.append(number))
@@ -258,12 +391,19 @@ def main() -> int:
     account = Account(peer, answer=args.answer)
     account.create(account_config)
     emit("ready", uri=account_config.idUri, port=args.port, pid=os.getpid())
+    if args.call:
+        peer.dialer = Dialer(peer, args.dtmf_info, args.dtmf_info_plain, args.hangup_after)
+        peer.dialer.call = Call(account)
+        peer.dialer.call.makeCall(args.call, pj.CallOpParam(True))
 
     while not stopping:
         endpoint.libHandleEvents(20)
+        if peer.dialer is not None:
+            peer.dialer.step()
     endpoint.hangupAllCalls()
     for _ in range(25):  # half a second for the BYEs to go out
         endpoint.libHandleEvents(20)
+    peer.dialer = None  # its Call too: none may outlive libDestroy
     peer.calls.clear()  # each Call object goes while PJSUA still knows its id
     account.shutdown()
     endpoint.libDestroy()

@@ -1,12 +1,15 @@
 """Calls between sansip and PJSUA2 (PJSIP's own Python binding, pip
 ``pjsua2-python``, run by ``tests/interop/pjsua2_peer.py``) on 127.0.0.1,
 no proxy: an attended transfer with Replaces (RFC 3891, RFC 5589), which
-baresip 1.0 cannot do (see ``test_baresip.py``) and PJSIP can."""
+baresip 1.0 cannot do (see ``test_baresip.py``) and PJSIP can; DTMF sent
+by PJSUA2 in SIP INFO requests (application/dtmf-relay, application/dtmf)
+to ``sansip answer``."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -266,3 +269,143 @@ def test_attended_transfer_with_replaces_to_pjsua2(tmp_path: Path) -> None:
     final = pjsua2_events(tmp_path)
     assert _states(final, request["callid_new"])[-1:] == ["DISCONNECTED"], log
     assert carol.returncode == 0, log  # PJSUA2 stopped cleanly
+
+
+# PJSIP's log (level 5) of a message it sent or received: this line, the
+# message, then a line "--end msg--".
+_PJSIP_TX = re.compile(r"\bTX \d+ bytes Request msg (\w+)/cseq=(\d+) \(\w+\) to \w+ ([\d.]+:\d+):$")
+_PJSIP_RX = re.compile(
+    r"\bRX \d+ bytes Response msg (\d+)/(\w+)/cseq=(\d+) \(\w+\) from \w+ ([\d.]+:\d+):$"
+)
+
+
+def _pjsip_wire(log: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """From PJSIP's own log: the requests it sent (method, cseq, to, the
+    message's lines) and the responses it received (status, method, cseq,
+    from), in order."""
+    sent: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = []
+    lines = log.read_text(errors="replace").splitlines()
+    for index, line in enumerate(lines):
+        if tx := _PJSIP_TX.search(line):
+            message = []
+            for text in lines[index + 1 :]:
+                if text == "--end msg--":
+                    break
+                message.append(text)
+            sent.append({"method": tx[1], "cseq": int(tx[2]), "to": tx[3], "message": message})
+        elif rx := _PJSIP_RX.search(line):
+            received.append({"status": int(rx[1]), "method": rx[2], "cseq": int(rx[3]),
+                             "from": rx[4]})  # fmt: skip
+    return sent, received
+
+
+def _info_digit(content_type: str, body: str) -> str | None:
+    """The digit an INFO body of ``content_type`` carries (its ``Signal=``
+    for application/dtmf-relay, the body itself for application/dtmf)."""
+    if content_type == "application/dtmf-relay":
+        fields = dict(line.partition("=")[::2] for line in body.splitlines() if "=" in line)
+        return fields.get("Signal", "").strip() or None
+    if content_type == "application/dtmf":
+        return body.strip() or None
+    return None
+
+
+def _pjsua2_sends_dtmf_by_info(tmp_path: Path, *, relay: str, plain: str,
+                               expected: str) -> None:  # fmt: skip
+    """alice (PJSUA2) calls bob (``sansip answer --count 1 --json``); once
+    the call is up she sends ``relay`` by SIP INFO with ``Call.sendDtmf``
+    (PJSUA_DTMF_METHOD_SIP_INFO: one INFO a digit, application/dtmf-relay),
+    then, once those are answered, each ``plain`` digit in an INFO with an
+    application/dtmf body; a second after the last answer she hangs up.
+    bob's call record must list ``expected`` as the DTMF received; that
+    they came by INFO (no RFC 4733: PJSUA2 sends none with the SIP INFO
+    method) is checked on PJSUA2's side, from its events and from PJSIP's
+    own log of the wire: exactly those INFOs went to bob, each answered 200
+    by him."""
+    bob_port = free_udp_port()
+    alice_port = free_udp_port()
+    while alice_port == bob_port:
+        alice_port = free_udp_port()
+    bob_log = tmp_path / "bob.log"
+    bob_uri = f"sip:bob@127.0.0.1:{bob_port}"
+    bob = start(sansip("answer", "--listen", f"127.0.0.1:{bob_port}", "--count", "1",
+                       "--json", "-p", "username=bob"), bob_log)  # fmt: skip
+    bob_status: int | None = None
+    try:
+        wait_listening(bob_port, bob, seconds=30)
+        alice = start_pjsua2(tmp_path, alice_port, user="alice", call=bob_uri, dtmf_info=relay,
+                             dtmf_info_plain=plain, hangup_after=1.0)  # fmt: skip
+        try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                bob_status = bob.wait(90)  # his one call ended: he is done
+            _wait(lambda: any(e["event"] == "call_state" and e["state"] == "DISCONNECTED"
+                              for e in pjsua2_events(tmp_path)), 30)  # fmt: skip
+        finally:
+            stop(alice)
+    finally:
+        stop(bob)
+
+    events = pjsua2_events(tmp_path)
+    records = _records(bob_log)
+    sent, received = _pjsip_wire(tmp_path / "pjsua2.log")
+    log = (f"bob: {bob_log.read_text(errors='replace')}\n"
+           "alice: " + "\n".join(json.dumps(e) for e in events))  # fmt: skip
+
+    # alice: her one call to bob, up, then hung up by her after the INFOs
+    invites = [e for e in events if e["event"] == "invite_sent"]
+    assert len(invites) == 1 and invites[0]["request_uri"] == bob_uri, log
+    callid = invites[0]["callid"]
+    states = _states(events, callid)
+    assert "CONFIRMED" in states and states[-1] == "DISCONNECTED", log
+    kinds = [e["event"] for e in events if e.get("callid") == callid]
+    assert kinds.count("hangup") == 1, log
+    asked = [(e["digits"], e["content_type"]) for e in events if e["event"] == "dtmf_info"]
+    wanted = [(relay, "application/dtmf-relay")] if relay else []
+    assert asked == wanted + [(digit, "application/dtmf") for digit in plain], log
+
+    # the INFOs she sent, in CSeq order: one a digit, each answered 200 by bob
+    infos = sorted((e for e in events if e["event"] == "info_sent"), key=lambda e: e["cseq"])
+    types = ["application/dtmf-relay"] * len(relay) + ["application/dtmf"] * len(plain)
+    assert [e["content_type"] for e in infos] == types, log
+    assert [_info_digit(e["content_type"], e["body"]) for e in infos] == list(relay + plain), log
+    answers = {e["cseq"]: (e["status"], e["reason"]) for e in events
+               if e["event"] == "info_answered"}  # fmt: skip
+    assert answers == {e["cseq"]: (200, "OK") for e in infos}, log
+    assert kinds.index("hangup") > max(i for i, k in enumerate(kinds) if k == "info_answered"), log
+
+    # ... as PJSIP's own log has them on the wire: those INFOs to bob's
+    # port and nothing else carrying DTMF; his 200s from there
+    wire = [m for m in sent if m["method"] == "INFO"]
+    assert [(m["cseq"], m["to"]) for m in wire] == [(e["cseq"], f"127.0.0.1:{bob_port}")
+                                                     for e in infos], log  # fmt: skip
+    for message, info in zip(wire, infos, strict=True):
+        assert message["message"][0] == f"INFO {bob_uri} SIP/2.0", log
+        assert f"Content-Type: {info['content_type']}" in message["message"], log
+        assert f"Call-ID: {callid}" in message["message"], log
+    info_answers = [(r["status"], r["cseq"], r["from"]) for r in received if r["method"] == "INFO"]
+    assert sorted(info_answers) == [(200, e["cseq"], f"127.0.0.1:{bob_port}") for e in infos], log
+
+    # bob: that one call, from alice, ended by her BYE; the digits received in order
+    assert bob_status == 0, log
+    assert len(records) == 1, log
+    record = records[0]
+    assert (record["callid"], record["peername"]) == (callid, "alice"), log
+    assert (record["status"], record["reason"]) == (200, "bye received"), log
+    assert record["dtmf_received"] == expected, log
+    assert alice.returncode == 0, log  # PJSUA2 stopped cleanly
+
+
+@pytest.mark.timeout(180)
+def test_pjsua2_sends_dtmf_by_sip_info(tmp_path: Path) -> None:
+    """PJSUA2's own SIP INFO DTMF (``sendDtmf``, application/dtmf-relay,
+    one INFO a digit, all five at once): sansip gets "1234#", in order."""
+    _pjsua2_sends_dtmf_by_info(tmp_path, relay="1234#", plain="", expected="1234#")
+
+
+@pytest.mark.timeout(180)
+def test_pjsua2_sends_dtmf_by_sip_info_as_application_dtmf(tmp_path: Path) -> None:
+    """sendDtmf's INFO body type is fixed (application/dtmf-relay); an INFO
+    with an application/dtmf body (the digit alone) sent with PJSUA2's
+    ``Call.sendRequest`` after sendDtmf's: sansip gets both kinds, in order."""
+    _pjsua2_sends_dtmf_by_info(tmp_path, relay="1234#", plain="5", expected="1234#5")
