@@ -31,7 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"transaction", "transport", "message"},
     "audio": set(),
     "bodies": set(),
-    "media": {"sdp", "rtp", "audio"},
+    # The media path runs what keys and carries it: DTLS-SRTP (RFC 5764)
+    # shares the RTP port, as ICE's checks will.
+    "media": {"sdp", "rtp", "audio", "dtls", "ice"},
     # The drivers run the machines of every layer below the applications.
     "io": {
         "message",

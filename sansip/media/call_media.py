@@ -27,6 +27,7 @@ from typing import Final
 
 from sansip.audio.codecs import available_codecs, unavailable_codecs
 from sansip.audio.frames import FrameSink, FrameSource
+from sansip.dtls import DtlsCertificate
 from sansip.errors import LocalProtocolError
 from sansip.media.stream import MediaSettings, MediaStream
 from sansip.rtp import RandomSource
@@ -40,6 +41,7 @@ from sansip.sdp import (
     new_session_id,
     serialize_sdp,
 )
+from sansip.sdp.attributes import parse_fingerprint
 from sansip.sdp.sdes import Encryption, KeySource, offer_cryptos
 
 __all__ = ["DEFAULT_SUITES", "CallMedia"]
@@ -83,7 +85,8 @@ class CallMedia:
     ``srtp_suites`` in order of preference; the keys of this call come from
     ``key_source`` (random bytes; default: ``rng``, which must then be a
     cryptographic source such as ``secrets.SystemRandom()``, as the
-    phone's is).
+    phone's is).  ``certificate`` is what DTLS-SRTP presents (its
+    fingerprint goes in our SDP; needed with ``Encryption.DTLS``).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class CallMedia:
         encryption: Encryption = Encryption.OFF,
         srtp_suites: Sequence[str] = DEFAULT_SUITES,
         key_source: KeySource | None = None,
+        certificate: DtlsCertificate | None = None,
     ) -> None:
         codecs = codecs.restrict(available_codecs() if available is None else available)
         if codecs.unavailable:
@@ -112,8 +116,13 @@ class CallMedia:
         # is sent only when silence suppression is on.
         keys = key_source or (lambda n: rng.getrandbits(8 * n).to_bytes(n, "big"))
         crypto = offer_cryptos(srtp_suites, keys) if encryption else ()
+        if encryption is Encryption.DTLS and certificate is None:
+            raise LocalProtocolError("DTLS-SRTP needs a certificate")
+        fingerprint = parse_fingerprint(certificate.fingerprint) if certificate else None
+        self._certificate = certificate
         stream = LocalStream(port, codecs=codecs, ptime=ptime, rtcp_mux=rtcp_mux,
-                             comfort_noise=True, crypto=crypto, encryption=encryption)  # fmt: skip
+                             comfort_noise=True, crypto=crypto, encryption=encryption,
+                             fingerprint=fingerprint)  # fmt: skip
         self._local = LocalMedia(address, (stream,), username=username)
         self._negotiator = Negotiator(self._local, session_id=new_session_id(rng))
         self._rng = rng
@@ -130,9 +139,8 @@ class CallMedia:
 
     @property
     def encrypted(self) -> bool:
-        """Whether the negotiated stream is SRTP."""
-        result = self._negotiator.result
-        return bool(result and result.audio and result.audio.srtp)
+        """Whether the stream's packets are SRTP (with DTLS: once keyed)."""
+        return self.stream is not None and self.stream.encrypted
 
     @property
     def on_hold(self) -> bool:
@@ -208,6 +216,7 @@ class CallMedia:
             self.stream = MediaStream(
                 media, rng=self._rng, now=now, source=self.source, sink=self.sink,
                 settings=self.settings, sample_rate=self.sample_rate,
+                certificate=self._certificate,
             )  # fmt: skip
         else:
             self.stream.update(media, now)

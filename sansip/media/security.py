@@ -1,18 +1,121 @@
-"""What protects a stream's packets: SRTP keyed by SDES (RFC 4568)."""
+"""What protects a stream's packets: SRTP keyed by SDES (RFC 4568), or by
+a DTLS handshake on the media path (DTLS-SRTP, RFC 5763/5764), sans-IO.
+
+:class:`DtlsSrtp` runs the handshake of one stream: the DTLS records share
+the RTP port with RTP and RTCP (RFC 7983: a first byte of 20-63 is DTLS),
+the peer's certificate must have the fingerprint its SDP gave, and the
+exported keys make the stream's :class:`~sansip.rtp.srtp.SrtpTransform`.
+Until then nothing is sent in plain RTP and nothing plain is taken.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sansip.dtls import (
+    ConnectionClosed,
+    DtlsCertificate,
+    DtlsClient,
+    DtlsConnection,
+    DtlsServer,
+    HandshakeComplete,
+    HandshakeFailed,
+    RandomSource,
+)
 from sansip.rtp.srtp import SrtpTransform
 from sansip.sdp import NegotiatedMedia
+from sansip.sdp.fingerprints import DtlsAgreement
 
-__all__ = ["srtp_transform"]
+__all__ = ["DtlsSrtp", "EncryptionFailed", "is_dtls", "srtp_transform"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionFailed:
+    """The stream's DTLS-SRTP handshake failed (``reason``: ``"timeout"``,
+    ``"fingerprint mismatch"``, an alert, no SRTP profile): no media can
+    flow, the call should end (reason ``srtp fail``)."""
+
+    reason: str
 
 
 def srtp_transform(media: NegotiatedMedia) -> SrtpTransform | None:
     """The SRTP/SRTCP protection of ``media`` with the keys the offer/answer
-    agreed (None: plain RTP).  Our key protects what we send, the peer's
-    what we receive."""
+    agreed (None: plain RTP, or keys still to come from DTLS).  Our key
+    protects what we send, the peer's what we receive."""
     keys = media.srtp
     if keys is None:
         return None
     return SrtpTransform(keys.suite, keys.local_key, keys.remote_key)
+
+
+def is_dtls(data: bytes) -> bool:
+    """Whether a datagram on the RTP port is a DTLS record (RFC 7983 §7)."""
+    return bool(data) and 20 <= data[0] <= 63
+
+
+class DtlsSrtp:
+    """The DTLS-SRTP side of one stream (see the module docstring): the
+    client starts at once; :attr:`transform` is set when the handshake
+    completes, :attr:`failure` when it cannot."""
+
+    def __init__(self, certificate: DtlsCertificate, agreement: DtlsAgreement, *,
+                 rng: RandomSource, now: float) -> None:  # fmt: skip
+        expected = f"{agreement.remote_fingerprint.hash_function} "
+        expected += agreement.remote_fingerprint.fingerprint
+        self.agreement = agreement
+        self.machine: DtlsConnection
+        if agreement.client:
+            client = DtlsClient(certificate, rng=rng, expected_fingerprint=expected)
+            client.start(now)
+            self.machine = client
+        else:  # offer/answer authenticated the peer's address: no cookie round trip
+            self.machine = DtlsServer(certificate, rng=rng, expected_fingerprint=expected,
+                                      cookie_exchange=False)  # fmt: skip
+        self.transform: SrtpTransform | None = None
+        self.failure: str | None = None
+        #: Plain RTP/RTCP dropped while the keys were not there yet.
+        self.held_back = 0
+        #: The failure was reported (as :class:`EncryptionFailed`).
+        self.reported = False
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the handshake gave the SRTP keys."""
+        return self.transform is not None
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        """A DTLS record from the peer (never raises)."""
+        self.machine.receive_datagram(data, now)
+        self._drain()
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        """DTLS records for the peer's RTP address."""
+        return self.machine.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        """When the handshake's retransmission timer fires."""
+        return None if self.failure is not None else self.machine.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        """Retransmit a flight, or give up."""
+        self.machine.handle_timer(now)
+        self._drain()
+
+    def close(self) -> None:
+        """Say goodbye (close_notify) when the stream ends."""
+        if self.failure is None:
+            self.machine.close()
+
+    def _drain(self) -> None:
+        while (event := self.machine.next_event()) is not None:
+            if isinstance(event, HandshakeComplete) and self.transform is None:
+                profile, material = event.srtp_profile, event.srtp_keying_material
+                if profile is None or material is None:
+                    self.failure = "no SRTP profile in common"
+                    continue
+                self.transform = SrtpTransform.from_dtls(
+                    profile.code, material, client=self.agreement.client)  # fmt: skip
+            elif isinstance(event, HandshakeFailed) and self.failure is None:
+                self.failure = event.reason
+            elif isinstance(event, ConnectionClosed) and self.transform is None:
+                self.failure = self.failure or event.reason

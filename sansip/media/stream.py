@@ -55,7 +55,7 @@ from sansip.audio.pipeline import AudioPipeline
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
 from sansip.errors import LocalProtocolError
-from sansip.media.security import srtp_transform
+from sansip.media.security import DtlsSrtp, EncryptionFailed, is_dtls, srtp_transform
 from sansip.media.settings import MediaSettings, MediaStatistics
 from sansip.rtp import (
     ByeReceived,
@@ -73,6 +73,7 @@ from sansip.rtp.types import Address, Datagram
 from sansip.sdp import NegotiatedMedia
 
 if TYPE_CHECKING:
+    from sansip.dtls import DtlsCertificate
     from sansip.media.batch import CodecBatch
 
 __all__ = [
@@ -121,7 +122,7 @@ class RecordingFailed:
 
 MediaEvent: TypeAlias = (
     DtmfReceived | MediaTimedOut | Latched | ByeReceived | RemoteSourceChanged | SsrcCollided
-    | RecordingFailed
+    | RecordingFailed | EncryptionFailed
 )  # fmt: skip
 
 
@@ -135,14 +136,13 @@ class MediaStream:
 
     # Slots: every tick reads and writes a few dozen of these (no instance dict).
     __slots__ = (
-        "_capture_resampler", "_cn_pt", "_comfort", "_concealed", "_decoded", "_decoder",
-        "_encoder", "_events", "_failed_recordings", "_farewell", "_frame", "_g711", "_jitter",
-        "_law",
-        "_local_hold", "_marker", "_media", "_own_plc", "_packet", "_packet_advance",
-        "_peer_silent", "_pending", "_pending_samples", "_pipeline", "_playback_resampler",
-        "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving", "_rng", "_send_pt",
-        "_sending", "_srtp", "_suppressing", "recorder", "rtp", "sample_rate", "settings", "sink",
-        "source",
+        "_capture_resampler", "_certificate", "_cn_pt", "_comfort", "_concealed", "_decoded",
+        "_decoder", "_dtls", "_encoder", "_events", "_failed_recordings", "_farewell", "_frame",
+        "_g711", "_jitter", "_law", "_local_hold", "_marker", "_media", "_own_plc", "_packet",
+        "_packet_advance", "_peer_silent", "_pending", "_pending_samples", "_pipeline",
+        "_playback_resampler", "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving",
+        "_rng", "_send_pt", "_sending", "_srtp", "_suppressing", "recorder", "rtp", "sample_rate",
+        "settings", "sink", "source",
     )  # fmt: skip
 
     def __init__(
@@ -155,6 +155,7 @@ class MediaStream:
         sink: FrameSink,
         settings: MediaSettings | None = None,
         sample_rate: int | None = None,
+        certificate: DtlsCertificate | None = None,
     ) -> None:
         self.settings = settings or MediaSettings()
         self.source = source
@@ -175,6 +176,8 @@ class MediaStream:
         self._failed_recordings: list[object] = []  # reported with RecordingFailed
         self._farewell: list[Datagram] = []  # the old session's last RTCP (BYE) after a switch
         self._srtp = srtp_transform(media)
+        self._certificate = certificate
+        self._dtls = self._dtls_for(media, now)
         self.rtp = self._open_session(media, now)
 
     @property
@@ -274,6 +277,32 @@ class MediaStream:
             wall_clock_offset=self.settings.wall_clock_offset,
         )
 
+    def _dtls_for(self, media: NegotiatedMedia, now: float) -> DtlsSrtp | None:
+        if media.dtls is None or self._certificate is None:
+            return None
+        return DtlsSrtp(self._certificate, media.dtls, rng=self._rng, now=now)
+
+    def _dtls_progress(self) -> None:
+        """Key the session once the handshake is done; report a failure once."""
+        dtls = self._dtls
+        assert dtls is not None
+        if dtls.transform is not None and self._srtp is not dtls.transform:
+            self._srtp = dtls.transform
+            self.rtp.set_transform(self._srtp)
+        elif dtls.failure is not None and not dtls.reported:
+            dtls.reported = True
+            self._events.append(EncryptionFailed(dtls.failure))
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the packets are SRTP (SDES keys, or DTLS once keyed)."""
+        return self._srtp is not None
+
+    @property
+    def srtp_suite(self) -> str | None:
+        """The SRTP protection profile in use (its SDES name), or None."""
+        return None if self._srtp is None else self._srtp.profile.name
+
     @property
     def codec(self) -> str:
         """The codec in use (the SDP encoding name)."""
@@ -300,6 +329,8 @@ class MediaStream:
         if media.srtp != old.srtp:  # SDES re-keyed (or SRTP started or ended) by this exchange
             self._srtp = srtp_transform(media)
             self.rtp.set_transform(self._srtp)
+        if media.dtls != old.dtls:  # a new DTLS association (RFC 5763 §6.7.1)
+            self._dtls = self._dtls_for(media, now)
         if (media.codec.name, media.codec.clock_rate, media.ptime, media.rtcp_mux) != (
             old.codec.name, old.codec.clock_rate, old.ptime, old.rtcp_mux
         ) or media.telephone_event_pt != old.telephone_event_pt:  # fmt: skip
@@ -322,7 +353,15 @@ class MediaStream:
     def receive_datagram(
         self, data: bytes, addr: Address, now: float, *, rtcp: bool = False
     ) -> None:
-        """Take one RTP or RTCP datagram; never raises."""
+        """Take one RTP or RTCP datagram (or a DTLS record); never raises."""
+        dtls = self._dtls
+        if dtls is not None and (is_dtls(data) or not dtls.keyed):
+            if is_dtls(data):
+                dtls.receive_datagram(data, now)
+                self._dtls_progress()
+            else:
+                dtls.held_back += 1  # plain media before the keys: not taken
+            return
         rtp = self.rtp
         rtp.receive_datagram(data, addr, now, rtcp=rtcp,
                              wall_time=now + self.settings.wall_clock_offset)  # fmt: skip
@@ -330,18 +369,33 @@ class MediaStream:
             self._drain(now)
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
-        """RTP and RTCP to send (RTCP: see :func:`sansip.rtp.is_rtcp`)."""
+        """RTP and RTCP to send (RTCP: see :func:`sansip.rtp.is_rtcp`), and
+        DTLS records with DTLS-SRTP."""
+        out = self.rtp.datagrams_to_send(now)
         if self._farewell:
-            out, self._farewell = self._farewell, []
-            return out + self.rtp.datagrams_to_send(now)
-        return self.rtp.datagrams_to_send(now)
+            out, self._farewell = self._farewell + out, []
+        dtls = self._dtls
+        if dtls is not None:
+            if not dtls.keyed:
+                dtls.held_back += len(out)  # nothing leaves in plain RTP
+                out = []
+            peer = (self.media.remote_address, self.media.remote_port)
+            out += [(record, peer) for record in dtls.datagrams_to_send(now)]
+        return out
 
     def get_timer(self) -> float | None:
-        """The next RTCP, DTMF or media-timeout deadline (not the media clock)."""
-        return self.rtp.get_timer()
+        """The next RTCP, DTMF, media-timeout or DTLS deadline (not the media clock)."""
+        deadline = self.rtp.get_timer()
+        if self._dtls is not None and (handshake := self._dtls.get_timer()) is not None:
+            return handshake if deadline is None else min(deadline, handshake)
+        return deadline
 
     def handle_timer(self, now: float) -> None:
         """Fire what is due."""
+        dtls = self._dtls
+        if dtls is not None and (handshake := dtls.get_timer()) is not None and handshake <= now:
+            dtls.handle_timer(now)
+            self._dtls_progress()
         self.rtp.handle_timer(now, wall_time=self._wall(now))
         self._drain(now)
 
@@ -349,10 +403,10 @@ class MediaStream:
         """What the media clock does after a tick: :meth:`handle_timer` if a
         timer is due at ``now``, then :meth:`datagrams_to_send`."""
         rtp = self.rtp
-        deadline = rtp.get_timer()
+        deadline = rtp.get_timer() if self._dtls is None else self.get_timer()
         if deadline is not None and deadline <= now:
             self.handle_timer(now)
-        if self._farewell:
+        if self._farewell or self._dtls is not None:
             return self.datagrams_to_send(now)
         return rtp.datagrams_to_send(now)
 
@@ -397,8 +451,10 @@ class MediaStream:
         return self.media.telephone_event_pt is not None
 
     def close(self, now: float) -> None:
-        """Send the final RTCP report with BYE; the stream stops."""
+        """Send the final RTCP report with BYE (and DTLS close_notify); the stream stops."""
         self.rtp.bye(now, "call ended", wall_time=self._wall(now))
+        if self._dtls is not None:
+            self._dtls.close()
 
     def statistics(self, now: float) -> MediaStatistics:
         """A snapshot of RTP, jitter buffer and playout counters."""

@@ -176,10 +176,11 @@ def phone_setup(params: Parameters) -> PhoneSetup:
 
 def _encryption(value: int, transport: Transport) -> Encryption:
     """``mediaencryption``: -1 auto (SRTP when the peer does it, with TLS
-    signalling; else plain), 0 plain, 1 SRTP when the peer does it, 2 SRTP."""
+    signalling; else plain), 0 plain, 1 SRTP when the peer does it, 2 SRTP,
+    3 DTLS-SRTP."""
     if value < 0:
         return Encryption.OPTIONAL if transport is Transport.TLS else Encryption.OFF
-    return Encryption(min(value, 2))
+    return Encryption(min(value, 3))
 
 
 def custom_headers(text: str) -> tuple[tuple[str, str], ...]:

@@ -55,6 +55,7 @@ from sansip.media.engine import (
     StreamFailed,
     StreamReported,
 )
+from sansip.media.security import EncryptionFailed
 from sansip.message import SipURI
 from sansip.message.ids import new_call_id
 from sansip.phone.accounts import ExtraAccounts
@@ -427,6 +428,9 @@ class PhoneCore:
                 elif isinstance(inner, MediaTimedOut):
                     call.media_timed_out = True
                     self._hang_up(call, now, "media timeout", DISC_TIMEOUT)
+                elif isinstance(inner, EncryptionFailed):  # DTLS-SRTP: no keys, no media
+                    self._emit(PhoneWarning(f"DTLS-SRTP: {inner.reason}", call.line), call)
+                    self._hang_up(call, now, "srtp fail", DISC_LOCAL)
                 elif isinstance(inner, RecordingFailed):  # the recording stops; the call goes on
                     call.recording_failure = f"{inner.path}: {inner.reason}"
                     self._emit(PhoneWarning(f"recording stopped: {call.recording_failure}",

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from sansip.dialog.ua import UserAgent
+from sansip.dtls import generate_certificate
 from sansip.io.driver import Driver
 from sansip.io.tls import sip_client_context, sip_server_context
 from sansip.media.engine import MediaEngine
@@ -40,6 +41,7 @@ from sansip.phone.notify import ReferenceCallbacks
 from sansip.phone.params import Parameters
 from sansip.phone.resolve import Resolved, is_numeric, resolve_hostport, resolve_uri
 from sansip.phone.vocabulary import Vocabulary
+from sansip.sdp.sdes import Encryption
 from sansip.transaction.endpoint import EndpointConfig
 from sansip.transport.types import Address, Transport
 
@@ -337,8 +339,13 @@ class FrontEnd(Vocabulary, Generic[C]):
             rate = self.rate
             planned = PlannedAudio(self.audio_plan, self.parameters, rate)
         self._planned = planned
+        config = self.setup.core
+        media = config.media
+        if media is not None and media.encryption is Encryption.DTLS and not media.certificate:
+            media = replace(media, certificate=generate_certificate(self._rng))
+            config = replace(config, media=media)  # DTLS-SRTP: this phone's certificate
         core = self._core = PhoneCore(
-            ua, self._engine, self.setup.core, rng=self._rng,
+            ua, self._engine, config, rng=self._rng,
             audio=planned.open if planned else self._audio_for,
             audio_hook=planned.changed if planned else None,
         )  # fmt: skip

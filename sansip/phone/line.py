@@ -19,6 +19,7 @@ import numpy as np
 from sansip.audio.frames import AudioFrame
 from sansip.audio.player import LocalPlayback, MixedSource
 from sansip.dialog.call import Call
+from sansip.dtls import DtlsCertificate
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.media import CallMedia, MediaSettings
 from sansip.media.engine import MediaEngine, MediaPort
@@ -40,8 +41,10 @@ class MediaOptions:
     codecs: CodecPreferences
     settings: MediaSettings = field(default_factory=MediaSettings)
     sample_rate: int = 16000
-    #: SRTP keyed by SDES: off, when the peer does it, or required.
+    #: SRTP keyed by SDES (off, when the peer does it, required) or by DTLS.
     encryption: Encryption = Encryption.OFF
+    #: What DTLS-SRTP presents (the phone makes one when it starts).
+    certificate: DtlsCertificate | None = None
 
 
 class PhoneCall:
@@ -112,7 +115,7 @@ class PhoneCall:
             options.host, port.rtp_port, options.codecs, rng=rng,
             source=_MutedSource(self, self.to_peer), sink=_MutedSink(self, self.to_us),
             settings=options.settings, sample_rate=options.sample_rate,
-            encryption=options.encryption,
+            encryption=options.encryption, certificate=options.certificate,
         )  # fmt: skip
 
     def answer_sdp(self, offer: bytes, now: float) -> bytes:
@@ -203,7 +206,7 @@ class PhoneCall:
             "rtt_ms": None if rtp.rtt is None else round(rtp.rtt * 1000, 2),
             "mos": None if rtp.mos is None else round(rtp.mos, 2),
             "concealed": stats.frames_concealed, "rejected": rtp.rejected,
-            "srtp": stream.media.srtp.suite if stream.media.srtp is not None else None,
+            "srtp": stream.srtp_suite,
         }  # fmt: skip
 
     # -- the end ----------------------------------------------------------------------

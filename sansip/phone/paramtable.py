@@ -283,9 +283,10 @@ _DEVICES = _group("audio devices and sounds", [
 
 _SECURITY = _group("media security, DTMF and early media", [
     _p("mediaencryption", "-1 auto (1 with TLS signalling, else 0); 0 plain RTP; 1 SRTP when "
-       "the peer does it; 2 SRTP required", -1,
-       "media encryption: SRTP keyed by SDES (RFC 4568); our offers carry keys with 1 "
-       "(RTP/AVP) and 2 (RTP/SAVP); with 2 a call without SRTP ends with srtp fail"),
+       "the peer does it; 2 SRTP required; 3 DTLS-SRTP required", -1,
+       "media encryption: SRTP keyed by SDES (RFC 4568; our offers carry keys with 1 on "
+       "RTP/AVP, 2 on RTP/SAVP) or by DTLS (3, RFC 5763: UDP/TLS/RTP/SAVP with our "
+       "certificate's fingerprint); with 2 and 3 a call without SRTP ends with srtp fail"),
     _p("dtmfmode", "0 off; 1 SIP INFO; 2 auto; 3 INFO and RFC 4733; 4 RFC 4733; 5 in-band; "
        "6 INFO and in-band", 2, "how DTMF is sent"),
     _p("playdtmfsound", "0 no; 1 single digits; 2 always", 1, "play sent digits locally"),

@@ -13,7 +13,9 @@ from sansip.audio.analysis import dominant_frequency, rms_dbfs
 from sansip.audio.codecs import available_codecs
 from sansip.audio.frames import CollectSink
 from sansip.audio.tones import ToneSource
+from sansip.dtls import DtlsCertificate, generate_certificate
 from sansip.media import FRAME_DURATION, CallMedia
+from sansip.media.security import EncryptionFailed
 from sansip.rtp import Bye, DtmfReceived, is_rtcp, parse_rtcp
 from sansip.rtp.srtp import SrtpTransform
 from sansip.sdp import NegotiationFailed, codec_preferences
@@ -29,6 +31,7 @@ class Link:
 
     def __init__(self, codec: str, *, loss: float = 0.0, delay: float = 0.03, rate: int = 16000,
                  bob_codec: str | None = None, encryption: Encryption = Encryption.OFF,
+                 certificates: tuple[DtlsCertificate, DtlsCertificate] | None = None,
                  ) -> None:  # fmt: skip
         self.now = 0.0
         self.loss, self.delay = loss, delay
@@ -40,14 +43,16 @@ class Link:
         }
         self.rate = rate
 
-        def side(name: str, port: int, hz: float, prefs: str) -> CallMedia:
+        def side(name: str, port: int, hz: float, prefs: str,
+                 certificate: DtlsCertificate | None) -> CallMedia:  # fmt: skip
             return CallMedia("127.0.0.1", port, codec_preferences(codec=prefs),
                              rng=random.Random(port), source=ToneSource(hz, rate),
                              sink=self.heard[name], sample_rate=rate,
-                             encryption=encryption)  # fmt: skip
+                             encryption=encryption, certificate=certificate)  # fmt: skip
 
-        self.alice = side("alice", ALICE_PORT, ALICE_HZ, codec)
-        self.bob = side("bob", BOB_PORT, BOB_HZ, bob_codec or codec)
+        ours, theirs = certificates or (None, None)
+        self.alice = side("alice", ALICE_PORT, ALICE_HZ, codec, ours)
+        self.bob = side("bob", BOB_PORT, BOB_HZ, bob_codec or codec, theirs)
         self.bob_digits: list[str] = []
 
     def connect(self) -> None:
@@ -192,3 +197,40 @@ def test_srtp_carries_the_audio_and_a_reoffer_rekeys_it() -> None:
     # Only what was in flight under the old keys (30 ms: a packet or two
     # and an RTCP) is dropped by alice's new context.
     assert _srtp(link.alice).dropped_total <= 3 and _srtp(link.bob).dropped_total == 0
+
+
+def _certificates() -> tuple[DtlsCertificate, DtlsCertificate]:
+    return generate_certificate(random.Random(1)), generate_certificate(random.Random(2))
+
+
+def test_dtls_srtp_keys_the_audio_after_a_handshake_on_the_media_path() -> None:
+    """UDP/TLS/RTP/SAVP: bob (the answerer, active) starts the DTLS handshake
+    on the RTP port; once keyed both sides talk SRTP and hear each other;
+    nothing went out in plain RTP before."""
+    link = Link("PCMU", encryption=Encryption.DTLS, certificates=_certificates())
+    link.connect()
+    assert not link.alice.encrypted  # keys come from the handshake
+    link.run(2.0)
+    assert link.alice.encrypted and link.bob.encrypted
+    assert _srtp(link.alice).dropped_total == 0 and _srtp(link.bob).dropped_total == 0
+    assert dominant_frequency(link.last("alice", 0.5), link.rate) == pytest.approx(BOB_HZ, abs=15)
+    assert dominant_frequency(link.last("bob", 0.5), link.rate) == pytest.approx(ALICE_HZ, abs=15)
+
+
+def test_a_dtls_certificate_that_is_not_the_fingerprint_fails_the_stream() -> None:
+    ours, theirs = _certificates()
+    link = Link("PCMU", encryption=Encryption.DTLS, certificates=(ours, theirs))
+    offer = link.alice.offer()
+    answer = link.bob.answer(offer, link.now)
+    impostor = generate_certificate(random.Random(3)).fingerprint.split(" ")[1]
+    forged = answer.replace(theirs.fingerprint.split(" ")[1].encode(), impostor.encode())
+    link.alice.receive_answer(forged, link.now)
+    link.run(2.0)
+    assert link.alice.stream is not None and not link.alice.encrypted
+    events = []
+    while (event := link.alice.stream.next_event()) is not None:
+        events.append(event)
+    failures = [e.reason for e in events if isinstance(e, EncryptionFailed)]
+    assert failures == ["fingerprint mismatch"]
+    assert rms_dbfs(link.last("bob", 1.0)) < -60  # not a frame of the tone reached bob
+    assert rms_dbfs(link.last("alice", 1.0)) < -60

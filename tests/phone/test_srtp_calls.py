@@ -120,3 +120,37 @@ def test_a_sips_target_needs_tls() -> None:
                 await alice.call("sips:bob@127.0.0.1:5999")
 
     asyncio.run(run())
+
+
+@pytest.mark.timeout(60)
+def test_a_dtls_srtp_call_carries_the_tone(tmp_path: Path) -> None:
+    """``mediaencryption=3``: UDP/TLS/RTP/SAVP with each phone's certificate
+    fingerprint; the keys come from the DTLS handshake on the RTP port."""
+    heard = tmp_path / "heard.wav"
+
+    async def run() -> tuple[str, int, dict[str, object], object]:
+        async with (
+            AsyncPhone(username="bob", autoaccept=1, mediaencryption=3,
+                       audio=AudioPlan(record=str(heard))) as bob,
+            AsyncPhone(username="alice", codec="pcmu", mediaencryption=3,
+                       audio=AudioPlan(tone=700.0)) as alice,
+        ):  # fmt: skip
+            call = await alice.call(_target(bob))
+            await call.connected(timeout=5)
+            await asyncio.sleep(1.5)
+            level, transform = alice.isencrypted(), _transform(bob)
+            invite = alice.getlastsentinvite()
+            call.hangup()
+            await call.ended(timeout=10)
+            return invite, level, call.stats(), transform
+
+    invite, level, stats, transform = asyncio.run(run())
+    assert "UDP/TLS/RTP/SAVP" in invite and "a=fingerprint:sha-256 " in invite
+    assert "a=setup:actpass" in invite and "a=crypto" not in invite
+    assert level == 1 and isinstance(transform, SrtpTransform)
+    assert stats["srtp"] == "AES_CM_128_HMAC_SHA1_80"  # the first DTLS-SRTP profile
+    assert int(stats["received"]) > 40 and stats["rejected"] == 0  # type: ignore[call-overload]
+    with wave.open(str(heard)) as recording:
+        rate = recording.getframerate()
+        samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype=np.int16)
+    assert dominant_frequency(samples[rate // 2 :], rate) == pytest.approx(700, abs=10)
