@@ -51,6 +51,12 @@ CODECS = {
 #: The modules every test instance loads (besides the codec modules).
 BASE_MODULES = ("aufile", "aubridge", "sndfile")
 
+#: The account's ``mediaenc`` values baresip's ``srtp`` module registers (SDES,
+#: RFC 4568): ``srtp`` offers RTP/AVP with keys and takes plain RTP too,
+#: ``srtp-mand`` offers RTP/SAVP and refuses a plain offer (488),
+#: ``srtp-mandf`` likewise with RTP/SAVPF.
+SRTP_MEDIAENC = ("srtp", "srtp-mand", "srtp-mandf")
+
 
 def module_dir() -> Path:
     """Baresip's module directory (``BARESIP_MODULES`` overrides); skips/fails if absent."""
@@ -60,6 +66,16 @@ def module_dir() -> Path:
         if directory and Path(directory, "g711.so").is_file():
             return Path(directory)
     message = "baresip modules not found (apt-get install baresip-core, or set BARESIP_MODULES)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_module(modules: Path, name: str, package: str = "baresip-core") -> None:
+    """Skip (fail in CI) unless baresip's module ``name`` is in ``modules``."""
+    if (modules / f"{name}.so").is_file():
+        return
+    message = f"baresip module {name}.so missing in {modules} (apt-get install {package})"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -86,9 +102,11 @@ def render_config(
     source_rate: int,
     record_dir: Path,
     codecs: tuple[str, ...],
+    extra_modules: tuple[str, ...] = (),
 ) -> str:
-    """The text of baresip's ``config`` file for one loopback instance."""
-    loaded = [*BASE_MODULES, *dict.fromkeys(CODECS[c][0] for c in codecs)]
+    """The text of baresip's ``config`` file for one loopback instance
+    (loading ``extra_modules`` too, e.g. ``srtp``)."""
+    loaded = [*BASE_MODULES, *dict.fromkeys(CODECS[c][0] for c in codecs), *extra_modules]
     lines = [
         ("poll_method", "epoll"),
         ("sip_listen", f"127.0.0.1:{sip_port}"),
@@ -171,6 +189,7 @@ def start_baresip(
     wav_rate: int = 16000,
     codecs: tuple[str, ...] = ("pcmu", "pcma", "g722", "opus"),
     answer: str = "auto",
+    mediaenc: str | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> Baresip:
     """Start baresip in ``directory`` with an auto-answering account on a free port.
@@ -178,13 +197,21 @@ def start_baresip(
     It sends a ``tone_hz`` sine read from a ``wav_rate`` WAV, offers
     ``codecs`` in that order and records every call into
     ``directory/recordings``.  ``extra_args`` go to the command line (``-s``
-    traces SIP, ``-v`` adds debug output).  Skips (fails in CI) when baresip is missing.
+    traces SIP, ``-v`` adds debug output).  ``mediaenc`` (one of
+    :data:`SRTP_MEDIAENC`) loads the ``srtp`` module and sets the account's
+    media encryption; without it the calls are plain RTP.  Skips (fails in
+    CI) when baresip or a module it needs is missing.
     """
     binary = require("baresip", "baresip baresip-core")
     modules = module_dir()
     for name in (*BASE_MODULES, "account", "menu", "ctrl_tcp"):
         if not (modules / f"{name}.so").is_file():
             pytest.fail(f"baresip module {name}.so missing in {modules}")
+    extra_modules: tuple[str, ...] = ()
+    if mediaenc is not None:
+        assert mediaenc in SRTP_MEDIAENC, f"mediaenc {mediaenc!r} is none of {SRTP_MEDIAENC}"
+        require_module(modules, "srtp")
+        extra_modules = ("srtp",)
     directory.mkdir(parents=True, exist_ok=True)
     conf, record_dir = directory / "conf", directory / "recordings"
     conf.mkdir(exist_ok=True)
@@ -193,11 +220,13 @@ def start_baresip(
     sip_port, ctrl_port = free_udp_port(), free_udp_port()
     (conf / "config").write_text(
         render_config(sip_port=sip_port, ctrl_port=ctrl_port, modules=modules,
-                      source_wav=wav, source_rate=wav_rate, record_dir=record_dir, codecs=codecs)
+                      source_wav=wav, source_rate=wav_rate, record_dir=record_dir, codecs=codecs,
+                      extra_modules=extra_modules)
     )  # fmt: skip
     account = (
         f"<sip:baresip@127.0.0.1:{sip_port}>;regint=0;answermode={answer}"
         f";audio_codecs={','.join(CODECS[c][1] for c in codecs)}"
+        + (f";mediaenc={mediaenc}" if mediaenc is not None else "")
     )
     (conf / "accounts").write_text(account + "\n")
     (conf / "contacts").write_text("")
@@ -316,10 +345,12 @@ class BaresipControl:
 
 
 __all__ = [
+    "SRTP_MEDIAENC",
     "Baresip",
     "BaresipControl",
     "module_dir",
     "render_config",
+    "require_module",
     "start_baresip",
     "write_tone_wav",
 ]
