@@ -30,12 +30,21 @@ from sansip.cli.phoneargs import (
     command_rng,
     parse_params,
     print_record,
+    refused_record,
     with_defaults,
 )
 from sansip.errors import LocalProtocolError, SansipError
 from sansip.phone.aio import AsyncCall, AsyncPhone
 from sansip.phone.codecs import CodecError
-from sansip.phone.events import ChatReceived, PhoneEvent, PhoneWarning, TransferStatus
+from sansip.phone.events import (
+    INCOMING,
+    CallEnded,
+    CallStateChanged,
+    ChatReceived,
+    PhoneEvent,
+    PhoneWarning,
+    TransferStatus,
+)
 from sansip.phone.params import ParameterError
 
 __all__ = ["add_commands", "run_answer", "run_call"]
@@ -139,10 +148,29 @@ async def _answer(args: argparse.Namespace) -> int:
     # of the collector's way, so its full passes stay short under load.
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    phone.on_phone_event(_chat_printer(args.json))
     ended = 0
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
+    show_chat = _chat_printer(args.json)
+    rang: set[str] = set()  # incoming calls that rang: served by serve()
+
+    def on_event(event: PhoneEvent) -> None:
+        """Chat, and the incoming calls refused before they rang (counted)."""
+        nonlocal ended
+        show_chat(event)
+        if isinstance(event, CallStateChanged) and event.direction == INCOMING:
+            if event.state == "ringing":
+                rang.add(event.callid)
+        elif isinstance(event, CallEnded) and event.record.direction == INCOMING:
+            if event.record.callid in rang:
+                rang.discard(event.record.callid)
+                return
+            ended += 1
+            print_record(refused_record(event.record, media=not args.no_media), args.json)
+            if args.count and ended >= args.count:
+                done.set()
+
+    phone.on_phone_event(on_event)
 
     async def serve(call: AsyncCall) -> None:
         nonlocal ended

@@ -14,6 +14,7 @@ from sansip.phone.aio import AsyncCall
 from sansip.phone.audio import AudioPlan
 from sansip.phone.codecs import check_codecs
 from sansip.phone.events import INCOMING
+from sansip.phone.history import CallRecord
 
 __all__ = ["add_media_options", "audio_plan", "call_record", "check_codec_params",
            "command_rng", "print_record", "with_defaults"]  # fmt: skip
@@ -91,6 +92,24 @@ def audio_plan(args: argparse.Namespace) -> AudioPlan | None:
 def command_rng(args: argparse.Namespace) -> random.Random:
     """``--seed``'s generator (tests), else the system's."""
     return random.Random(args.seed) if args.seed is not None else secrets.SystemRandom()
+
+
+def refused_record(record: CallRecord, *, media: bool) -> dict[str, object]:
+    """The line a command prints for an incoming call refused before it
+    rang (an offer it cannot take, e.g. ``488 srtp fail``), with the same
+    fields as :func:`call_record` (no media figures)."""
+    code, _, reason = record.reason.partition(" ")
+    status = int(code) if code.isdigit() else None
+    out: dict[str, object] = {
+        "callid": record.callid, "direction": record.direction, "peername": record.caller,
+        "peerdisplayname": record.peerdisplayname, "status": status,
+        "reason": reason if status is not None else record.reason,
+        "connecttime": round((record.ended - record.started) * 1000), "duration": 0,
+    }  # fmt: skip
+    if media:
+        out |= {"codec": None, "dtmf_received": "", "holds": 0, "resumes": 0,
+                "media_timeout": False, "recording_failed": None, "rtp": None}  # fmt: skip
+    return out
 
 
 def call_record(call: AsyncCall, *, media: bool) -> dict[str, object]:

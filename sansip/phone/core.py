@@ -76,7 +76,7 @@ from sansip.phone.events import (
     PhoneWarning,
 )
 from sansip.phone.incoming import auto_answer_delay, caller_identity, forward_rule
-from sansip.phone.line import PhoneCall, merge_headers, reason_text
+from sansip.phone.line import PhoneCall, merge_headers, offer_refusal, reason_text
 from sansip.phone.messaging import Messaging
 from sansip.phone.presence import PhonePresence
 from sansip.phone.registration import Registrations
@@ -544,6 +544,13 @@ class PhoneCore:
         replaced = self._by_sip.get(sip.replaces) if sip.replaces is not None else None
         if rule is not None:
             self.forward(line, rule[0], now, reason=rule[1])
+            return
+        media = self.config.media
+        refusal = offer_refusal(sip.invite.body, media, self._host) if (
+            media is not None and media.encryption and sip.invite.body) else None  # fmt: skip
+        if refusal is not None:  # e.g. SRTP required, plain RTP offered: no ringing
+            call.reason, call.discparty = PhoneCall.refusal(refusal), DISC_LOCAL
+            self.ua.reject(sip, now, refusal.status, warning=PhoneCall.warning(refusal, self._host))
             return
         self.ua.ring(sip, now)
         self._emit_state(call, "ringing")

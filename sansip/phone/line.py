@@ -16,20 +16,45 @@ from typing import Any
 
 import numpy as np
 
+from sansip.audio.codecs import available_codecs
 from sansip.audio.frames import AudioFrame
 from sansip.audio.player import LocalPlayback, MixedSource
 from sansip.dialog.call import Call
 from sansip.dtls import DtlsCertificate
 from sansip.errors import LocalProtocolError, RemoteProtocolError
 from sansip.media import CallMedia, MediaSettings
+from sansip.media.call_media import DEFAULT_SUITES
 from sansip.media.engine import MediaEngine, MediaPort
 from sansip.phone.events import DISC_UNKNOWN, OUTGOING
 from sansip.phone.history import CallRecord
 from sansip.rtp import RandomSource
-from sansip.sdp import CodecPreferences, NegotiationFailed
-from sansip.sdp.sdes import Encryption
+from sansip.sdp import CodecPreferences, LocalMedia, LocalStream, NegotiationFailed, Negotiator
+from sansip.sdp.attributes import Fingerprint
+from sansip.sdp.sdes import Encryption, offer_cryptos
 
-__all__ = ["MediaOptions", "PhoneCall", "merge_headers", "reason_text"]
+__all__ = ["MediaOptions", "PhoneCall", "merge_headers", "offer_refusal", "reason_text"]
+
+#: Stand-in keys for checking an offer before ringing (never sent).
+_PROBE_CRYPTO = offer_cryptos(DEFAULT_SUITES, bytes)
+_PROBE_FINGERPRINT = Fingerprint("sha-256", ":".join(["00"] * 32))
+
+
+def offer_refusal(offer: bytes, options: MediaOptions, host: str) -> RemoteProtocolError | None:
+    """Why an incoming ``offer`` cannot be answered under ``options``'
+    encryption (SRTP required and none offered, SRTP offered and none
+    here, no common codec), found before the phone rings; None when it can
+    (the answer itself is made when the call is accepted)."""
+    encryption = options.encryption
+    stream = LocalStream(
+        9, codecs=options.codecs.restrict(available_codecs()), encryption=encryption,
+        crypto=_PROBE_CRYPTO if encryption in (Encryption.OPTIONAL, Encryption.MANDATORY) else (),
+        fingerprint=_PROBE_FINGERPRINT if encryption is Encryption.DTLS else None,
+    )  # fmt: skip
+    try:
+        Negotiator(LocalMedia(host, (stream,)), session_id=0).receive_offer(offer)
+    except RemoteProtocolError as error:
+        return error
+    return None
 
 
 @dataclass(frozen=True, slots=True)

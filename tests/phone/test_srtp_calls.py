@@ -16,6 +16,7 @@ from sansip.audio.analysis import dominant_frequency
 from sansip.errors import LocalProtocolError
 from sansip.phone.aio import AsyncPhone
 from sansip.phone.audio import AudioPlan
+from sansip.phone.siplog import SENT
 from sansip.rtp.srtp import SrtpTransform
 
 
@@ -83,7 +84,7 @@ def test_an_optional_caller_and_a_plain_callee_talk_in_plain_rtp() -> None:
 
 @pytest.mark.timeout(60)
 def test_a_callee_that_requires_srtp_refuses_a_plain_call_with_srtp_fail() -> None:
-    async def run() -> tuple[str, str]:
+    async def run() -> tuple[str, str, list[str]]:
         async with (
             AsyncPhone(username="bob", autoaccept=1, mediaencryption=2) as bob,
             AsyncPhone(username="alice", mediaencryption=0) as alice,
@@ -91,10 +92,12 @@ def test_a_callee_that_requires_srtp_refuses_a_plain_call_with_srtp_fail() -> No
             call = await alice.call(_target(bob))
             record = await call.ended(timeout=10)
             await asyncio.sleep(0.2)
-            return record.reason, bob.core.history[-1].reason
+            sent = [e.first_line for e in bob.sipmessages() if e.direction == SENT]
+            return record.reason, bob.core.history[-1].reason, sent
 
-    ours, theirs = asyncio.run(run())
+    ours, theirs, sent = asyncio.run(run())
     assert ours.startswith("488") and theirs == "488 srtp fail"
+    assert sent == ["SIP/2.0 488 Not Acceptable Here"]  # refused before ringing
 
 
 @pytest.mark.timeout(60)
