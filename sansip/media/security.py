@@ -11,6 +11,7 @@ Until then nothing is sent in plain RTP and nothing plain is taken.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sansip.dtls import (
     ConnectionClosed,
@@ -26,7 +27,7 @@ from sansip.rtp.srtp import SrtpTransform
 from sansip.sdp import NegotiatedMedia
 from sansip.sdp.fingerprints import DtlsAgreement
 
-__all__ = ["DtlsSrtp", "EncryptionFailed", "is_dtls", "srtp_transform"]
+__all__ = ["HANDSHAKE_TIMEOUT", "DtlsSrtp", "EncryptionFailed", "is_dtls", "srtp_transform"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +54,22 @@ def is_dtls(data: bytes) -> bool:
     return bool(data) and 20 <= data[0] <= 63
 
 
+#: How long a handshake may take before the stream gives up: the client's
+#: retransmissions (1, 2, 4 ... 32 s, then 60 s more) end after 123 s; the
+#: server, which has no timer of its own before the first ClientHello,
+#: waits that long too.
+HANDSHAKE_TIMEOUT: Final = 130.0
+
+
 class DtlsSrtp:
     """The DTLS-SRTP side of one stream (see the module docstring): the
     client starts at once; :attr:`transform` is set when the handshake
-    completes, :attr:`failure` when it cannot."""
+    completes, :attr:`failure` when it cannot (``"timeout"`` after
+    ``handshake_timeout`` seconds without keys, whichever role)."""
 
     def __init__(self, certificate: DtlsCertificate, agreement: DtlsAgreement, *,
-                 rng: RandomSource, now: float) -> None:  # fmt: skip
+                 rng: RandomSource, now: float,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:  # fmt: skip
         expected = f"{agreement.remote_fingerprint.hash_function} "
         expected += agreement.remote_fingerprint.fingerprint
         self.agreement = agreement
@@ -73,6 +83,7 @@ class DtlsSrtp:
                                       cookie_exchange=False)  # fmt: skip
         self.transform: SrtpTransform | None = None
         self.failure: str | None = None
+        self.deadline = now + handshake_timeout
         #: Plain RTP/RTCP dropped while the keys were not there yet.
         self.held_back = 0
         #: The failure was reported (as :class:`EncryptionFailed`).
@@ -93,13 +104,22 @@ class DtlsSrtp:
         return self.machine.datagrams_to_send(now)
 
     def get_timer(self) -> float | None:
-        """When the handshake's retransmission timer fires."""
-        return None if self.failure is not None else self.machine.get_timer()
+        """When the handshake's retransmission timer fires (or it is given up)."""
+        if self.failure is not None:
+            return None
+        timer = self.machine.get_timer()
+        if self.transform is None:
+            return self.deadline if timer is None else min(timer, self.deadline)
+        return timer
 
     def handle_timer(self, now: float) -> None:
         """Retransmit a flight, or give up."""
-        self.machine.handle_timer(now)
-        self._drain()
+        timer = self.machine.get_timer()
+        if timer is not None and timer <= now:
+            self.machine.handle_timer(now)
+            self._drain()
+        if self.transform is None and self.failure is None and now >= self.deadline:
+            self.failure = "timeout"
 
     def close(self) -> None:
         """Say goodbye (close_notify) when the stream ends."""

@@ -54,6 +54,7 @@ class Link:
         self.alice = side("alice", ALICE_PORT, ALICE_HZ, codec, ours)
         self.bob = side("bob", BOB_PORT, BOB_HZ, bob_codec or codec, theirs)
         self.bob_digits: list[str] = []
+        self.bob_events: list[object] = []
 
     def connect(self) -> None:
         answer = self.bob.answer(self.alice.offer(), self.now)
@@ -81,6 +82,7 @@ class Link:
                 media.stream.receive_datagram(data, src, self.now, rtcp=dest[1] % 2 == 1)
             assert self.bob.stream is not None
             while (event := self.bob.stream.next_event()) is not None:
+                self.bob_events.append(event)
                 if isinstance(event, DtmfReceived):
                     self.bob_digits.append(event.digit)
 
@@ -234,3 +236,20 @@ def test_a_dtls_certificate_that_is_not_the_fingerprint_fails_the_stream() -> No
     assert failures == ["fingerprint mismatch"]
     assert rms_dbfs(link.last("bob", 1.0)) < -60  # not a frame of the tone reached bob
     assert rms_dbfs(link.last("alice", 1.0)) < -60
+
+
+def test_a_dtls_peer_that_goes_silent_fails_the_stream_after_the_retransmissions() -> None:
+    """Nothing arrives: bob (the DTLS client) retransmits into the void and
+    gives up after the retransmission limit, alice (the server, waiting for
+    a ClientHello) at the handshake deadline; on the virtual clock, with a
+    clear reason."""
+    link = Link("PCMU", encryption=Encryption.DTLS, certificates=_certificates(), loss=1.0)
+    link.connect()
+    link.run(130.0)  # 6 retransmissions 1, 2, 4 ... 32 s apart, then 60 s more: the limit
+    assert link.alice.stream is not None
+    assert [e.reason for e in link.bob_events if isinstance(e, EncryptionFailed)] == ["timeout"]
+    theirs = []
+    while (event := link.alice.stream.next_event()) is not None:
+        theirs.append(event)
+    assert [e.reason for e in theirs if isinstance(e, EncryptionFailed)] == ["timeout"]
+    assert not link.alice.encrypted and not link.bob.encrypted
