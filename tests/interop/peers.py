@@ -259,6 +259,11 @@ def start_pjsua2(
     dtmf_info: str = "",
     dtmf_info_plain: str = "",
     hangup_after: float | None = None,
+    srtp: str = "",
+    srtp_crypto: str = "",
+    codec: str = "",
+    tone: float | None = None,
+    record: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """PJSUA2 (``pjsua2_peer.py``) on udp 127.0.0.1:``port`` as ``user``,
     registering at ``registrar`` (host:port) when given; with ``answer`` it
@@ -267,7 +272,13 @@ def start_pjsua2(
     ``dtmf_info`` digits by SIP INFO (application/dtmf-relay), then each
     ``dtmf_info_plain`` digit in an application/dtmf INFO, and hangs up
     ``hangup_after`` seconds after the last is answered (the peer's
-    ``--call``, ``--dtmf-info``, ``--dtmf-info-plain``, ``--hangup-after``).  Its
+    ``--call``, ``--dtmf-info``, ``--dtmf-info-plain``, ``--hangup-after``).
+    ``srtp`` ("mandatory", "optional" or "disabled") keys its media by SDES
+    over plain SIP, with only the ``srtp_crypto`` suites (comma-separated)
+    when given; ``codec`` leaves it that one audio codec; ``tone`` (Hz) is
+    sent instead of silence and ``record`` (a .wav) gets what its first
+    call receives (``--srtp``, ``--srtp-crypto``, ``--codec``, ``--tone``,
+    ``--record``).  Its
     JSON events go to ``tmp/pjsua2.out`` (read them with
     :func:`pjsua2_events`), PJSIP's log to ``tmp/pjsua2.log``.  Returns once
     it listens and says ``ready``."""
@@ -286,6 +297,16 @@ def start_pjsua2(
         command += ["--dtmf-info-plain", dtmf_info_plain]
     if hangup_after is not None:
         command += ["--hangup-after", str(hangup_after)]
+    if srtp:
+        command += ["--srtp", srtp]
+    if srtp_crypto:
+        command += ["--srtp-crypto", srtp_crypto]
+    if codec:
+        command += ["--codec", codec]
+    if tone is not None:
+        command += ["--tone", str(tone)]
+    if record is not None:
+        command += ["--record", str(record)]
     proc = start(command, tmp / "pjsua2.out")
     try:
         wait_listening(port, proc, seconds=30)

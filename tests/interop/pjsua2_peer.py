@@ -55,6 +55,25 @@ last of them is answered (after CONFIRMED if none) it hangs up:
   for its final answer (408 if none came);
 - ``{"event": "hangup"}`` when it hangs the call up.
 
+Media: ``--codec NAME`` leaves PJSUA2 that one audio codec (all others
+disabled); ``--tone HZ`` sends a steady tone from a PJMEDIA tone generator
+instead of the null device's silence; ``--record WAV`` records what the
+first call receives (16 kHz mono, closed when the peer stops).  ``--srtp
+mandatory|optional|disabled`` sets the account's SDES-SRTP (RFC 4568;
+``srtpUse``, with ``srtpSecureSignaling`` 0 so that its keys may go over
+plain UDP SIP), ``--srtp-crypto SUITES`` (comma-separated) the only suites
+it offers or takes.  For each audio stream:
+
+- ``{"event": "media", "index": ..., "codec": ..., "proto": "RTP/AVP|RTP/SAVP",
+  "remote_rtp": ...}`` each time it becomes active (``onCallMediaState``;
+  ``getStreamInfo``);
+- ``{"event": "stream", "index": ..., "rx_packets": ..., "rx_bytes": ...,
+  "rx_discard": ..., "tx_packets": ..., "tx_bytes": ..., "srtp_status": ...,
+  "srtp_suite": ..., "dump": ...}`` once, as the stream ends
+  (``onStreamDestroyed``): its RTCP statistics (``getStreamStat``), and the
+  "SRTP status: Active Crypto-suite: ..." of PJSUA's call dump (None when
+  the dump has no such line: no SRTP), the dump itself in ``dump``.
+
 Usage (tests/interop/peers.py ``start_pjsua2`` runs it)::
 
     python tests/interop/pjsua2_peer.py --port 5080 --registrar 127.0.0.1:5060 \\
@@ -62,6 +81,8 @@ Usage (tests/interop/peers.py ``start_pjsua2`` runs it)::
     python tests/interop/pjsua2_peer.py --port 5080 --user alice --logdir DIR \\
         --call sip:bob@127.0.0.1:5060 --dtmf-info '1234#' [--dtmf-info-plain 5] \\
         --hangup-after 1
+    python tests/interop/pjsua2_peer.py --port 5080 --user bob --logdir DIR --answer \
+        --srtp mandatory --codec PCMU --tone 440 --record DIR/bob.wav
 
 PJSIP's own log (every SIP message) goes to ``DIR/pjsua2.log``; only its
 first few lines, written before that log is set up, come on stdout too.  No
@@ -74,6 +95,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -95,6 +117,14 @@ STATES = {
     pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
     pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED",
 }
+
+
+SRTP_USE = {
+    "disabled": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
+PROTOS = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAVP: "RTP/SAVP"}
 
 
 def header(message: str, *names: str) -> str | None:
@@ -142,6 +172,10 @@ class Peer:
         self.dialer: Dialer | None = None  # --call
         self.infos_sent: set[tuple[str, int]] = set()  # (Call-ID, CSeq) of INFOs sent
         self.infos_answered: set[tuple[str, int]] = set()  # ... and finally answered
+        self.tone: pj.ToneGenerator | None = None  # --tone: sent instead of the null device
+        self.record_path = ""  # --record: the first call's received audio, as a WAV
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.streams: set[tuple[str, int]] = set()  # (Call-ID, index) reported as "stream"
 
 
 class Dialer:
@@ -267,13 +301,43 @@ class Call(pj.Call):  # type: ignore[misc]
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
+        peer = self.account.peer
         manager = pj.Endpoint.instance().audDevManager()
         for index, media in enumerate(info.media):
             if (media.type == pj.PJMEDIA_TYPE_AUDIO
                     and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE):  # fmt: skip
                 audio = self.getAudioMedia(index)
                 audio.startTransmit(manager.getPlaybackDevMedia())
-                manager.getCaptureDevMedia().startTransmit(audio)
+                source = peer.tone if peer.tone is not None else manager.getCaptureDevMedia()
+                source.startTransmit(audio)
+                if peer.record_path and peer.recorder is None:
+                    peer.recorder = pj.AudioMediaRecorder()
+                    peer.recorder.createRecorder(peer.record_path)
+                    audio.startTransmit(peer.recorder)
+                stream = self.getStreamInfo(index)
+                emit("media", **self.ids(), index=index, codec=stream.codecName,
+                     proto=PROTOS.get(stream.proto, str(stream.proto)),
+                     remote_rtp=stream.remoteRtpAddress)  # fmt: skip
+
+    def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:
+        self.report_stream(prm.streamIdx)
+
+    def report_stream(self, index: int) -> None:
+        """The ``stream`` event of the call's audio stream ``index``, once:
+        RTP packets and bytes received and sent (its RTCP statistics), and
+        whether PJSUA's call dump says SRTP is in use (and the suite)."""
+        key = (self.getInfo().callIdString, index)
+        if key in self.account.peer.streams:
+            return
+        self.account.peer.streams.add(key)
+        stat = self.getStreamStat(index).rtcp
+        dump = self.dump(True, "")
+        srtp = re.search(r"SRTP status: (\S+) Crypto-suite: (\S+)", dump)
+        emit("stream", **self.ids(), index=index,
+             rx_packets=stat.rxStat.pkt, rx_bytes=stat.rxStat.bytes,
+             rx_discard=stat.rxStat.discard, tx_packets=stat.txStat.pkt,
+             tx_bytes=stat.txStat.bytes, srtp_status=srtp[1] if srtp else None,
+             srtp_suite=srtp[2] if srtp else None, dump=dump)  # fmt: skip
 
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
         # PJSUA2's default: accepted (prm.statusCode stays 202), a new call
@@ -342,7 +406,20 @@ def main() -> int:
                         help="--call: then each digit in an application/dtmf INFO")  # fmt: skip
     parser.add_argument("--hangup-after", type=float, default=None, metavar="SECONDS",
                         help="--call: hang up SECONDS after the last INFO is answered")  # fmt: skip
+    parser.add_argument("--srtp", choices=sorted(SRTP_USE), default="",
+                        help="SDES-SRTP over plain UDP SIP: mandatory (RTP/SAVP), optional "
+                             "(RTP/AVP with keys) or disabled (PJSUA's default)")  # fmt: skip
+    parser.add_argument("--srtp-crypto", default="", metavar="SUITES",
+                        help="--srtp: only these suites (comma-separated)")  # fmt: skip
+    parser.add_argument("--codec", default="", metavar="NAME",
+                        help="only this audio codec (e.g. PCMU), all others disabled")  # fmt: skip
+    parser.add_argument("--tone", type=float, default=None, metavar="HZ",
+                        help="send a steady tone of HZ, not the null device's silence")  # fmt: skip
+    parser.add_argument("--record", default="", metavar="WAV",
+                        help="record the audio the first call receives into WAV")  # fmt: skip
     args = parser.parse_args()
+    if args.srtp_crypto and args.srtp in ("", "disabled"):
+        parser.error("--srtp-crypto needs --srtp optional or mandatory")
     if (args.dtmf_info or args.dtmf_info_plain or args.hangup_after is not None) and not args.call:
         parser.error("--dtmf-info, --dtmf-info-plain and --hangup-after need --call")
     stopping: list[int] = []
@@ -367,6 +444,13 @@ def main() -> int:
     endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     endpoint.libStart()
     endpoint.audDevManager().setNullDev()
+    if args.codec:
+        codecs = [codec.codecId for codec in endpoint.codecEnum2()]
+        wanted = [c for c in codecs if c.split("/")[0].lower() == args.codec.lower()]
+        if not wanted:
+            parser.error(f"--codec {args.codec}: not among {codecs}")
+        for codec in codecs:
+            endpoint.codecSetPriority(codec, 255 if codec in wanted else 0)
 
     account_config = pj.AccountConfig()
     if args.registrar:
@@ -387,7 +471,30 @@ def main() -> int:
     account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     account_config.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
     account_config.mediaConfig.transportConfig.port = 0
+    if args.srtp:
+        account_config.mediaConfig.srtpUse = SRTP_USE[args.srtp]
+        account_config.mediaConfig.srtpSecureSignaling = 0  # SDES keys over plain UDP SIP
+        if args.srtp_crypto:
+            cryptos = pj.SrtpCryptoVector()
+            for name in args.srtp_crypto.split(","):
+                crypto = pj.SrtpCrypto()
+                crypto.name = name.strip()
+                cryptos.append(crypto)
+            account_config.mediaConfig.srtpOpt.cryptos = cryptos
+            keyings = pj.IntVector()
+            keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+            account_config.mediaConfig.srtpOpt.keyings = keyings
     peer = Peer()
+    if args.tone is not None:
+        tone = pj.ToneDesc()
+        tone.freq1 = tone.freq2 = round(args.tone)
+        tone.on_msec, tone.off_msec, tone.volume = 30000, 0, 0  # looped; volume 0: default
+        tones = pj.ToneDescVector()
+        tones.append(tone)
+        peer.tone = pj.ToneGenerator()
+        peer.tone.createToneGenerator(8000, 1)
+        peer.tone.play(tones, True)
+    peer.record_path = os.path.abspath(args.record) if args.record else ""
     account = Account(peer, answer=args.answer)
     account.create(account_config)
     emit("ready", uri=account_config.idUri, port=args.port, pid=os.getpid())
@@ -403,6 +510,8 @@ def main() -> int:
     endpoint.hangupAllCalls()
     for _ in range(25):  # half a second for the BYEs to go out
         endpoint.libHandleEvents(20)
+    peer.recorder = None  # closes its WAV (the header gets the length)
+    peer.tone = None
     peer.dialer = None  # its Call too: none may outlive libDestroy
     peer.calls.clear()  # each Call object goes while PJSUA still knows its id
     account.shutdown()

@@ -3,10 +3,13 @@
 no proxy: an attended transfer with Replaces (RFC 3891, RFC 5589), which
 baresip 1.0 cannot do (see ``test_baresip.py``) and PJSIP can; DTMF sent
 by PJSUA2 in SIP INFO requests (application/dtmf-relay, application/dtmf)
-to ``sansip answer``."""
+to ``sansip answer``; SDES-SRTP (RFC 4568) both ways, each side's tone
+heard by the other and only SRTP on the wire, and a plain PJSUA2 refused
+by a sansip that requires SRTP."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -19,6 +22,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from sansip.sdp.sdes import SDES_SUITES
 from tests.interop.peers import (
     free_udp_port,
     json_lines,
@@ -28,6 +32,13 @@ from tests.interop.peers import (
     start_pjsua2,
     stop,
     wait_listening,
+)
+from tests.interop.test_baresip import (
+    LoopbackCapture,
+    TracedSdp,
+    assert_tone,
+    capture_lo,
+    check_srtp_on_wire,
 )
 
 pytestmark = pytest.mark.interop
@@ -409,3 +420,344 @@ def test_pjsua2_sends_dtmf_by_sip_info_as_application_dtmf(tmp_path: Path) -> No
     with an application/dtmf body (the digit alone) sent with PJSUA2's
     ``Call.sendRequest`` after sendDtmf's: sansip gets both kinds, in order."""
     _pjsua2_sends_dtmf_by_info(tmp_path, relay="1234#", plain="5", expected="1234#5")
+
+
+# SDES-SRTP (RFC 4568) between sansip and PJSUA2, PCMU only so that the
+# packets on the wire can be read: PJSUA2 (``--srtp``, SDES over plain UDP
+# SIP: ``srtpSecureSignaling`` 0) sends a 440 Hz tone from a PJMEDIA tone
+# generator and records what it decodes; sansip sends 1000 Hz and records.
+# A capture on ``lo`` (AF_PACKET, root) decrypted with the keys of the SDP
+# must hold each side's tone, the bytes as sent must not, and every packet
+# between the two media ports must be SRTP (or SRTCP) under those keys.
+
+PJSUA2_TONE = 440.0
+SANSIP_TONE = 1000.0
+SRTP_CALL_SECONDS = 3.0
+
+_PJSIP_MESSAGE = re.compile(
+    r"\b(TX|RX) \d+ bytes (?:Request|Response) msg \S+ \(\w+\) (?:to|from) \w+ [\d.]+:\d+:$"
+)
+
+
+def _pjsip_sdps(log: Path) -> list[tuple[TracedSdp, int | None]]:
+    """The SDP bodies of the SIP messages in PJSIP's own log, in order: each
+    as a :class:`TracedSdp` (sender "pjsua2" for what it sent, "peer" for
+    what it received; its audio m= line's port and protocol and its
+    ``a=crypto`` lines) with the port of its ``a=rtcp`` line (None if none)."""
+    found = []
+    lines = log.read_text(errors="replace").splitlines()
+    for index, line in enumerate(lines):
+        head = _PJSIP_MESSAGE.search(line)
+        if head is None:
+            continue
+        message = []
+        for text in lines[index + 1 :]:
+            if text == "--end msg--":
+                break
+            message.append(text)
+        body = "\n".join(message)
+        media = re.search(r"^m=audio (\d+) (\S+) ", body, re.MULTILINE)
+        if media is None:
+            continue
+        cryptos = [
+            (int(tag), suite, base64.b64decode(key))
+            for tag, suite, key in re.findall(
+                r"^a=crypto:(\d+) (\S+) inline:([A-Za-z0-9+/=]+)", body, re.MULTILINE
+            )
+        ]
+        rtcp = re.search(r"^a=rtcp:(\d+)", body, re.MULTILINE)
+        sender = "pjsua2" if head[1] == "TX" else "peer"
+        sdp = TracedSdp(sender, message[0], int(media[1]), media[2], cryptos)
+        found.append((sdp, int(rtcp[1]) if rtcp else None))
+    return found
+
+
+def _sdes_exchange(log: Path, *, pjsua2_offers: bool) -> tuple[TracedSdp, TracedSdp, str]:
+    """The offer and the answer in PJSIP's log (one each, in the INVITE and
+    its 200) were RTP/SAVP with keys, the answer one a=crypto line naming
+    a line of the offer (tag and suite); returns (sansip's SDP, PJSUA2's
+    SDP, the suite)."""
+    sdps = _pjsip_sdps(log)
+    assert len(sdps) == 2, f"SDP bodies in PJSIP's log: {sdps}"
+    (offer, _), (answer, _) = sdps
+    assert offer.start_line.startswith("INVITE "), offer
+    assert answer.start_line.startswith("SIP/2.0 200 "), answer
+    senders = ("pjsua2", "peer") if pjsua2_offers else ("peer", "pjsua2")
+    assert (offer.sender, answer.sender) == senders, sdps
+    assert (offer.proto, answer.proto) == ("RTP/SAVP", "RTP/SAVP"), sdps
+    assert offer.cryptos, f"an offer without a=crypto: {offer}"
+    assert len(answer.cryptos) == 1, f"the answer keys one suite: {answer}"
+    tag, suite, answer_key = answer.cryptos[0]
+    offered = {line[0]: line for line in offer.cryptos}
+    assert tag in offered and offered[tag][1] == suite, f"{answer} answers none of {offer}"
+    assert len(answer_key) == len(offered[tag][2]) == SDES_SUITES[suite], sdps
+    assert answer_key != offered[tag][2], "each side sends with a key of its own"
+    # RTCP on the port after RTP (check_srtp_on_wire looks there for SRTCP)
+    for sdp, rtcp in sdps:
+        assert rtcp in (None, sdp.port + 1), (sdp, rtcp)
+    sansip_sdp, pjsua2_sdp = (answer, offer) if pjsua2_offers else (offer, answer)
+    # the key each sends with goes under the agreed tag in its own SDP
+    for sdp in (sansip_sdp, pjsua2_sdp):
+        mine = [line for line in sdp.cryptos if line[0] == tag]
+        assert len(mine) == 1 and mine[0][1] == suite, (sdp, tag, suite)
+    return sansip_sdp, pjsua2_sdp, suite
+
+
+def _key(sdp: TracedSdp, suite: str) -> bytes:
+    """The master key and salt ``sdp`` gives for ``suite``."""
+    return next(key for _, name, key in sdp.cryptos if name == suite)
+
+
+def _check_srtp_wire(
+    capture: LoopbackCapture, ours: TracedSdp, theirs: TracedSdp, suite: str
+) -> None:
+    """Every RTP packet both ways is SRTP under its sender's SDP key, the
+    tones are inside and unreadable as sent, no RTCP goes in the clear, and
+    nothing else reached either side's media ports."""
+    sansip_plain = check_srtp_on_wire(capture, ours, theirs, suite=suite,
+                                      key=_key(ours, suite), hz=SANSIP_TONE,
+                                      what="sansip -> pjsua2")  # fmt: skip
+    assert sansip_plain == [], f"sansip sent RTCP in the clear: {[p.hex() for p in sansip_plain]}"
+    pjsua2_plain = check_srtp_on_wire(capture, theirs, ours, suite=suite,
+                                      key=_key(theirs, suite), hz=PJSUA2_TONE,
+                                      what="pjsua2 -> sansip")  # fmt: skip
+    assert pjsua2_plain == [], f"PJSUA2 sent RTCP in the clear: {[p.hex() for p in pjsua2_plain]}"
+    # RTCP went both ways too (PJSUA2 and sansip report at the start and
+    # at the end of a stream), every packet of it SRTCP as checked above
+    for sender, receiver in ((ours, theirs), (theirs, ours)):
+        assert capture.flow(sender.port + 1, receiver.port + 1), (sender, "sent no RTCP")
+    # the flows checked are all there is on those ports
+    for sender, receiver in ((ours, theirs), (theirs, ours)):
+        for offset in (0, 1):
+            strays = [(s, d, len(data)) for s, d, data in capture.datagrams
+                      if d == receiver.port + offset and s != sender.port + offset]  # fmt: skip
+            assert strays == [], f"other packets to port {receiver.port + offset}: {strays[:5]}"
+
+
+def _pjsua2_stream(events: list[dict[str, Any]], callid: str) -> tuple[dict[str, Any], ...]:
+    """PJSUA2's ``media`` and ``stream`` events of its call ``callid`` (one each)."""
+    media = [e for e in events if e["event"] == "media" and e["callid"] == callid]
+    streams = [e for e in events if e["event"] == "stream" and e["callid"] == callid]
+    assert len(media) == 1 and len(streams) == 1, (media, streams)
+    return media[0], streams[0]
+
+
+def _check_srtp_ends(
+    record: dict[str, Any], events: list[dict[str, Any]], suite: str, sansip_wav: Path,
+    pjsua2_wav: Path,
+) -> None:  # fmt: skip
+    """Both ends say the call ran PCMU over SRTP with ``suite``, both ways,
+    nothing dropped, and each recorded the other's tone."""
+    # sansip: the suite, packets both ways, none rejected (each authenticated)
+    assert record["status"] == 200 and record["codec"] == "PCMU", record
+    rtp = record["rtp"]
+    assert rtp["srtp"] == suite, record
+    assert rtp["received"] >= 100 and rtp["sent"] >= 100, record
+    assert rtp["rejected"] == 0, record
+    # PJSUA2: its stream was RTP/SAVP with SRTP active under that suite
+    media, stream = _pjsua2_stream(events, record["callid"])
+    assert (media["codec"], media["proto"]) == ("PCMU", "RTP/SAVP"), media
+    assert (stream["srtp_status"], stream["srtp_suite"]) == ("Active", suite), stream
+    assert stream["rx_packets"] >= 100 and stream["tx_packets"] >= 100, stream
+    assert stream["rx_discard"] == 0, stream
+    # ... and each decrypted the other's tone
+    assert_tone(sansip_wav, PJSUA2_TONE)
+    assert_tone(pjsua2_wav, SANSIP_TONE)
+
+
+def _require_capture(capture: LoopbackCapture | None) -> LoopbackCapture:
+    """The capture, or a skip (a failure in CI) when lo cannot be captured."""
+    if capture is None:
+        pytest.skip("capturing on lo needs root (CAP_NET_RAW)")
+    return capture
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("pjsua2_suites", "suite"),
+    [
+        pytest.param("", "AES_CM_128_HMAC_SHA1_80", id="pjsip-default"),
+        pytest.param("AES_CM_128_HMAC_SHA1_32", "AES_CM_128_HMAC_SHA1_32", id="sha1-32"),
+    ],
+)
+def test_sansip_calls_pjsua2_over_srtp(tmp_path: Path, pjsua2_suites: str, suite: str) -> None:
+    """sansip (``mediaencryption=2``) offers RTP/SAVP with its a=crypto
+    lines to PJSUA2 answering with SRTP mandatory (all PJSIP's suites, or
+    only ``pjsua2_suites``); PJSUA2 answers RTP/SAVP with one a=crypto
+    line: ``suite``, sansip's first that PJSUA2 takes.  Both ends run SRTP
+    with it, each hears the other's tone, and the wire carries SRTP only."""
+    port = free_udp_port()
+    sansip_wav, pjsua2_wav = tmp_path / "sansip.wav", tmp_path / "pjsua2.wav"
+    with capture_lo() as capture:
+        bob = start_pjsua2(tmp_path, port, user="bob", answer=True, srtp="mandatory",
+                           srtp_crypto=pjsua2_suites, codec="PCMU", tone=PJSUA2_TONE,
+                           record=pjsua2_wav)  # fmt: skip
+        try:
+            call = subprocess.run(
+                sansip("call", f"sip:bob@127.0.0.1:{port}", "--duration", str(SRTP_CALL_SECONDS),
+                       "--timeout", "60", "--tone", str(int(SANSIP_TONE)),
+                       "--record", str(sansip_wav), "--json", "-p", "codec=PCMU",
+                       "-p", "mediaencryption=2"),
+                capture_output=True, timeout=90, check=False,
+            )  # fmt: skip
+            _wait(lambda: any(e["event"] == "stream" for e in pjsua2_events(tmp_path)), 30)
+        finally:
+            stop(bob)  # closes its recording
+    events = pjsua2_events(tmp_path)
+    log = (f"sansip: {call.stdout.decode()} {call.stderr.decode()}\n"
+           "pjsua2: " + "\n".join(json.dumps(e) for e in events))  # fmt: skip
+    assert call.returncode == 0, log
+    records = json_lines(call)
+    assert len(records) == 1, log
+    record = records[0]
+    assert record["reason"] == "User Hung Up" and record["duration"] >= 2000, log
+    states = _states(events, record["callid"])
+    assert "CONFIRMED" in states and states[-1] == "DISCONNECTED", log
+    assert bob.returncode == 0, log  # PJSUA2 stopped cleanly
+
+    # the SDP: sansip offered RTP/SAVP with keys for all its suites, in
+    # order; PJSUA2 answered RTP/SAVP with one key, for ``suite``
+    ours, theirs, agreed = _sdes_exchange(tmp_path / "pjsua2.log", pjsua2_offers=False)
+    assert [name for _, name, _ in ours.cryptos] == list(SDES_SUITES), ours
+    assert agreed == suite, (ours, theirs)
+    _check_srtp_ends(record, events, suite, sansip_wav, pjsua2_wav)
+    _check_srtp_wire(_require_capture(capture), ours, theirs, suite)
+
+
+@pytest.mark.timeout(120)
+def test_pjsua2_calls_sansip_over_srtp(tmp_path: Path) -> None:
+    """PJSUA2 with SRTP mandatory offers RTP/SAVP with an a=crypto line for
+    each suite PJSIP has; ``sansip answer -p mediaencryption=2`` answers
+    RTP/SAVP with one: the first it keys (``SDES_SUITES``), under PJSIP's
+    tag.  Both ends run SRTP with it, each hears the other's tone, the wire
+    carries SRTP only; PJSUA2 hangs up after three seconds."""
+    port = free_udp_port()
+    pjsua2_port = free_udp_port()
+    while pjsua2_port == port:
+        pjsua2_port = free_udp_port()
+    answer_log = tmp_path / "answer.log"
+    sansip_wav, pjsua2_wav = tmp_path / "sansip.wav", tmp_path / "pjsua2.wav"
+    answer_status: int | None = None
+    with capture_lo() as capture:
+        answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
+                              "--tone", str(int(SANSIP_TONE)), "--record", str(sansip_wav),
+                              "--json", "-p", "codec=PCMU", "-p", "mediaencryption=2"),
+                       answer_log)  # fmt: skip
+        try:
+            wait_listening(port, answer, seconds=30)
+            alice = start_pjsua2(tmp_path, pjsua2_port, user="alice",
+                                 call=f"sip:bob@127.0.0.1:{port}", srtp="mandatory",
+                                 codec="PCMU", tone=PJSUA2_TONE, record=pjsua2_wav,
+                                 hangup_after=SRTP_CALL_SECONDS)  # fmt: skip
+            try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    answer_status = answer.wait(90)  # its one call ended: it is done
+                _wait(lambda: any(e["event"] == "stream" for e in pjsua2_events(tmp_path)), 30)
+            finally:
+                stop(alice)  # closes its recording
+        finally:
+            stop(answer)
+    events = pjsua2_events(tmp_path)
+    log = (f"sansip: {answer_log.read_text(errors='replace')}\n"
+           "pjsua2: " + "\n".join(json.dumps(e) for e in events))  # fmt: skip
+    assert answer_status == 0, log
+    records = _records(answer_log)
+    assert len(records) == 1, log
+    record = records[0]
+    invites = [e for e in events if e["event"] == "invite_sent"]
+    assert len(invites) == 1 and invites[0]["callid"] == record["callid"], log
+    assert (record["reason"], record["peername"]) == ("bye received", "alice"), log
+    assert record["duration"] >= 2000, log
+    states = _states(events, record["callid"])
+    assert "CONFIRMED" in states and states[-1] == "DISCONNECTED", log
+    assert [e["event"] for e in events].count("hangup") == 1, log
+    assert alice.returncode == 0, log  # PJSUA2 stopped cleanly
+
+    # the SDP: PJSUA2 offered RTP/SAVP with several suites, sansip answered
+    # RTP/SAVP with the first of them it keys
+    ours, theirs, suite = _sdes_exchange(tmp_path / "pjsua2.log", pjsua2_offers=True)
+    offered = [name for _, name, _ in theirs.cryptos]
+    assert len(offered) >= 2, theirs
+    assert suite == next(name for name in offered if name in SDES_SUITES), (offered, suite)
+    assert ours.cryptos[0][0] == next(t for t, name, _ in theirs.cryptos if name == suite), ours
+    _check_srtp_ends(record, events, suite, sansip_wav, pjsua2_wav)
+    _check_srtp_wire(_require_capture(capture), ours, theirs, suite)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("srtp", "suites", "proto"),
+    [
+        pytest.param("", "", "RTP/AVP", id="plain"),
+        # keys, but only for a suite PJSIP has and sansip does not
+        pytest.param("mandatory", "AES_256_CM_HMAC_SHA1_80", "RTP/SAVP", id="no-common-suite"),
+    ],
+)
+def test_sansip_requiring_srtp_refuses_pjsua2_without_usable_keys(
+    tmp_path: Path, srtp: str, suites: str, proto: str
+) -> None:
+    """PJSUA2 without SRTP offers plain RTP/AVP (no a=crypto) to ``sansip
+    answer -p mediaencryption=2`` (or RTP/SAVP keyed only for a suite
+    sansip does not have): sansip answers 488 (its record: srtp fail), the
+    call never connects at either end, no media flows."""
+    port = free_udp_port()
+    pjsua2_port = free_udp_port()
+    while pjsua2_port == port:
+        pjsua2_port = free_udp_port()
+    answer_log = tmp_path / "answer.log"
+    answer_status: int | None = None
+    with capture_lo(required=False) as capture:
+        answer = start(sansip("answer", "--listen", f"127.0.0.1:{port}", "--count", "1",
+                              "--tone", str(int(SANSIP_TONE)), "--json", "-p", "codec=PCMU",
+                              "-p", "mediaencryption=2"), answer_log)  # fmt: skip
+        try:
+            wait_listening(port, answer, seconds=30)
+            alice = start_pjsua2(tmp_path, pjsua2_port, user="alice",
+                                 call=f"sip:bob@127.0.0.1:{port}", srtp=srtp,
+                                 srtp_crypto=suites, codec="PCMU", tone=PJSUA2_TONE,
+                                 hangup_after=SRTP_CALL_SECONDS)  # fmt: skip
+            try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    answer_status = answer.wait(90)  # its one (refused) call counted
+                _wait(lambda: any(e["event"] == "call_state" and e["state"] == "DISCONNECTED"
+                                  for e in pjsua2_events(tmp_path)), 30)  # fmt: skip
+                time.sleep(1.0)  # anything that would still flow
+            finally:
+                stop(alice)
+        finally:
+            stop(answer)
+    events = pjsua2_events(tmp_path)
+    log = (f"sansip: {answer_log.read_text(errors='replace')}\n"
+           "pjsua2: " + "\n".join(json.dumps(e) for e in events))  # fmt: skip
+    assert answer_status == 0, log
+    records = _records(answer_log)
+    assert len(records) == 1, log
+    record = records[0]
+    assert (record["status"], record["reason"]) == (488, "srtp fail"), log
+    assert (record["codec"], record["rtp"], record["duration"]) == (None, None, 0), log
+
+    # PJSUA2: its one call, never connected, ended by the 488
+    invites = [e for e in events if e["event"] == "invite_sent"]
+    assert len(invites) == 1 and invites[0]["callid"] == record["callid"], log
+    states = _states(events, record["callid"])
+    assert states and states[-1] == "DISCONNECTED", log
+    assert not {"CONNECTING", "CONFIRMED"} & set(states), log
+    ended = [e for e in events if e["event"] == "call_state" and e["state"] == "DISCONNECTED"]
+    assert ended[-1]["status"] == 488, log
+    assert not [e for e in events if e["event"] in ("media", "hangup")], log
+    assert alice.returncode == 0, log
+
+    # on the wire, as PJSIP logged it: the offer, a 488 for it, no answer SDP
+    sdps = _pjsip_sdps(tmp_path / "pjsua2.log")
+    assert len(sdps) == 1, sdps
+    offer = sdps[0][0]
+    assert offer.sender == "pjsua2" and offer.start_line.startswith("INVITE "), offer
+    assert offer.proto == proto, offer
+    assert [suite for _, suite, _ in offer.cryptos] == ([suites] if suites else []), offer
+    _, received = _pjsip_wire(tmp_path / "pjsua2.log")
+    assert [(r["status"], r["method"]) for r in received if r["status"] >= 200] == [
+        (488, "INVITE")
+    ], received
+    if capture is not None:
+        media = [d[:2] for d in capture.datagrams if offer.port in d[:2] or offer.port + 1 in d[:2]]
+        assert media == [], f"packets on PJSUA2's media ports: {media[:5]}"
