@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from sansip.dtls.crypto import PrivateKey, RandomSource, random_bytes
 
 __all__ = [
     "DtlsCertificate",
+    "UnsupportedCertificateError",
     "certificate_fingerprint",
     "fingerprints_match",
     "generate_certificate",
     "load_certificate",
+    "load_peer_certificate",
 ]
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -110,6 +114,28 @@ def generate_certificate(
     except (TypeError, UnsupportedAlgorithm):  # cryptography < 44 or OpenSSL < 3.2
         certificate = builder.sign(key, hashes.SHA256())
     return DtlsCertificate(certificate, key)
+
+
+class UnsupportedCertificateError(ValueError):
+    """A certificate that parses but whose key is neither ECDSA nor RSA."""
+
+
+def load_peer_certificate(der: bytes) -> x509.Certificate:
+    """Parse the certificate a peer sent (DER).
+
+    Raises :class:`UnsupportedCertificateError` when its key is neither
+    ECDSA nor RSA, :class:`ValueError` when it does not parse.
+    """
+    try:
+        with warnings.catch_warnings():  # a peer's odd certificate is no warning of ours
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certificate = x509.load_der_x509_certificate(der)
+            public_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError("unparsable certificate") from None
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise UnsupportedCertificateError("certificate key neither ECDSA nor RSA")
+    return certificate
 
 
 def load_certificate(certificate_pem: bytes, key_pem: bytes) -> DtlsCertificate:

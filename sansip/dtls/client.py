@@ -110,14 +110,13 @@ class DtlsClient(DtlsConnection):
         self._send_flight([item], now, final=False)
 
     def _before_fragment(self, fragment: Fragment) -> None:
-        # Servers disagree on the message_seq of a ServerHello after a
-        # HelloVerifyRequest (1 by RFC 6347 §4.2.2, 0 for stateless ones):
-        # the first message of the server's flight sets the numbering.
-        if self._phase is not _Phase.HELLO or fragment.message_seq == self._reassembler.next_seq:
-            return
-        if fragment.msg_type == HandshakeType.SERVER_HELLO or (
-            fragment.msg_type == HandshakeType.HELLO_VERIFY_REQUEST
-            and fragment.message_seq > self._reassembler.next_seq
+        # A stateless server may number its ServerHello 0 after a
+        # HelloVerifyRequest (RFC 6347 §4.2.2 says 1, as OpenSSL does): take
+        # the lower number from the first message of the server's flight.
+        if (
+            self._phase is _Phase.HELLO
+            and fragment.msg_type == HandshakeType.SERVER_HELLO
+            and fragment.message_seq < self._reassembler.next_seq
         ):
             self._reassembler.reset(fragment.message_seq)
 

@@ -19,6 +19,12 @@ Driving either one:
 
 The machine reads no clock and draws randomness only from the ``rng`` it
 is given (``random.SystemRandom()`` in production).
+
+Choices worth knowing: epoch 0 records are not replay-checked (they are
+unauthenticated; a forged sequence number must not shut out the genuine
+ones); the Finished must come in epoch 1 but ChangeCipherSpec itself is
+only checked for form; a repeated flight of the peer is answered at most
+once per half initial timeout; renegotiation is ignored.
 """
 
 from __future__ import annotations
@@ -29,10 +35,14 @@ from enum import Enum
 from typing import Final, TypedDict
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
-from sansip.dtls.certificates import DtlsCertificate, certificate_fingerprint, fingerprints_match
+from sansip.dtls.certificates import (
+    DtlsCertificate,
+    UnsupportedCertificateError,
+    certificate_fingerprint,
+    fingerprints_match,
+    load_peer_certificate,
+)
 from sansip.dtls.crypto import (
     RandomSource,
     compute_finished,
@@ -212,6 +222,7 @@ class DtlsConnection:
         self._peer_retransmitted = False
         self._completed = False
         self._answered_before = 0
+        self._flight_sent_at = 0.0
         self._setup_role()
 
     # --- public API -------------------------------------------------------
@@ -232,7 +243,15 @@ class DtlsConnection:
                     break
                 self._receive_record(record, now)
             self._replay_future_records(now)
-            if self._peer_retransmitted and self._flight and self._is_live():
+            if (
+                self._peer_retransmitted
+                and self._flight
+                and self._is_live()
+                and now - self._flight_sent_at >= self.initial_timeout / 2
+            ):
+                # At most once per half initial timeout: two sides that both answer
+                # a repetition with a repetition must not loop.
+                self._flight_sent_at = now
                 self._transmit_flight()
         except HandshakeError as error:
             self._fail(error.alert, error.reason)
@@ -263,6 +282,7 @@ class DtlsConnection:
             self._emit(HandshakeFailed("timeout"))
             return
         self.counters.retransmissions += 1
+        self._flight_sent_at = now
         self._transmit_flight()
 
     def send(self, data: bytes) -> None:
@@ -347,6 +367,7 @@ class DtlsConnection:
     def _send_flight(self, items: list[FlightItem], now: float, *, final: bool) -> None:
         """Send a new flight; a non-final flight is retransmitted on the timer."""
         self._flight = items
+        self._flight_sent_at = now
         self._answered_before = self._reassembler.next_seq
         if final:
             self._timer.stop()
@@ -442,17 +463,12 @@ class DtlsConnection:
         if not chain:
             return None
         try:
-            certificate = x509.load_der_x509_certificate(chain[0])
-            public_key = certificate.public_key()
-        except (ValueError, UnsupportedAlgorithm):
-            raise HandshakeError(
-                AlertDescription.BAD_CERTIFICATE, "unparsable certificate"
-            ) from None
-        if key_kind(public_key) not in ("ecdsa", "rsa"):
-            raise HandshakeError(
-                AlertDescription.UNSUPPORTED_CERTIFICATE, "certificate key neither ECDSA nor RSA"
-            )
-        der = certificate.public_bytes(serialization.Encoding.DER)
+            certificate = load_peer_certificate(chain[0])
+        except UnsupportedCertificateError as error:
+            raise HandshakeError(AlertDescription.UNSUPPORTED_CERTIFICATE, str(error)) from None
+        except ValueError as error:
+            raise HandshakeError(AlertDescription.BAD_CERTIFICATE, str(error)) from None
+        der = chain[0]  # RFC 8122: the fingerprint of the certificate as sent
         self.peer_certificate = certificate
         self.peer_fingerprint = certificate_fingerprint(der)
         if self.expected_fingerprints is not None and not any(

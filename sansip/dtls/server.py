@@ -220,6 +220,8 @@ class DtlsServer(DtlsConnection):
                 AlertDescription.HANDSHAKE_FAILURE,
                 "client does not offer the extended master secret",
             )
+        if extension(hello.extensions, ExtensionType.RENEGOTIATION_INFO) not in (None, b"\x00"):
+            raise HandshakeError(AlertDescription.HANDSHAKE_FAILURE, "bad renegotiation_info")
         kind = key_kind(self.certificate.private_key)
         suite = next(
             (

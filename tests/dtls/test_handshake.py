@@ -346,3 +346,52 @@ def test_server_refuses_a_client_without_dtls_1_2(version: int) -> None:
     server.receive_datagram(record, 0.0)
     assert drain(server) == [HandshakeFailed("client does not offer DTLS 1.2")]
     assert server.datagrams_to_send(0.0)[-1].endswith(bytes((2, 70)))
+
+
+@pytest.mark.parametrize(
+    ("extensions", "reason"),
+    [
+        ([(0xFF01, b"\x00")], "client does not offer the extended master secret"),
+        ([(23, b""), (0xFF01, b"\x01\x00")], "bad renegotiation_info"),
+    ],
+)
+def test_server_requires_extended_master_secret_and_a_first_handshake(
+    extensions: list[tuple[int, bytes]], reason: str
+) -> None:
+    from sansip.dtls.fragments import encode_handshake
+    from sansip.dtls.messages import ClientHello
+    from sansip.dtls.records import encode_record
+
+    _client, server = make_pair(server={"cookie_exchange": False})
+    hello = ClientHello(bytes(32), cipher_suites=(0xC02B,), extensions=extensions).encode()
+    record = encode_record(ContentType.HANDSHAKE, 0, 0, encode_handshake(1, 0, hello))
+    server.receive_datagram(record, 0.0)
+    assert drain(server) == [HandshakeFailed(reason)]
+    assert server.datagrams_to_send(0.0)[-1].endswith(bytes((2, 40)))
+
+
+@pytest.mark.parametrize(
+    ("suite", "extensions", "alert", "reason"),
+    [
+        (0xC02B, [(0xFF01, b"\x00")], 40, "server does not support the extended master secret"),
+        (0x002F, [(23, b"")], 47, "server chose a cipher suite not offered"),
+        (0xC02B, [(23, b""), (14, b"\x00\x02\x00\x05\x00")], 47,
+         "server chose an SRTP profile not offered"),
+        (0xC02B, [(23, b""), (0x1234, b"")], 110, "server sent extension 4660 not offered"),
+    ],
+)  # fmt: skip
+def test_client_checks_the_server_hello(
+    suite: int, extensions: list[tuple[int, bytes]], alert: int, reason: str
+) -> None:
+    from sansip.dtls.fragments import encode_handshake
+    from sansip.dtls.messages import ServerHello
+    from sansip.dtls.records import encode_record
+
+    client, _server = make_pair()
+    client.start(0.0)
+    client.datagrams_to_send(0.0)
+    hello = ServerHello(bytes(32), b"", suite, 0, extensions).encode()
+    record = encode_record(ContentType.HANDSHAKE, 0, 0, encode_handshake(2, 0, hello))
+    client.receive_datagram(record, 0.1)
+    assert drain(client) == [HandshakeFailed(reason)]
+    assert client.datagrams_to_send(0.1)[-1].endswith(bytes((2, alert)))

@@ -192,3 +192,18 @@ def test_a_flight_we_already_answered_makes_us_answer_again() -> None:
         server.receive_datagram(datagram, 0.5)
     assert len(server.datagrams_to_send(0.5)) == len(first)
     assert server.counters.peer_retransmissions == 1
+
+
+def test_sides_answering_repetitions_with_repetitions_do_not_loop() -> None:
+    """A damaged message_seq in the second ClientHello (not covered by the
+    cookie) leaves both sides seeing each other's flights as old ones."""
+    client, server = make_pair()
+
+    def damage(side: str, index: int, datagram: bytes) -> list[bytes]:
+        if side == "client" and index == 1:  # byte 17: high byte of message_seq
+            return [datagram[:17] + bytes([datagram[17] ^ 5]) + datagram[18:]]
+        return [datagram]
+
+    result = run(client, server, tamper=damage)
+    assert len(result.client_datagrams) + len(result.server_datagrams) < 60
+    assert client.state is DtlsState.FAILED and server.state is DtlsState.FAILED
