@@ -414,11 +414,12 @@ class Parameters:
         }
 
     def ignored(self) -> dict[str, str]:
-        """The parameters set (by any source) that sansip ignores, with the reason."""
+        """The parameters set (by any source) that sansip ignores, with the
+        reason (for a planned one: ``"not yet: <the part that will act>"``)."""
         return {
-            spec.name: spec.reason
+            spec.name: spec.reason if spec.kind is Kind.IGNORED else f"not yet: {spec.reason}"
             for spec in TABLE
-            if spec.kind is Kind.IGNORED and self.source(spec.name) is not Source.DEFAULT
+            if not spec.active and self.source(spec.name) is not Source.DEFAULT
         }
 
 
@@ -510,7 +511,7 @@ def render_markdown(specs: Iterable[ParamSpec] = TABLE, *, meaning: bool = False
         if spec.name in _ALIASES_OF:
             name += " (also " + ", ".join(f"`{old}`" for old in _ALIASES_OF[spec.name]) + ")"
         default = format_value(spec.default)
-        status = "active" if spec.active else f"ignored: {spec.reason}"
+        status = "active" if spec.active else f"{spec.kind.value}: {spec.reason}"
         row = [name, type_text(spec), f"`{default}`" if default else '`""`', status]
         if meaning:
             row.append(spec.description)

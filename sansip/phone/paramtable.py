@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
+from sansip.phone.planned import PLANNED
+
 __all__ = ["ALIASES", "TABLE", "Kind", "ParamSpec", "ParamType", "Value"]
 
 #: A parameter's typed value (a list parameter's value is a tuple of strings).
@@ -41,9 +43,11 @@ class ParamType(enum.Enum):
 
 
 class Kind(enum.Enum):
-    """Whether sansip acts on a parameter (now or in a planned part) or only accepts it."""
+    """Whether sansip acts on a parameter, will in a part not built yet, or
+    only accepts it."""
 
     ACTIVE = "active"
+    PLANNED = "planned"
     IGNORED = "ignored"
 
 
@@ -542,10 +546,14 @@ _SANSIP = _group("sansip extensions", [
 # fmt: on
 
 #: Every parameter, in table order.
-TABLE: tuple[ParamSpec, ...] = (
-    *_ACCOUNT, *_ENGINE, *_WEBSOCKET, *_NAT, *_TRANSPORT, *_SHAPING, *_DEVICES, *_SECURITY,
-    *_CODECS_GROUP, *_PROCESSING_GROUP, *_VIDEO, *_PRESENCE, *_STORAGE, *_BEHAVIOUR,
-    *_INTERFACE, *_LINKS, *_SANSIP,
+TABLE: tuple[ParamSpec, ...] = tuple(
+    replace(spec, kind=Kind.PLANNED, reason=PLANNED[spec.name])
+    if spec.kind is Kind.ACTIVE and spec.name in PLANNED else spec
+    for spec in (
+        *_ACCOUNT, *_ENGINE, *_WEBSOCKET, *_NAT, *_TRANSPORT, *_SHAPING, *_DEVICES, *_SECURITY,
+        *_CODECS_GROUP, *_PROCESSING_GROUP, *_VIDEO, *_PRESENCE, *_STORAGE, *_BEHAVIOUR,
+        *_INTERFACE, *_LINKS, *_SANSIP,
+    )
 )  # fmt: skip
 
 #: Older or misprinted names that still work, and the name they stand for.
