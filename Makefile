@@ -58,7 +58,7 @@ soak: $(STAMP)
 	SANSIP_EXAMPLE_SCALE=20 $(VENV)/bin/pytest -q -p no:cacheprovider --hypothesis-profile=dev \
 		tests/sdp tests/rtp tests/audio tests/media tests/server tests/transport tests/bodies \
 		tests/dialog/test_properties.py tests/dialog/test_session_timer.py \
-		tests/dialog/test_prack.py tests/dialog/test_subscription.py
+		tests/dialog/test_prack.py tests/dialog/test_subscription.py tests/dtls/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
