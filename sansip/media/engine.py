@@ -71,6 +71,8 @@ RTP_PORTS: Final = (16384, 32766)
 BIND_ATTEMPTS: Final = 50
 #: Events kept for the layer above before the oldest stream reports are dropped.
 MAX_EVENTS: Final = 4096
+#: DTLS records kept per port for a stream not started yet (a flight or two).
+EARLY_RECORDS: Final = 8
 
 #: ``(socket_id, data, destination)``: one datagram to send from one socket.
 EngineDatagram: TypeAlias = tuple[int, bytes, Address]
@@ -158,6 +160,9 @@ class MediaPort:
         self.reason = ""
         #: Datagrams that came before a stream was started.
         self.dropped = 0
+        #: DTLS records that came before the stream, kept for it (a peer's
+        #: ClientHello may outrun its SDP answer: RFC 8842 §5).
+        self.early: list[tuple[bytes, Address]] = []
         self._rtp_id: int | None = None
         self._rtcp_id: int | None = None
         self._wanted = 0  # the port asked for (0: any)
@@ -309,6 +314,13 @@ class MediaEngine:
         port.stream = stream
         port.state = PortState.RUNNING
         self._running.append(port)
+        early, port.early = port.early, []
+        for data, addr in early:  # what came before, in order
+            try:
+                stream.receive_datagram(data, addr, now)
+            except Exception as exc:
+                self._fail(port, f"receive raised {exc!r}")
+                return
 
     def command(self, port: MediaPort, action: Callable[[MediaStream], T], now: float) -> T:
         """Run ``action(stream)`` (send DTMF, change what is played, ...) and
@@ -374,7 +386,10 @@ class MediaEngine:
         port, rtcp = entry
         stream = port.stream
         if stream is None:
-            port.dropped += 1
+            if not rtcp and data and 20 <= data[0] <= 63 and len(port.early) < EARLY_RECORDS:
+                port.early.append((data, addr))  # DTLS (RFC 7983): for the stream to come
+            else:
+                port.dropped += 1
             return
         try:
             stream.receive_datagram(data, addr, now, rtcp=rtcp)

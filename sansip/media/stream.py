@@ -356,11 +356,11 @@ class MediaStream:
         """Take one RTP or RTCP datagram (or a DTLS record); never raises."""
         dtls = self._dtls
         if dtls is not None and (is_dtls(data) or not dtls.keyed):
-            if is_dtls(data):
+            if is_dtls(data) and not rtcp:
                 dtls.receive_datagram(data, now)
                 self._dtls_progress()
-            else:
-                dtls.held_back += 1  # plain media before the keys: not taken
+            else:  # plain media before the keys; DTLS on the RTCP port (one association: RTP's)
+                dtls.held_back += 1
             return
         rtp = self.rtp
         rtp.receive_datagram(data, addr, now, rtcp=rtcp,

@@ -57,6 +57,16 @@ BASE_MODULES = ("aufile", "aubridge", "sndfile")
 #: ``srtp-mandf`` likewise with RTP/SAVPF.
 SRTP_MEDIAENC = ("srtp", "srtp-mand", "srtp-mandf")
 
+#: The account's ``mediaenc`` value baresip's ``dtls_srtp`` module registers
+#: (DTLS-SRTP, RFC 5763/5764).  In baresip 1.0 it is the only one (no
+#: ``dtls_srtpf``): it offers UDP/TLS/RTP/SAVPF with a session-level
+#: ``a=fingerprint`` and ``a=setup``, and makes its own self-signed RSA
+#: certificate at load time (no config option).
+DTLS_MEDIAENC = ("dtls_srtp",)
+
+#: The module each ``mediaenc`` value needs.
+MEDIAENC_MODULES = {**dict.fromkeys(SRTP_MEDIAENC, "srtp"), "dtls_srtp": "dtls_srtp"}
+
 
 def module_dir() -> Path:
     """Baresip's module directory (``BARESIP_MODULES`` overrides); skips/fails if absent."""
@@ -199,7 +209,8 @@ def start_baresip(
     ``directory/recordings``.  ``extra_args`` go to the command line (``-s``
     traces SIP, ``-v`` adds debug output).  ``mediaenc`` (one of
     :data:`SRTP_MEDIAENC`) loads the ``srtp`` module and sets the account's
-    media encryption; without it the calls are plain RTP.  Skips (fails in
+    media encryption (``dtls_srtp``, :data:`DTLS_MEDIAENC`, loads the
+    ``dtls_srtp`` module); without it the calls are plain RTP.  Skips (fails in
     CI) when baresip or a module it needs is missing.
     """
     binary = require("baresip", "baresip baresip-core")
@@ -209,9 +220,9 @@ def start_baresip(
             pytest.fail(f"baresip module {name}.so missing in {modules}")
     extra_modules: tuple[str, ...] = ()
     if mediaenc is not None:
-        assert mediaenc in SRTP_MEDIAENC, f"mediaenc {mediaenc!r} is none of {SRTP_MEDIAENC}"
-        require_module(modules, "srtp")
-        extra_modules = ("srtp",)
+        assert mediaenc in MEDIAENC_MODULES, f"mediaenc {mediaenc!r} is none of {MEDIAENC_MODULES}"
+        require_module(modules, MEDIAENC_MODULES[mediaenc])
+        extra_modules = (MEDIAENC_MODULES[mediaenc],)
     directory.mkdir(parents=True, exist_ok=True)
     conf, record_dir = directory / "conf", directory / "recordings"
     conf.mkdir(exist_ok=True)
@@ -345,6 +356,8 @@ class BaresipControl:
 
 
 __all__ = [
+    "DTLS_MEDIAENC",
+    "MEDIAENC_MODULES",
     "SRTP_MEDIAENC",
     "Baresip",
     "BaresipControl",

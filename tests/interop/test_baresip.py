@@ -1,5 +1,5 @@
 """Media between sansip and a real baresip on 127.0.0.1: codecs both ways, DTMF, hold,
-SRTP keyed by SDES.
+SRTP keyed by SDES and by DTLS (DTLS-SRTP).
 
 Each baresip instance plays a 440 Hz tone from a WAV and records, through
 its ``sndfile`` filter, the audio it decodes; sansip sends a 1000 Hz tone
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from numpy.typing import NDArray
 
 from sansip.audio.analysis import dominant_frequency, tone_present
 from sansip.audio.codecs.g711 import decode_payloads
-from sansip.rtp.srtp import SrtpError, SrtpTransform
+from sansip.rtp.srtp import PROFILES, SrtpError, SrtpProfile, SrtpTransform
 from tests.interop.baresip import Baresip, start_baresip
 from tests.interop.peers import free_udp_port, json_lines, sansip, start, stop, wait_listening
 
@@ -636,3 +638,543 @@ def test_sansip_requiring_srtp_refuses_a_plain_call_from_baresip(
     assert re.search(r"^SIP/2\.0 488 ", caller.log_text(), re.MULTILINE), log
     assert "CALL_ESTABLISHED" not in caller.control.event_types(), log
     assert caller.recordings("dec") == [], log
+
+
+# -- DTLS-SRTP (RFC 5763/5764) -------------------------------------------------------------
+#
+# baresip's ``dtls_srtp`` module (account ``mediaenc=dtls_srtp``, the only
+# name baresip 1.0 registers) offers UDP/TLS/RTP/SAVPF with ``a=setup:actpass``
+# and its ``a=fingerprint`` at session level; it takes sansip's
+# UDP/TLS/RTP/SAVP offer and answers UDP/TLS/RTP/SAVP, ``a=setup:active``,
+# its fingerprint at session and media level.  Its certificate is a
+# self-signed RSA one made at load time.  It sends no media before its
+# handshake completed (``wait_secure``).
+#
+# The SRTP keys come out of the handshake, not the SDP, so the capture cannot
+# decrypt; instead it shows: the DTLS handshake on the RTP ports (its
+# epoch-0 messages are in the clear: each side's Certificate hashes to the
+# fingerprint its SDP gave, the ServerHello's use_srtp names the profile
+# both sides report), no RTP before the peer's ChangeCipherSpec, every RTP
+# packet a PCMU packet with the profile's tag appended, and the payloads as
+# sent are noise.  Both recordings holding the other's tone show both
+# decrypted with the exported keys.
+#
+# RTCP on its own port (no rtcp-mux) is not covered by these tests: sansip
+# runs no DTLS association on the RTCP port (RFC 5764 §4.2 wants one), see
+# test_dtls_srtp_keys_the_rtcp_port_too.
+
+BARESIP_DTLS = "dtls_srtp"
+#: How long the DTLS-SRTP calls last, and how late their media may start:
+#: baresip's first DTLS retransmission comes after 1 s.
+DTLS_CALL_SECONDS = 4.0
+DTLS_LATE_START = 1.0
+
+
+@dataclass
+class TracedDtlsSdp:
+    """An SDP body with DTLS-SRTP in baresip's SIP trace: who sent it, its
+    start line, the audio port and protocol, ``a=setup`` and
+    ``a=fingerprint`` (media level over session level; hash function
+    lower-cased, fingerprint upper-cased) and where the fingerprint was."""
+
+    sender: str
+    start_line: str
+    port: int
+    proto: str
+    setup: str | None
+    fingerprint: tuple[str, str] | None
+    fingerprint_level: str | None
+
+
+def _sdp_attribute(lines: list[str], name: str) -> str | None:
+    found = [line.split(":", 1)[1].strip() for line in lines if line.startswith(f"a={name}:")]
+    return found[0] if found else None
+
+
+def traced_dtls_sdps(peer: Baresip) -> list[TracedDtlsSdp]:
+    """The SDP bodies of the SIP messages baresip traced (``-s``), in order."""
+    found = []
+    chunks = re.split(r"^UDP (\S+) -> \S+$", peer.log_text(), flags=re.MULTILINE)
+    for sender, body in zip(chunks[1::2], chunks[2::2], strict=True):
+        lines = [line.strip() for line in body.strip().splitlines()]
+        media_at = next((i for i, x in enumerate(lines) if x.startswith("m=audio ")), None)
+        if media_at is None:
+            continue
+        session, media = lines[:media_at], lines[media_at:]
+        port, proto = media[0].split()[1:3]
+        setup = _sdp_attribute(media, "setup") or _sdp_attribute(session, "setup")
+        level, fingerprint = None, None
+        for where, part in (("media", media), ("session", session)):
+            if (value := _sdp_attribute(part, "fingerprint")) is not None:
+                hash_function, digest = value.split()
+                level, fingerprint = where, (hash_function.lower(), digest.upper())
+                break
+        found.append(TracedDtlsSdp(sender, lines[0], int(port), proto, setup, fingerprint, level))
+    return found
+
+
+def check_dtls_exchange(
+    peer: Baresip, *, sansip_offers: bool
+) -> tuple[TracedDtlsSdp, TracedDtlsSdp]:
+    """One offer and one answer, both with a sha-256 fingerprint and a setup
+    role the other can take; returns them as (sansip's, baresip's)."""
+    sdps = traced_dtls_sdps(peer)
+    assert len(sdps) == 2, f"SDP bodies: {sdps}\n{peer.log_text()[-3000:]}"
+    offer, answer = sdps
+    assert offer.start_line.startswith("INVITE "), offer
+    assert answer.start_line.startswith("SIP/2.0 200 "), answer
+    for sdp in sdps:
+        assert sdp.fingerprint is not None and sdp.fingerprint[0] == "sha-256", sdp
+    assert offer.setup == "actpass", offer
+    assert answer.setup == "active", answer  # both answer active to an actpass offer
+    if sansip_offers:
+        # sansip offers UDP/TLS/RTP/SAVP, fingerprint at media level; baresip
+        # takes that profile as it is.
+        assert (offer.proto, answer.proto) == ("UDP/TLS/RTP/SAVP",) * 2, sdps
+        assert offer.fingerprint_level == "media", offer
+        return offer, answer
+    # baresip offers SAVPF with the fingerprint at session level; sansip answers
+    # the profile offered.
+    assert (offer.proto, answer.proto) == ("UDP/TLS/RTP/SAVPF",) * 2, sdps
+    assert offer.fingerprint_level == "session", offer
+    return answer, offer
+
+
+def is_dtls_record(datagram: bytes) -> bool:
+    """A DTLS record by its first byte (RFC 7983 §7: 20-63)."""
+    return bool(datagram) and 20 <= datagram[0] <= 63
+
+
+def dtls_records(datagram: bytes) -> list[tuple[int, int, bytes]]:
+    """The DTLS records of a datagram as (content type, epoch, fragment)."""
+    records, offset = [], 0
+    while offset + 13 <= len(datagram):
+        content_type = datagram[offset]
+        epoch = struct.unpack_from("!H", datagram, offset + 3)[0]
+        length = struct.unpack_from("!H", datagram, offset + 11)[0]
+        records.append((content_type, epoch, datagram[offset + 13 : offset + 13 + length]))
+        offset += 13 + length
+    return records
+
+
+def handshake_messages(datagrams: list[bytes]) -> dict[int, bytes]:
+    """The plaintext (epoch 0) handshake messages in ``datagrams``, by type,
+    reassembled from their fragments (the first copy of each; a
+    retransmission repeats it)."""
+    parts: dict[int, tuple[int, bytearray, set[int]]] = {}
+    for datagram in datagrams:
+        for content_type, epoch, fragment in dtls_records(datagram):
+            offset = 0
+            while content_type == 22 and epoch == 0 and offset + 12 <= len(fragment):
+                kind = fragment[offset]
+                length = int.from_bytes(fragment[offset + 1 : offset + 4], "big")
+                start = int.from_bytes(fragment[offset + 6 : offset + 9], "big")
+                size = int.from_bytes(fragment[offset + 9 : offset + 12], "big")
+                body = fragment[offset + 12 : offset + 12 + size]
+                _, buffer, have = parts.setdefault(kind, (length, bytearray(length), set()))
+                buffer[start : start + size] = body
+                have.update(range(start, start + size))
+                offset += 12 + size
+    return {kind: bytes(buffer) for kind, (total, buffer, have) in parts.items()
+            if len(have) == total}  # fmt: skip
+
+
+def certificate_fingerprint(certificate_message: bytes) -> str:
+    """The sha-256 fingerprint (``AA:BB:...``) of the first (end-entity)
+    certificate of a Certificate handshake message."""
+    length = int.from_bytes(certificate_message[3:6], "big")
+    der = certificate_message[6 : 6 + length]
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def server_hello_srtp_profile(server_hello: bytes) -> int | None:
+    """The SRTP protection profile a ServerHello's use_srtp extension chose."""
+    offset = 2 + 32
+    offset += 1 + server_hello[offset]  # session id
+    offset += 2 + 1  # cipher suite, compression
+    end = offset + 2 + int.from_bytes(server_hello[offset : offset + 2], "big")
+    offset += 2
+    while offset + 4 <= end:
+        kind, size = struct.unpack_from("!HH", server_hello, offset)
+        if kind == 14:  # use_srtp: a list of one profile, then the MKI
+            return int.from_bytes(server_hello[offset + 6 : offset + 8], "big")
+        offset += 4 + size
+    return None
+
+
+def check_dtls_srtp_flow(
+    capture: LoopbackCapture, sender: TracedDtlsSdp, receiver: TracedDtlsSdp, *,
+    profile: SrtpProfile, hz: float, what: str,
+) -> list[bytes]:  # fmt: skip
+    """From ``sender``'s RTP port to ``receiver``'s: DTLS records, then
+    (not before the receiver's ChangeCipherSpec reached the sender) only
+    PCMU packets carrying the profile's tag, their payloads noise, not the
+    tone ``hz``.  Returns the DTLS datagrams sent."""
+    indexed = list(enumerate(capture.datagrams))
+    sent = [(i, data) for i, (s, d, data) in indexed if (s, d) == (sender.port, receiver.port)]
+    back = [(i, data) for i, (s, d, data) in indexed if (s, d) == (receiver.port, sender.port)]
+    dtls = [data for _, data in sent if is_dtls_record(data)]
+    media = [(i, data) for i, data in sent if not is_dtls_record(data)]
+    assert dtls, f"{what}: no DTLS record among {len(sent)} datagrams"
+    assert len(media) >= 100, f"{what}: {len(media)} RTP packets captured"
+    ccs = [i for i, data in back if any(r[0] == 20 for r in dtls_records(data))]
+    assert ccs, f"{what}: no ChangeCipherSpec came back"
+    keyed = ccs[0]
+    assert media[0][0] > keyed, f"{what}: RTP (datagram {media[0][0]}) before the keys ({keyed})"
+    payloads = []
+    for index, packet in media:
+        assert packet[0] >> 6 == 2, f"{what}: datagram {index} neither DTLS nor RTP: {packet.hex()}"
+        payload_type, start, end = rtp_payload(packet)
+        assert payload_type == 0, f"{what}: payload type {payload_type} in datagram {index}"
+        # SRTP leaves the payload's length and appends the tag (RFC 3711 §3.1).
+        assert end - start == 160 + profile.rtp_tag_length, (what, index, end - start)
+        payloads.append(packet[start : start + 160])
+    wire = np.concatenate(decode_payloads("PCMU", payloads)).astype(np.float64)
+    assert not any(tone_blocks(wire, 8000, hz)), f"{what}: the tone is readable on the wire"
+    return dtls
+
+
+def check_dtls_call(
+    peer: Baresip, capture: LoopbackCapture | None, record: dict[str, Any], *,
+    sansip_offers: bool,
+) -> None:  # fmt: skip
+    """The offer/answer in baresip's trace, the handshake both agree on,
+    and with a capture the packets (see the comment above)."""
+    ours, theirs = check_dtls_exchange(peer, sansip_offers=sansip_offers)
+    text = peer.log_text()
+    # baresip checked sansip's certificate against sansip's SDP, and keyed
+    # the RTP component with the profile sansip reports.
+    assert "dtls_srtp: verified sha-256 fingerprint OK" in text, text[-3000:]
+    complete = re.findall(r"DTLS-SRTP complete \(audio/RTP\) Profile=(\S+)", text)
+    assert complete == [record["rtp"]["srtp"]], (complete, record)
+    profile = PROFILES[record["rtp"]["srtp"]]
+    if capture is None:
+        assert record["rtp"]["rejected"] <= 5, record  # see the comment above
+        return
+    to_baresip = check_dtls_srtp_flow(capture, ours, theirs, profile=profile,
+                                      hz=SANSIP_TONE, what="sansip -> baresip")  # fmt: skip
+    to_sansip = check_dtls_srtp_flow(capture, theirs, ours, profile=profile,
+                                     hz=BARESIP_TONE, what="baresip -> sansip")  # fmt: skip
+    # Each presented the certificate its SDP named (mutual authentication).
+    from_sansip, from_baresip = handshake_messages(to_baresip), handshake_messages(to_sansip)
+    for messages, sdp, who in ((from_sansip, ours, "sansip"), (from_baresip, theirs, "baresip")):
+        assert 11 in messages, f"{who} sent no Certificate: {sorted(messages)}"
+        assert sdp.fingerprint == ("sha-256", certificate_fingerprint(messages[11])), who
+    # The offerer (actpass) is the server; its ServerHello chose the profile.
+    server, client = (from_sansip, from_baresip) if sansip_offers else (from_baresip, from_sansip)
+    assert 1 in client and 1 not in server and 2 in server, (sorted(client), sorted(server))
+    assert server_hello_srtp_profile(server[2]) == profile.dtls_id, profile
+    # What sansip dropped: baresip's RTCP port traffic (plain RTCP, DTLS).
+    stray = capture.flow(theirs.port + 1, ours.port + 1)
+    assert record["rtp"]["rejected"] <= len(stray), (record, len(stray))
+
+
+def baresip_dials_sansip(
+    caller: Baresip, target_port: int, sansip_port: int, tmp_path: Path, *extra: str,
+    seconds: float = CALL_SECONDS,
+) -> tuple[subprocess.Popen[bytes], Path, Path]:  # fmt: skip
+    """``sansip answer`` on ``sansip_port`` (1000 Hz tone, recording, one
+    call) and baresip dialling 127.0.0.1:``target_port``; returns the
+    finished process, its log and its recording."""
+    answer_log, recording = tmp_path / "answer.log", tmp_path / "answer.wav"
+    answer = start(
+        sansip("answer", "--listen", f"127.0.0.1:{sansip_port}", "--count", "1",
+               "--tone", str(int(SANSIP_TONE)), "--record", str(recording),
+               "--hangup-after", str(seconds), "-p", "codec=PCMU", *extra, "--json"),
+        answer_log,
+    )  # fmt: skip
+    try:
+        wait_listening(sansip_port, answer)
+        dialled = caller.control.command("dial", f"sip:sansip@127.0.0.1:{target_port}")
+        assert dialled["ok"], dialled
+        answer.wait(45)
+    finally:
+        stop(answer)
+    return answer, answer_log, recording
+
+
+def answer_record(answer_log: Path) -> dict[str, Any]:
+    """The one call record ``sansip answer --json`` printed."""
+    lines = [json.loads(x) for x in answer_log.read_text().splitlines() if x.startswith("{")]
+    return one_record(lines, "answer")
+
+
+@dataclass
+class DtlsCall:
+    """A finished PCMU call between sansip (mediaencryption 3) and a baresip
+    with ``dtls_srtp``: sansip's exit status, record and recording, the
+    outputs of both, and the capture on lo (None without root)."""
+
+    peer: Baresip
+    capture: LoopbackCapture | None
+    returncode: int
+    record: dict[str, Any]
+    recording: Path
+    log: str
+
+
+def dtls_call(tmp_path: Path, baresips: list[Baresip], *, sansip_offers: bool) -> DtlsCall:
+    """sansip calls baresip (``sansip_offers``) or baresip calls ``sansip
+    answer``, both with DTLS-SRTP, for :data:`DTLS_CALL_SECONDS` with the tones."""
+    peer = start_baresip(tmp_path / "baresip", tone_hz=BARESIP_TONE, codecs=("pcmu",),
+                         mediaenc=BARESIP_DTLS, extra_args=("-s", "-v"))  # fmt: skip
+    baresips.append(peer)
+    with capture_lo() as capture:
+        if sansip_offers:
+            recording = tmp_path / "call.wav"
+            call = run_call(peer.uri, "--duration", str(DTLS_CALL_SECONDS),
+                            "--tone", str(int(SANSIP_TONE)), "--record", str(recording),
+                            "-p", "codec=PCMU", "-p", "mediaencryption=3", timeout=60)  # fmt: skip
+            log = finish_baresip(peer, call.stdout.decode() + call.stderr.decode())
+            returncode, record = call.returncode, one_record(json_lines(call), "call")
+        else:
+            port = free_udp_port()
+            answer, answer_log, recording = baresip_dials_sansip(
+                peer, port, port, tmp_path, "-p", "mediaencryption=3", seconds=DTLS_CALL_SECONDS
+            )
+            log = finish_baresip(peer, answer_log.read_text(errors="replace"))
+            returncode, record = answer.returncode, answer_record(answer_log)
+    return DtlsCall(peer, capture, returncode, record, recording, log)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sansip_offers", [False, True], ids=["baresip_calls", "sansip_calls"])
+def test_dtls_srtp_call_carries_both_tones_encrypted(
+    tmp_path: Path, baresips: list[Baresip], sansip_offers: bool
+) -> None:
+    """baresip calls: it offers UDP/TLS/RTP/SAVPF (actpass, session-level
+    fingerprint), sansip answers active and is the DTLS client.  sansip
+    calls: it offers UDP/TLS/RTP/SAVP (actpass, media-level fingerprint),
+    baresip answers UDP/TLS/RTP/SAVP active and is the client.  Either way
+    the handshake runs on the RTP ports, each side presents the certificate
+    its SDP named, both report the profile the ServerHello chose, each
+    hears the other's tone, and the wire carries no readable audio."""
+    call = dtls_call(tmp_path, baresips, sansip_offers=sansip_offers)
+    assert call.returncode == 0, call.log
+    check_record(call.record, "PCMU", call.peer)
+    assert call.record["rtp"]["srtp"] in PROFILES, call.record
+    # The media may start a second late: a ClientHello that reaches the
+    # offerer before it took the answer is dropped (by sansip most of the
+    # time, see test_offerer_answers_a_client_hello_that_outran_the_answer;
+    # baresip too listens only once it has the answer) and comes again after
+    # the 1 s retransmission timeout.  baresip records from its first packet.
+    skip = DTLS_LATE_START + 0.5
+    assert_tone(call.recording, BARESIP_TONE, skip=skip)  # sansip decrypted baresip's SRTP
+    assert_tone(the_recording(call.peer), SANSIP_TONE)  # and baresip sansip's
+    check_dtls_call(call.peer, call.capture, call.record, sansip_offers=sansip_offers)
+    skip_without_capture(call.capture)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sansip runs no DTLS-SRTP session on the RTCP port (RFC 5764 §4.2): "
+    "baresip's RTCP component never gets keys",
+)
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sansip_offers", [False, True], ids=["baresip_calls", "sansip_calls"])
+def test_dtls_srtp_keys_the_rtcp_port_too(
+    tmp_path: Path, baresips: list[Baresip], sansip_offers: bool
+) -> None:
+    """Without rtcp-mux, RTCP has a DTLS-SRTP session of its own on the
+    RTCP ports (RFC 5764 §4.2); baresip runs one (as client it sends
+    ClientHellos to sansip's RTCP port, as server it waits there).
+
+    What happens instead: sansip handshakes on the RTP port only and drops
+    the DTLS records that reach its RTCP port; baresip's RTCP component
+    never completes, so baresip sends its RTCP in the clear,
+    and sansip sends SRTCP under keys of the RTP session that baresip does
+    not hold."""
+    call = dtls_call(tmp_path, baresips, sansip_offers=sansip_offers)
+    assert call.returncode == 0, call.log
+    check_record(call.record, "PCMU", call.peer)
+    text = call.peer.log_text()
+    assert "DTLS-SRTP complete (audio/RTCP)" in text, call.log
+    if call.capture is not None:
+        ours, theirs = check_dtls_exchange(call.peer, sansip_offers=sansip_offers)
+        # sansip's side of that handshake leaves from its RTCP port.
+        sent = call.capture.flow(ours.port + 1, theirs.port + 1)
+        assert any(is_dtls_record(d) for d in sent), [d[:16].hex() for d in sent]
+
+
+class SipRelay:
+    """A UDP relay for SIP on 127.0.0.1: what comes from ``target_port`` goes
+    to whoever sent the last message from elsewhere, and the rest goes to
+    ``target_port``; each message from the target (``from_target``) or to it
+    passes ``rewrite(data, from_target)``.  Only the first transaction must
+    pass it: the ACK and BYE go to the Contact addresses."""
+
+    def __init__(self, target_port: int, rewrite: Any) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port: int = self._sock.getsockname()[1]
+        self._target = ("127.0.0.1", target_port)
+        self._rewrite = rewrite
+        self._other: tuple[str, int] | None = None
+        self.relayed = 0
+        self._running = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                data, source = self._sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            from_target = source == self._target
+            if not from_target:
+                self._other = source
+            destination = self._other if from_target else self._target
+            if destination is not None:
+                self._sock.sendto(self._rewrite(data, from_target), destination)
+                self.relayed += 1
+
+    def stop(self) -> None:
+        """Stop relaying."""
+        self._running = False
+        self._thread.join(5)
+        self._sock.close()
+
+
+def alter_fingerprints(data: bytes) -> bytes:
+    """``data`` with the first hex digit of each a=fingerprint changed
+    (same length: Content-Length still holds)."""
+
+    def flip(match: re.Match[bytes]) -> bytes:
+        digit = int(match[2], 16) ^ 1
+        return match[1] + b"%X" % digit
+
+    return re.sub(rb"(a=fingerprint:\S+ )([0-9A-Fa-f])", flip, data)
+
+
+def dtls_alerts(capture: LoopbackCapture, source: int, destination: int) -> list[bytes]:
+    """The plaintext (epoch 0) alerts in the DTLS records from ``source`` to
+    ``destination``, each as its two bytes (level, description)."""
+    return [fragment for datagram in capture.flow(source, destination) if is_dtls_record(datagram)
+            for content_type, epoch, fragment in dtls_records(datagram)
+            if content_type == 21 and epoch == 0]  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("altered", [True, False], ids=["altered", "control"])
+@pytest.mark.parametrize("sansip_role", ["client", "server"])
+def test_sansip_refuses_a_certificate_its_sdp_did_not_name(
+    tmp_path: Path, baresips: list[Baresip], sansip_role: str, altered: bool
+) -> None:
+    """baresip's SDP reaches sansip through a SIP relay that changes one
+    digit of its a=fingerprint: the certificate baresip presents is not
+    the one named.  sansip, as DTLS client (baresip calls it, sansip answers
+    active) or server (sansip offers actpass, baresip answers active), ends
+    the handshake with a bad_certificate alert and the call with "srtp
+    fail", and no RTP leaves either side.  The control relays unchanged
+    and the call runs DTLS-SRTP."""
+    peer = start_baresip(tmp_path / "baresip", tone_hz=BARESIP_TONE, codecs=("pcmu",),
+                         mediaenc=BARESIP_DTLS, extra_args=("-s", "-v"))  # fmt: skip
+    baresips.append(peer)
+    sansip_port = free_udp_port()
+    target_port = sansip_port if sansip_role == "client" else peer.sip_port
+
+    def rewrite(data: bytes, from_target: bool) -> bytes:
+        from_baresip = from_target == (sansip_role == "server")
+        return alter_fingerprints(data) if altered and from_baresip else data
+
+    relay = SipRelay(target_port, rewrite)
+    try:
+        with capture_lo() as capture:
+            if sansip_role == "client":
+                answer, answer_log, _ = baresip_dials_sansip(
+                    peer, relay.port, sansip_port, tmp_path, "-p", "mediaencryption=3"
+                )
+                output = answer_log.read_text(errors="replace")
+                returncode, record = answer.returncode, answer_record(answer_log)
+            else:
+                call = run_call(f"sip:baresip@127.0.0.1:{relay.port}",
+                                "--duration", str(CALL_SECONDS), "--tone", str(int(SANSIP_TONE)),
+                                "-p", "codec=PCMU", "-p", "mediaencryption=3",
+                                timeout=60)  # fmt: skip
+                output = call.stdout.decode() + call.stderr.decode()
+                returncode, record = call.returncode, one_record(json_lines(call), "call")
+            log = finish_baresip(peer, output)
+    finally:
+        relay.stop()
+    assert relay.relayed >= 3, log  # INVITE, 180, 200 went through it
+    assert returncode == 0, log
+    assert record["status"] == 200, record
+    sdps = traced_dtls_sdps(peer)  # as baresip sent them, before the relay
+    assert len(sdps) == 2, sdps
+    ours, theirs = (sdps[1], sdps[0]) if sansip_role == "client" else sdps
+    text = peer.log_text()
+    if not altered:
+        assert record["reason"] != "srtp fail" and record["rtp"]["srtp"] in PROFILES, record
+        assert len(re.findall(r"DTLS-SRTP complete \(audio/RTP\)", text)) == 1, log
+        return
+    assert (record["reason"], record["rtp"]["srtp"]) == ("srtp fail", None), record
+    assert record["rtp"]["received"] == 0, record
+    assert "DTLS-SRTP: fingerprint mismatch" in output, log
+    assert "DTLS-SRTP complete" not in text, log
+    assert peer.recordings("dec") == [], log  # baresip decoded nothing
+    skip_without_capture(capture)
+    assert capture is not None
+    # baresip presented the certificate its own SDP named; sansip was given
+    # another fingerprint, and refused it with a fatal bad_certificate (42).
+    certificate = handshake_messages(capture.flow(theirs.port, ours.port)).get(11)
+    assert certificate is not None, log
+    assert theirs.fingerprint == ("sha-256", certificate_fingerprint(certificate)), theirs
+    assert dtls_alerts(capture, ours.port, theirs.port) == [b"\x02\x2a"], log
+    # Nothing but DTLS on the RTP ports, either way.
+    for source, destination in ((ours.port, theirs.port), (theirs.port, ours.port)):
+        media = [d for d in capture.flow(source, destination) if not is_dtls_record(d)]
+        assert media == [], f"{len(media)} RTP packets {source} -> {destination}"
+
+
+def client_hellos(capture: LoopbackCapture, source: int, destination: int) -> int:
+    """How many datagrams from ``source`` to ``destination`` start with a ClientHello."""
+    return sum(
+        1 for d in capture.flow(source, destination)
+        if is_dtls_record(d) and (records := dtls_records(d)) and records[0][0] == 22
+        and records[0][2][:1] == b"\x01"
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+def test_offerer_answers_a_client_hello_that_outran_the_answer(
+    tmp_path: Path, baresips: list[Baresip]
+) -> None:
+    """sansip offers actpass; baresip answers active and sends its
+    ClientHello as it sends the 200 OK, which a relay holds back 0.5 s:
+    the ClientHello reaches sansip first.  An offerer of actpass must
+    listen from the offer on (RFC 4572 §6.2, RFC 8122 §5), so one
+    ClientHello should do, answered once the 200 OK came.
+
+    In calls without the relay the ClientHello wins the race most of the
+    time too (7 of 8 on loopback): the media engine keeps the DTLS records
+    that come before the stream starts and hands them to it."""
+    callee = start_baresip(tmp_path / "callee", tone_hz=BARESIP_TONE, codecs=("pcmu",),
+                           mediaenc=BARESIP_DTLS, extra_args=("-s", "-v"))  # fmt: skip
+    baresips.append(callee)
+
+    def hold_the_answer(data: bytes, from_target: bool) -> bytes:
+        if from_target and data.startswith(b"SIP/2.0 200 ") and b" INVITE\r\n" in data:
+            time.sleep(0.5)
+        return data
+
+    relay = SipRelay(callee.sip_port, hold_the_answer)
+    try:
+        with capture_lo() as capture:
+            call = run_call(f"sip:baresip@127.0.0.1:{relay.port}",
+                            "--duration", str(DTLS_CALL_SECONDS),
+                            "-p", "codec=PCMU", "-p", "mediaencryption=3", timeout=60)  # fmt: skip
+            log = finish_baresip(callee, call.stdout.decode() + call.stderr.decode())
+    finally:
+        relay.stop()
+    assert call.returncode == 0, log
+    record = one_record(json_lines(call), "call")
+    assert record["rtp"]["srtp"] in PROFILES, record  # the call itself works
+    skip_without_capture(capture)
+    assert capture is not None
+    # The offer, then the 200 OK (retransmitted while the relay held it).
+    ours, theirs, *again = traced_dtls_sdps(callee)
+    assert (ours.setup, theirs.setup) == ("actpass", "active"), (ours, theirs)
+    assert all(x == theirs for x in again), again
+    assert client_hellos(capture, theirs.port, ours.port) == 1, log

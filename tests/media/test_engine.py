@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from sansip.audio.frames import AudioFrame, CollectSink
 from sansip.audio.tones import ToneSource
 from sansip.errors import LocalProtocolError
-from sansip.media import CallMedia
+from sansip.media import CallMedia, MediaSettings
 from sansip.media.engine import (
+    EARLY_RECORDS,
     MAX_CATCH_UP,
     MAX_EVENTS,
     MediaEngine,
@@ -257,3 +258,36 @@ def test_stray_and_early_datagrams_are_counted_and_events_bounded() -> None:
     assert len(engine._events) == MAX_EVENTS and engine.events_dropped >= 10
     with pytest.raises(LocalProtocolError):
         engine.start(port, None, 0.0)  # type: ignore[arg-type]
+
+
+class _Recorder:
+    """A stand-in stream that records what it is handed."""
+
+    def __init__(self) -> None:
+        self.settings = MediaSettings()
+        self.received: list[tuple[bytes, tuple[str, int], bool]] = []
+
+    def receive_datagram(self, data: bytes, addr: tuple[str, int], now: float, *,
+                         rtcp: bool = False) -> None:  # fmt: skip
+        self.received.append((data, addr, rtcp))
+
+
+def test_dtls_records_that_come_before_the_stream_are_kept_for_it() -> None:
+    """A peer's ClientHello may outrun its SDP answer: the port keeps the
+    DTLS records (only those, only on the RTP socket, a bounded few) and
+    hands them to the stream when it starts."""
+    engine = MediaEngine(rng=random.Random(6))
+    port = engine.open_ports("127.0.0.1")
+    _bind_all(engine)
+    rtp_socket, rtcp_socket = port.sockets
+    peer = ("127.0.0.1", 40000)
+    hello = b"\x16\xfe\xfd" + bytes(10)  # a DTLS handshake record
+    engine.receive_datagram(rtp_socket, hello, peer, 0.0)
+    engine.receive_datagram(rtp_socket, b"\x80\x00" + bytes(20), peer, 0.0)  # RTP: dropped
+    engine.receive_datagram(rtcp_socket, hello, peer, 0.0)  # on the RTCP socket: dropped
+    for _ in range(20):
+        engine.receive_datagram(rtp_socket, hello + b"x", peer, 0.0)
+    stream = _Recorder()
+    engine.start(port, stream, 0.1)  # type: ignore[arg-type]
+    assert stream.received[0] == (hello, peer, False)
+    assert len(stream.received) == EARLY_RECORDS and port.dropped == 2 + 21 - EARLY_RECORDS
