@@ -252,13 +252,15 @@ class UserAgent:
             # Keep the connection to the registrar open and checked: it is how
             # requests reach this UA (RFC 5626 §4.4.1 CRLF keep-alives).
             self.endpoint.keep_alive(addresses[0], STREAM_KEEPALIVE_INTERVAL, now)
+        elif self.config.keepalive_interval > 0:  # the NAT binding towards it
+            self.endpoint.keep_alive(addresses[0], self.config.keepalive_interval, now)
         client.register(now)
         self.registrations.flush(now)
         return client
 
     def unregister(self, client: RegisterClient, now: float) -> None:
         """Remove the binding of ``client`` (REGISTER with expires 0)."""
-        if self.endpoint.stream_mode:
+        if self.endpoint.stream_mode or self.config.keepalive_interval > 0:
             self.endpoint.stop_keep_alive(self.registrations.current_target(client))
         client.unregister(now)
         self.registrations.flush(now)

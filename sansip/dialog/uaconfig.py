@@ -66,6 +66,10 @@ class UAConfig:
     #: e.g. kept in the user's settings) and ``reg-id`` 1, and ask for
     #: ``Supported: outbound``.  None: outbound off.
     instance_id: str | None = None
+    #: Over UDP, a CRLF-CRLF to the registrar every this many seconds keeps
+    #: the NAT binding its requests come back through open (0: none; over
+    #: TCP and TLS the connection's RFC 5626 pings do it anyway).
+    keepalive_interval: float = 0.0
 
     def __post_init__(self) -> None:
         if self.identity not in IDENTITY_HEADERS:

@@ -165,6 +165,7 @@ def phone_setup(params: Parameters) -> PhoneSetup:
         follow_redirects=params.get_int("allowcallredirect") == 1,
         extra_headers=custom_headers(params.get_str("customsipheader")),
         instance_id=_instance_id(params),
+        keepalive_interval=params.get_int("keepaliveival") / 1000,
     )  # fmt: skip
     try:
         nameservers = parse_nameservers(params.get_str("dnsserver"))

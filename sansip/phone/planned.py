@@ -13,7 +13,7 @@ __all__ = ["PLANNED"]
 _PARTS: Final = {
     "NAT traversal (STUN, TURN, ICE)":
         "stunserveraddress turnserveraddress turnparameters turnusername turnpassword icetimeout "
-        "stunturnonlocal udpconnect keepaliveival rtpport use_rport use_fast_stun use_fast_ice",
+        "stunturnonlocal udpconnect rtpport use_rport use_fast_stun use_fast_ice",
     "the WebSocket transport": "webrtcserveraddress wskeepaliveival",
     "the web back end (HTTP callbacks, accounts, address book, SMS)":
         "scurl_onstart scurl_onoutcallsetup scurl_onoutcallringing scurl_onoutcallconnected "

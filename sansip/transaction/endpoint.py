@@ -263,12 +263,12 @@ class Endpoint:
         return key
 
     def keep_alive(self, addr: Address, interval: float, now: float) -> None:
-        """Stream mode: send a CRLF-CRLF ping on the connection to ``addr``
-        every 80-100 % of ``interval`` seconds and expect the single-CRLF pong
-        within 10 s (RFC 5626 §4.4.1); a missing pong closes the connection and
-        emits :class:`KeepAliveFailed`.  Calling it again changes the interval."""
-        if not self._reliable:
-            raise LocalProtocolError("keep-alive pings are for stream transports")
+        """Send a CRLF-CRLF ping to ``addr`` every 80-100 % of ``interval``
+        seconds.  Stream mode: on the connection, expecting the single-CRLF
+        pong within 10 s (RFC 5626 §4.4.1); a missing pong closes the
+        connection and emits :class:`KeepAliveFailed`.  Datagram mode: a
+        datagram that keeps the NAT binding towards ``addr`` open, no pong
+        expected.  Calling it again changes the interval."""
         if interval <= 0:
             raise LocalProtocolError("the keep-alive interval must be positive")
         self._keepalive[addr] = [interval, now + self._jittered(interval), None]
@@ -494,8 +494,11 @@ class Endpoint:
                 self._events.append(KeepAliveFailed(addr))
             elif pong_by is None and ping_at is not None and now >= ping_at:
                 self._outbox.append((b"\r\n\r\n", addr))
-                state[1] = None
-                state[2] = now + KEEPALIVE_PONG_TIMEOUT
+                if self._reliable:
+                    state[1] = None
+                    state[2] = now + KEEPALIVE_PONG_TIMEOUT
+                else:  # UDP: nothing to wait for
+                    state[1] = now + self._jittered(float(interval or 0))
         self._close_idle(now)
         self._drain(now)
 

@@ -47,3 +47,34 @@ def test_a_missing_pong_makes_the_ua_register_again() -> None:
     ua.connection_lost(REGISTRAR, lost_at)
     assert _answer_registers(ua, lost_at) == 1  # registered again on a new connection
     assert client.state is RegistrationState.REGISTERED
+
+
+def test_over_udp_a_crlf_keeps_the_nat_binding_to_the_registrar_open() -> None:
+    """``keepalive_interval``: a CRLF-CRLF datagram to the registrar every
+    80-100 % of the interval, no pong awaited; none after unregistering."""
+    config = UAConfig(user="alice", keepalive_interval=28.0)
+    ua = UserAgent(EndpointConfig(("127.0.0.1", 5060), Transport.UDP), config,
+                   rng=random.Random(7))  # fmt: skip
+    client = ua.register(SipURI("127.0.0.9"), 0.0)
+    for data, addr in ua.datagrams_to_send(0.0):
+        request = parse(data)
+        assert isinstance(request, Request) and addr == REGISTRAR
+        contact = request.contacts[0].with_params(expires="3600")
+        ok = make_response(request, 200, to_tag="r", headers=[("Contact", contact)])
+        ua.receive_datagram(bytes(ok), REGISTRAR, 0.0)
+    assert client.state is RegistrationState.REGISTERED
+    pings: list[float] = []
+    now = 0.0
+    while now < 300.0:
+        timer = ua.get_timer()
+        assert timer is not None
+        now = max(now, timer)
+        ua.handle_timer(now)
+        pings += [now for data, addr in ua.datagrams_to_send(now)
+                  if data == b"\r\n\r\n" and addr == REGISTRAR]  # fmt: skip
+    gaps = [b - a for a, b in zip([0.0, *pings], pings, strict=False)]
+    assert len(pings) >= 10 and all(0.8 * 28.0 <= gap <= 28.0 for gap in gaps), gaps
+    ua.unregister(client, now)
+    ua.datagrams_to_send(now)
+    ua.handle_timer(now + 60.0)
+    assert b"\r\n\r\n" not in [data for data, _ in ua.datagrams_to_send(now + 60.0)]

@@ -71,5 +71,14 @@ def test_stop_and_misuse() -> None:
     assert ep.get_timer() is None
     with pytest.raises(LocalProtocolError):
         ep.keep_alive(PEER, 0.0, now=0.0)
-    with pytest.raises(LocalProtocolError):
-        _endpoint(Transport.UDP).keep_alive(PEER, 50.0, now=0.0)
+
+
+def test_over_udp_pings_go_out_with_no_pong_awaited() -> None:
+    ep = _endpoint(Transport.UDP)
+    ep.keep_alive(PEER, 50.0, now=0.0)
+    first = ep.get_timer()
+    assert first is not None and 40.0 <= first <= 50.0
+    ep.handle_timer(first)
+    assert ep.datagrams_to_send(first) == [(b"\r\n\r\n", PEER)]
+    second = ep.get_timer()
+    assert second is not None and first + 40.0 <= second <= first + 50.0  # not a pong deadline
