@@ -22,28 +22,55 @@ is reproducible from its seed. Example::
 The same seed and the same commands give the same ``network.trace``; a
 machine that loops (a timer that never moves on, zero-delay ping-pong) makes
 the run raise :class:`~sansip.errors.LocalProtocolError` instead of hanging.
+
+:mod:`sansip.testing.nat` puts NATs (full cone, restricted, port-restricted,
+symmetric, or any RFC 4787 mix) in front of private hosts on such a network.
 """
 
 from __future__ import annotations
 
 from sansip.testing.clock import VirtualClock
+from sansip.testing.nat import (
+    FULL_CONE,
+    PORT_RESTRICTED,
+    RESTRICTED,
+    SYMMETRIC,
+    DropReason,
+    FilteringBehaviour,
+    MappingBehaviour,
+    Nat,
+    NatBehaviour,
+    NatMapping,
+)
 from sansip.testing.network import (
     DatagramNode,
     HostOrAddress,
     LinkOverrides,
     LinkParams,
     LinkStats,
+    Middlebox,
     SimNetwork,
     TraceEntry,
 )
 from sansip.testing.runner import Simulation
 
 __all__ = [
+    "FULL_CONE",
+    "PORT_RESTRICTED",
+    "RESTRICTED",
+    "SYMMETRIC",
     "DatagramNode",
+    "DropReason",
+    "FilteringBehaviour",
     "HostOrAddress",
     "LinkOverrides",
     "LinkParams",
     "LinkStats",
+    "MappingBehaviour",
+    "Middlebox",
+    "Nat",
+    "NatBehaviour",
+    "NatMapping",
     "SimNetwork",
     "Simulation",
     "TraceEntry",

@@ -19,6 +19,7 @@ __all__ = [
     "LinkOverrides",
     "LinkParams",
     "LinkStats",
+    "Middlebox",
     "SimNetwork",
     "TraceEntry",
 ]
@@ -42,6 +43,24 @@ class DatagramNode(Protocol):
 
     def handle_timer(self, now: float) -> None:
         """Fire what is due at ``now`` (must be safe to call early or twice)."""
+
+
+@runtime_checkable
+class Middlebox(Protocol):
+    """A box on the path that rewrites or drops datagrams, e.g. a NAT (:mod:`sansip.testing.nat`).
+
+    See :meth:`SimNetwork.add_middlebox`. A box keeps its own state and its
+    own seeded randomness: adding one never changes the network's link draws.
+    """
+
+    def outbound(self, data: bytes, src: Address, dst: Address, now: float) -> Address | None:
+        """On sending: the source the datagram leaves with (``src`` if not on its path), or None."""
+
+    def receives(self, dst: Address) -> bool:
+        """Whether datagrams sent to ``dst`` arrive at this box (its public side)."""
+
+    def inbound(self, data: bytes, src: Address, dst: Address, now: float) -> Address | None:
+        """On arrival at ``dst`` (one it :meth:`receives`): where to deliver it, or None to drop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +178,12 @@ class SimNetwork:
     Datagrams arrive in order of arrival time, then of sending (a sequence
     number). Partitions and the ``mtu`` apply when a datagram is sent; a
     destination must be attached both when sending and on arrival.
+
+    :meth:`add_middlebox` puts boxes such as NATs on the paths: a box rewrites
+    the source of what it forwards when the datagram is sent (delay, loss,
+    partitions and statistics then use the rewritten source) and decides on
+    arrival where a datagram to its public side goes; what a box drops counts
+    as ``unroutable``. Without boxes nothing changes.
     """
 
     def __init__(
@@ -188,6 +213,7 @@ class SimNetwork:
         self._stats: dict[tuple[Address, Address], LinkStats] = {}
         self._trace: deque[TraceEntry] = deque(maxlen=trace)
         self._tracing = trace > 0
+        self._middleboxes: list[Middlebox] = []
 
     # -- topology ---------------------------------------------------------------
 
@@ -205,6 +231,23 @@ class SimNetwork:
             return self._nodes.pop(address)
         except KeyError:
             raise LocalProtocolError(f"no node is attached at {address!r}") from None
+
+    def add_middlebox(self, box: Middlebox) -> None:
+        """Put ``box`` on the paths of every datagram sent from now on (see :class:`Middlebox`).
+
+        On sending, boxes are asked in the order added, and all again after
+        each rewrite (a box behind another box: double NAT). On arrival at an
+        address no node is attached at, the box that :meth:`~Middlebox.receives`
+        it picks the next destination, repeatedly. An attached node wins.
+        """
+        if any(b is box for b in self._middleboxes):
+            raise LocalProtocolError(f"{box!r} is already on this network")
+        self._middleboxes.append(box)
+
+    @property
+    def middleboxes(self) -> list[Middlebox]:
+        """The boxes on the paths, in the order added."""
+        return list(self._middleboxes)
 
     @property
     def nodes(self) -> Mapping[Address, DatagramNode]:
@@ -273,9 +316,14 @@ class SimNetwork:
 
     def send(self, data: bytes, src: Address, dst: Address, now: float) -> None:
         """Hand one datagram from ``src`` to the network at time ``now``."""
-        stats = self._link_stats(src, dst)
+        routed = self._route_out(data, src, dst, now) if self._middleboxes else src
+        stats = self._link_stats(src if routed is None else routed, dst)
         stats.sent += 1
-        if dst not in self._nodes:
+        if routed is None:
+            stats.unroutable += 1
+            return
+        src = routed
+        if dst not in self._nodes and self._box_receiving(dst) is None:
             stats.unroutable += 1
             return
         if self.partitioned(src, dst):
@@ -326,14 +374,22 @@ class SimNetwork:
         """Deliver the next datagram due at or before ``now``; None if none is due.
 
         Returns the trace entry of a delivery, or of a datagram dropped because
-        its destination was detached in flight (then ``dst`` is not attached).
+        its destination was detached in flight or a middlebox dropped it (then
+        ``dst`` is not attached). Through a middlebox, ``dst`` is where it went.
         """
         if not self._queue or self._queue[0][0] > now:
             return None
         arrival, seq, sent_at, src, dst, data, dup = heapq.heappop(self._queue)
-        entry = TraceEntry(arrival, sent_at, src, dst, data, seq, dup)
-        node = self._nodes.get(dst)
         stats = self._link_stats(src, dst)
+        node = self._nodes.get(dst)
+        hops = 0
+        while node is None and hops <= len(self._middleboxes):
+            box = self._box_receiving(dst)
+            routed = None if box is None else box.inbound(data, src, dst, now)
+            if routed is None:
+                break
+            dst, node, hops = routed, self._nodes.get(routed), hops + 1
+        entry = TraceEntry(arrival, sent_at, src, dst, data, seq, dup)
         if node is None:
             stats.unroutable += 1
             return entry
@@ -342,6 +398,26 @@ class SimNetwork:
             self._trace.append(entry)
         node.receive_datagram(data, src, now)
         return entry
+
+    def _route_out(self, data: bytes, src: Address, dst: Address, now: float) -> Address | None:
+        """The source after every box on the path rewrote it, or None if one dropped it."""
+        for _ in range(len(self._middleboxes) + 1):
+            for box in self._middleboxes:
+                routed = box.outbound(data, src, dst, now)
+                if routed is None:
+                    return None
+                if routed != src:
+                    src = routed
+                    break
+            else:
+                return src
+        raise LocalProtocolError(f"middleboxes keep rewriting {src!r} -> {dst!r}; they loop")
+
+    def _box_receiving(self, dst: Address) -> Middlebox | None:
+        for box in self._middleboxes:
+            if box.receives(dst):
+                return box
+        return None
 
     # -- observation --------------------------------------------------------------
 
