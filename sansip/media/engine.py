@@ -465,7 +465,8 @@ class MediaEngine:
             self._report(StreamReported(port, event))
 
     def _route(self, port: MediaPort, out: list[Datagram]) -> None:
-        """Into the outbox: each datagram on the port's RTP socket, RTCP on its RTCP one."""
+        """Into the outbox: each datagram on the port's RTP socket, RTCP (and
+        DTLS records for the peer's RTCP port, RFC 5764 §4.2) on its RTCP one."""
         rtp = port._rtp_id
         rtcp = port._rtcp_id
         assert rtp is not None
@@ -474,8 +475,11 @@ class MediaEngine:
             for data, dest in out:
                 append((rtp, data, dest))
             return
+        stream = port.stream
         for data, dest in out:  # RTCP: what is_rtcp() tells, inline
-            if len(data) > 1 and 192 <= data[1] <= 223 and data[0] >> 6 == 2:
+            rtcp_packet = len(data) > 1 and 192 <= data[1] <= 223 and data[0] >> 6 == 2
+            if rtcp_packet or (data and 20 <= data[0] <= 63 and stream is not None
+                               and dest == stream.rtcp_peer):  # fmt: skip
                 append((rtcp, data, dest))
             else:
                 append((rtp, data, dest))

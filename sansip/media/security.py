@@ -24,10 +24,13 @@ from sansip.dtls import (
     RandomSource,
 )
 from sansip.rtp.srtp import SrtpTransform
+from sansip.rtp.srtp_keys import SrtpProfile
+from sansip.rtp.types import Address
 from sansip.sdp import NegotiatedMedia
 from sansip.sdp.fingerprints import DtlsAgreement
 
-__all__ = ["HANDSHAKE_TIMEOUT", "DtlsSrtp", "EncryptionFailed", "is_dtls", "srtp_transform"]
+__all__ = ["HANDSHAKE_TIMEOUT", "DtlsSrtp", "EncryptionFailed", "MediaDtls", "SplitTransform",
+           "is_dtls", "srtp_transform"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +142,110 @@ class DtlsSrtp:
                 self.failure = event.reason
             elif isinstance(event, ConnectionClosed) and self.transform is None:
                 self.failure = self.failure or event.reason
+
+
+class SplitTransform:
+    """SRTP for RTP from one DTLS association and SRTCP from another (RTCP
+    on its own port has its own association, RFC 5764 §4.2)."""
+
+    __slots__ = ("rtcp", "rtp")
+
+    def __init__(self, rtp: SrtpTransform, rtcp: SrtpTransform) -> None:
+        self.rtp, self.rtcp = rtp, rtcp
+
+    @property
+    def profile(self) -> SrtpProfile:
+        """The RTP component's protection profile."""
+        return self.rtp.profile
+
+    @property
+    def dropped_total(self) -> int:
+        """Packets either side refused."""
+        return self.rtp.dropped_total + self.rtcp.dropped_total
+
+    def protect_rtp(self, packet: bytes) -> bytes:
+        """SRTP of an outgoing RTP packet."""
+        return self.rtp.protect_rtp(packet)
+
+    def unprotect_rtp(self, packet: bytes) -> bytes:
+        """The RTP packet in incoming SRTP."""
+        return self.rtp.unprotect_rtp(packet)
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        """SRTCP of an outgoing RTCP packet (the RTCP association's keys)."""
+        return self.rtcp.protect_rtcp(packet)
+
+    def unprotect_rtcp(self, packet: bytes) -> bytes:
+        """The RTCP packet in incoming SRTCP."""
+        return self.rtcp.unprotect_rtcp(packet)
+
+
+class MediaDtls:
+    """The DTLS-SRTP of one stream: the RTP component's association and,
+    without rtcp-mux, the RTCP component's own on the RTCP ports (same
+    roles and fingerprint).  The call's media depends on the RTP one
+    (:attr:`failure`); RTCP is held back until its own keys come, and its
+    failure only costs the reports."""
+
+    def __init__(self, certificate: DtlsCertificate, agreement: DtlsAgreement, *,
+                 rng: RandomSource, now: float, rtcp: bool) -> None:  # fmt: skip
+        self.rtp = DtlsSrtp(certificate, agreement, rng=rng, now=now)
+        self.rtcp = DtlsSrtp(certificate, agreement, rng=rng, now=now) if rtcp else None
+
+    @property
+    def keyed(self) -> bool:
+        """Whether RTP may flow (its keys are there)."""
+        return self.rtp.keyed
+
+    @property
+    def rtcp_keyed(self) -> bool:
+        """Whether RTCP may flow (muxed with RTP, or its own keys are there)."""
+        return self.rtp.keyed if self.rtcp is None else self.rtcp.keyed
+
+    @property
+    def failure(self) -> str | None:
+        """Why the RTP component's handshake failed, or None."""
+        return self.rtp.failure
+
+    @property
+    def transform(self) -> SrtpTransform | SplitTransform | None:
+        """What protects the stream's packets so far (None: nothing yet)."""
+        rtp = self.rtp.transform
+        if rtp is None:
+            return None
+        rtcp = self.rtcp.transform if self.rtcp is not None else None
+        return SplitTransform(rtp, rtcp) if rtcp is not None else rtp
+
+    def receive_datagram(self, data: bytes, now: float, *, rtcp: bool) -> None:
+        """A DTLS record from the peer's RTP (or RTCP) port."""
+        target = self.rtcp if rtcp else self.rtp
+        if target is not None:
+            target.receive_datagram(data, now)
+        else:
+            self.rtp.held_back += 1  # muxed: nothing should come to an RTCP port
+
+    def datagrams_to_send(self, now: float, rtp_peer: Address,
+                          rtcp_peer: Address) -> list[tuple[bytes, Address]]:  # fmt: skip
+        """The records for the peer's RTP and RTCP ports."""
+        out = [(record, rtp_peer) for record in self.rtp.datagrams_to_send(now)]
+        if self.rtcp is not None:
+            out += [(record, rtcp_peer) for record in self.rtcp.datagrams_to_send(now)]
+        return out
+
+    def get_timer(self) -> float | None:
+        """The earliest handshake deadline of the two."""
+        timers = [t for d in (self.rtp, self.rtcp) if d is not None
+                  and (t := d.get_timer()) is not None]  # fmt: skip
+        return min(timers, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Retransmit what is due, or give up."""
+        for dtls in (self.rtp, self.rtcp):
+            if dtls is not None and (t := dtls.get_timer()) is not None and t <= now:
+                dtls.handle_timer(now)
+
+    def close(self) -> None:
+        """close_notify on both."""
+        self.rtp.close()
+        if self.rtcp is not None:
+            self.rtcp.close()

@@ -55,7 +55,13 @@ from sansip.audio.pipeline import AudioPipeline
 from sansip.audio.recorder import FileRecorder
 from sansip.audio.resample import Resampler
 from sansip.errors import LocalProtocolError
-from sansip.media.security import DtlsSrtp, EncryptionFailed, is_dtls, srtp_transform
+from sansip.media.security import (
+    EncryptionFailed,
+    MediaDtls,
+    SplitTransform,
+    is_dtls,
+    srtp_transform,
+)
 from sansip.media.settings import MediaSettings, MediaStatistics
 from sansip.rtp import (
     ByeReceived,
@@ -68,6 +74,7 @@ from sansip.rtp import (
     RtpReceived,
     RtpSession,
     SsrcCollided,
+    is_rtcp,
 )
 from sansip.rtp.types import Address, Datagram
 from sansip.sdp import NegotiatedMedia
@@ -75,6 +82,7 @@ from sansip.sdp import NegotiatedMedia
 if TYPE_CHECKING:
     from sansip.dtls import DtlsCertificate
     from sansip.media.batch import CodecBatch
+    from sansip.rtp.srtp import SrtpTransform
 
 __all__ = [
     "FRAME_DURATION",
@@ -141,8 +149,8 @@ class MediaStream:
         "_g711", "_jitter", "_law", "_local_hold", "_marker", "_media", "_own_plc", "_packet",
         "_packet_advance", "_peer_silent", "_pending", "_pending_samples", "_pipeline",
         "_playback_resampler", "_played", "_playing", "_rate_ratio", "_receive_pts", "_receiving",
-        "_rng", "_send_pt", "_sending", "_srtp", "_suppressing", "recorder", "rtp", "sample_rate",
-        "settings", "sink", "source",
+        "_rng", "_send_pt", "_sending", "_srtp", "_srtp_partial", "_suppressing", "recorder", "rtp",
+        "sample_rate", "settings", "sink", "source",
     )  # fmt: skip
 
     def __init__(
@@ -175,8 +183,9 @@ class MediaStream:
         self.recorder: CallTap | None = None
         self._failed_recordings: list[object] = []  # reported with RecordingFailed
         self._farewell: list[Datagram] = []  # the old session's last RTCP (BYE) after a switch
-        self._srtp = srtp_transform(media)
+        self._srtp: SrtpTransform | SplitTransform | None = srtp_transform(media)
         self._certificate = certificate
+        self._srtp_partial = False  # DTLS: RTP keyed, RTCP's own association not yet
         self._dtls = self._dtls_for(media, now)
         self.rtp = self._open_session(media, now)
 
@@ -277,20 +286,22 @@ class MediaStream:
             wall_clock_offset=self.settings.wall_clock_offset,
         )
 
-    def _dtls_for(self, media: NegotiatedMedia, now: float) -> DtlsSrtp | None:
+    def _dtls_for(self, media: NegotiatedMedia, now: float) -> MediaDtls | None:
         if media.dtls is None or self._certificate is None:
             return None
-        return DtlsSrtp(self._certificate, media.dtls, rng=self._rng, now=now)
+        return MediaDtls(self._certificate, media.dtls, rng=self._rng, now=now,
+                         rtcp=not media.rtcp_mux)  # fmt: skip
 
     def _dtls_progress(self) -> None:
         """Key the session once the handshake is done; report a failure once."""
         dtls = self._dtls
         assert dtls is not None
-        if dtls.transform is not None and self._srtp is not dtls.transform:
+        if dtls.keyed and (self._srtp is None or (dtls.rtcp_keyed and self._srtp_partial)):
             self._srtp = dtls.transform
+            self._srtp_partial = not dtls.rtcp_keyed  # RTCP's own keys still to come
             self.rtp.set_transform(self._srtp)
-        elif dtls.failure is not None and not dtls.reported:
-            dtls.reported = True
+        elif dtls.failure is not None and not dtls.rtp.reported:
+            dtls.rtp.reported = True
             self._events.append(EncryptionFailed(dtls.failure))
 
     @property
@@ -355,12 +366,12 @@ class MediaStream:
     ) -> None:
         """Take one RTP or RTCP datagram (or a DTLS record); never raises."""
         dtls = self._dtls
-        if dtls is not None and (is_dtls(data) or not dtls.keyed):
-            if is_dtls(data) and not rtcp:
-                dtls.receive_datagram(data, now)
+        if dtls is not None and (is_dtls(data) or not (dtls.rtcp_keyed if rtcp else dtls.keyed)):
+            if is_dtls(data):
+                dtls.receive_datagram(data, now, rtcp=rtcp)
                 self._dtls_progress()
-            else:  # plain media before the keys; DTLS on the RTCP port (one association: RTP's)
-                dtls.held_back += 1
+            else:  # plain media (or RTCP) before its keys: not taken
+                dtls.rtp.held_back += 1
             return
         rtp = self.rtp
         rtp.receive_datagram(data, addr, now, rtcp=rtcp,
@@ -377,11 +388,24 @@ class MediaStream:
         dtls = self._dtls
         if dtls is not None:
             if not dtls.keyed:
-                dtls.held_back += len(out)  # nothing leaves in plain RTP
+                dtls.rtp.held_back += len(out)  # nothing leaves in plain RTP
                 out = []
-            peer = (self.media.remote_address, self.media.remote_port)
-            out += [(record, peer) for record in dtls.datagrams_to_send(now)]
+            elif not dtls.rtcp_keyed:  # RTCP waits for its own keys
+                kept = [d for d in out if not is_rtcp(d[0])]
+                dtls.rtp.held_back += len(out) - len(kept)
+                out = kept
+            media = self.media
+            out += dtls.datagrams_to_send(now, (media.remote_address, media.remote_port),
+                                          self.rtcp_peer)  # fmt: skip
         return out
+
+    @property
+    def rtcp_peer(self) -> Address:
+        """Where RTCP goes (the RTP address with rtcp-mux)."""
+        media = self.media
+        if media.rtcp_mux:
+            return (media.remote_address, media.remote_port)
+        return (media.remote_rtcp_address, media.remote_rtcp_port)
 
     def get_timer(self) -> float | None:
         """The next RTCP, DTMF, media-timeout or DTLS deadline (not the media clock)."""

@@ -965,11 +965,6 @@ def test_dtls_srtp_call_carries_both_tones_encrypted(
     skip_without_capture(call.capture)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sansip runs no DTLS-SRTP session on the RTCP port (RFC 5764 §4.2): "
-    "baresip's RTCP component never gets keys",
-)
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("sansip_offers", [False, True], ids=["baresip_calls", "sansip_calls"])
 def test_dtls_srtp_keys_the_rtcp_port_too(
@@ -979,11 +974,9 @@ def test_dtls_srtp_keys_the_rtcp_port_too(
     RTCP ports (RFC 5764 §4.2); baresip runs one (as client it sends
     ClientHellos to sansip's RTCP port, as server it waits there).
 
-    What happens instead: sansip handshakes on the RTP port only and drops
-    the DTLS records that reach its RTCP port; baresip's RTCP component
-    never completes, so baresip sends its RTCP in the clear,
-    and sansip sends SRTCP under keys of the RTP session that baresip does
-    not hold."""
+    sansip runs that second association too: as client it sends its
+    ClientHello from its RTCP port to baresip's, as server it answers
+    there, and RTCP flows as SRTCP under the RTCP association's keys."""
     call = dtls_call(tmp_path, baresips, sansip_offers=sansip_offers)
     assert call.returncode == 0, call.log
     check_record(call.record, "PCMU", call.peer)

@@ -15,7 +15,7 @@ from sansip.audio.frames import CollectSink
 from sansip.audio.tones import ToneSource
 from sansip.dtls import DtlsCertificate, generate_certificate
 from sansip.media import FRAME_DURATION, CallMedia
-from sansip.media.security import EncryptionFailed
+from sansip.media.security import EncryptionFailed, SplitTransform
 from sansip.rtp import Bye, DtmfReceived, is_rtcp, parse_rtcp
 from sansip.rtp.srtp import SrtpTransform
 from sansip.sdp import NegotiationFailed, codec_preferences
@@ -169,10 +169,10 @@ def test_a_reoffer_with_another_codec_switches_the_stream() -> None:
     assert link.alice.stream.rtp.ssrc != old_ssrc
 
 
-def _srtp(media: CallMedia) -> SrtpTransform:
+def _srtp(media: CallMedia) -> SrtpTransform | SplitTransform:
     assert media.stream is not None
     transform = media.stream.rtp.transform
-    assert isinstance(transform, SrtpTransform)
+    assert isinstance(transform, SrtpTransform | SplitTransform)
     return transform
 
 
@@ -214,6 +214,14 @@ def test_dtls_srtp_keys_the_audio_after_a_handshake_on_the_media_path() -> None:
     assert not link.alice.encrypted  # keys come from the handshake
     link.run(2.0)
     assert link.alice.encrypted and link.bob.encrypted
+    # No rtcp-mux: RTCP got keys from its own association on the RTCP ports.
+    assert isinstance(_srtp(link.alice), SplitTransform)
+    assert isinstance(_srtp(link.bob), SplitTransform)
+    assert _srtp(link.alice).dropped_total == 0 and _srtp(link.bob).dropped_total == 0
+    link.run(6.0)  # long enough for RTCP reports both ways
+    for media in (link.alice, link.bob):
+        stats = media.stream.statistics(link.now)  # type: ignore[union-attr]
+        assert stats.rtp.rtcp_received > 0 and stats.rtp.rtt is not None
     assert _srtp(link.alice).dropped_total == 0 and _srtp(link.bob).dropped_total == 0
     assert dominant_frequency(link.last("alice", 0.5), link.rate) == pytest.approx(BOB_HZ, abs=15)
     assert dominant_frequency(link.last("bob", 0.5), link.rate) == pytest.approx(ALICE_HZ, abs=15)
