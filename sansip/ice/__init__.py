@@ -1,0 +1,157 @@
+"""STUN (RFC 8489), sans-IO: the first brick of ICE (RFC 8445) and TURN (RFC 8656).
+
+- :mod:`sansip.ice.stun`: :class:`StunMessage`, :func:`parse_message`,
+  :func:`encode_message` (with MESSAGE-INTEGRITY, -SHA256 and FINGERPRINT),
+  :func:`check_integrity`, :func:`is_stun` for demultiplexing (RFC 7983);
+- :mod:`sansip.ice.stun_attributes`: the attributes as typed values, STUN's
+  own and ICE's (PRIORITY, USE-CANDIDATE, ICE-CONTROLLED/-CONTROLLING);
+- :mod:`sansip.ice.turn_attributes`: TURN's (XOR-RELAYED-ADDRESS, LIFETIME,
+  DATA, CHANNEL-NUMBER, ...), for the TURN client to come;
+- :mod:`sansip.ice.stun_credentials`: short-term and long-term keys, USERHASH;
+- :class:`StunClient`: client transactions with the RFC 8489 retransmissions;
+- :func:`answer_binding` / :class:`StunResponder`: a Binding responder.
+
+Malformed input raises :class:`StunError` (a
+:class:`~sansip.errors.RemoteProtocolError`, status 400) and nothing else.
+"""
+
+from __future__ import annotations
+
+from sansip.ice.stun import (
+    ATTRIBUTE_CLASSES,
+    FINGERPRINT_XOR,
+    HEADER_SIZE,
+    Integrity,
+    MessageClass,
+    Method,
+    StunMessage,
+    check_integrity,
+    encode_message,
+    is_stun,
+    parse_message,
+    stun_message_length,
+)
+from sansip.ice.stun_attributes import (
+    MAGIC_COOKIE,
+    AlternateServer,
+    AttributeType,
+    ErrorCode,
+    IceControlled,
+    IceControlling,
+    MappedAddress,
+    Nonce,
+    PasswordAlgorithm,
+    PasswordAlgorithmId,
+    PasswordAlgorithms,
+    Priority,
+    Realm,
+    Software,
+    StunAttribute,
+    StunError,
+    UnknownAttribute,
+    UnknownAttributes,
+    UseCandidate,
+    Userhash,
+    Username,
+    XorMappedAddress,
+)
+from sansip.ice.stun_client import (
+    RC,
+    RM,
+    RTO,
+    TI,
+    Address,
+    Datagram,
+    RandomSource,
+    StunClient,
+    StunClientEvent,
+    StunErrorResponse,
+    StunResponse,
+    StunTimeout,
+)
+from sansip.ice.stun_credentials import (
+    long_term_key,
+    opaque_string,
+    saslprep,
+    short_term_key,
+    userhash,
+)
+from sansip.ice.stun_server import KeyLookup, StunResponder, Verdict, answer_binding
+from sansip.ice.turn_attributes import (
+    ChannelNumber,
+    Data,
+    DontFragment,
+    EvenPort,
+    Lifetime,
+    RequestedTransport,
+    ReservationToken,
+    XorPeerAddress,
+    XorRelayedAddress,
+)
+
+__all__ = [
+    "ATTRIBUTE_CLASSES",
+    "FINGERPRINT_XOR",
+    "HEADER_SIZE",
+    "MAGIC_COOKIE",
+    "RC",
+    "RM",
+    "RTO",
+    "TI",
+    "Address",
+    "AlternateServer",
+    "AttributeType",
+    "ChannelNumber",
+    "Data",
+    "Datagram",
+    "DontFragment",
+    "ErrorCode",
+    "EvenPort",
+    "IceControlled",
+    "IceControlling",
+    "Integrity",
+    "KeyLookup",
+    "Lifetime",
+    "MappedAddress",
+    "MessageClass",
+    "Method",
+    "Nonce",
+    "PasswordAlgorithm",
+    "PasswordAlgorithmId",
+    "PasswordAlgorithms",
+    "Priority",
+    "RandomSource",
+    "Realm",
+    "RequestedTransport",
+    "ReservationToken",
+    "Software",
+    "StunAttribute",
+    "StunClient",
+    "StunClientEvent",
+    "StunError",
+    "StunErrorResponse",
+    "StunMessage",
+    "StunResponder",
+    "StunResponse",
+    "StunTimeout",
+    "UnknownAttribute",
+    "UnknownAttributes",
+    "UseCandidate",
+    "Userhash",
+    "Username",
+    "Verdict",
+    "XorMappedAddress",
+    "XorPeerAddress",
+    "XorRelayedAddress",
+    "answer_binding",
+    "check_integrity",
+    "encode_message",
+    "is_stun",
+    "long_term_key",
+    "opaque_string",
+    "parse_message",
+    "saslprep",
+    "short_term_key",
+    "stun_message_length",
+    "userhash",
+]
