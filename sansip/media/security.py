@@ -49,7 +49,8 @@ def srtp_transform(media: NegotiatedMedia) -> SrtpTransform | None:
     keys = media.srtp
     if keys is None:
         return None
-    return SrtpTransform(keys.suite, keys.local_key, keys.remote_key)
+    return SrtpTransform(keys.suite, keys.local_key, keys.remote_key,
+                         mki=keys.local_mki, remote_mki=keys.remote_mki)  # fmt: skip
 
 
 def is_dtls(data: bytes) -> bool:

@@ -36,6 +36,8 @@ from sansip.sdp.attributes import Crypto, bad_sdp, parse_inline_key
 __all__ = ["SDES_SUITES", "Encryption", "KeySource", "SrtpKeys", "agreed_keys", "answer_crypto",
            "offer_cryptos"]  # fmt: skip
 
+#: The longest MKI sansip takes (bytes; RFC 4568 allows up to 128).
+MAX_MKI_LENGTH: Final = 4
 #: Random bytes for keys: ``os.urandom`` in production (or ``secrets.token_bytes``).
 KeySource = Callable[[int], bytes]
 
@@ -67,11 +69,15 @@ class Encryption(IntEnum):
 @dataclass(frozen=True, slots=True)
 class SrtpKeys:
     """What SDES agreed for one stream: the suite, our sending master key
-    and salt (``local_key``) and the peer's (``remote_key``)."""
+    and salt (``local_key``) and the peer's (``remote_key``), with the MKI
+    each side's packets carry."""
 
     suite: str
     local_key: bytes
     remote_key: bytes
+    #: The MKI each side puts in its packets (RFC 3711 §3.1; ``b""``: none).
+    local_mki: bytes = b""
+    remote_mki: bytes = b""
 
     def __repr__(self) -> str:  # keys stay out of logs and tracebacks
         return f"SrtpKeys({self.suite!r}, <keys>)"
@@ -90,8 +96,10 @@ def offer_cryptos(suites: Sequence[str], key_source: KeySource) -> tuple[Crypto,
     return tuple(lines)
 
 
-def _usable_key(line: Crypto) -> bytes | None:
-    """The master key and salt of ``line`` when sansip can use it, else None."""
+def _usable_key(line: Crypto) -> tuple[bytes, bytes] | None:
+    """The master key and salt of ``line`` and its MKI (``b""``: none) when
+    sansip can use them, else None.  A lifetime is taken as written (the
+    call re-keys by re-INVITE long before 2^31 packets)."""
     length = SDES_SUITES.get(line.suite.upper())
     if length is None or len(line.key_params) != 1 or line.session_params:
         return None  # unknown suite, several keys, or KDR/UNENCRYPTED_SRTP/... asked
@@ -100,9 +108,14 @@ def _usable_key(line: Crypto) -> bytes | None:
         key = base64.b64decode(inline.key_salt, validate=True)
     except (ValueError, binascii.Error, RemoteProtocolError):
         return None
-    if inline.mki is not None or len(key) != length:
+    if len(key) != length:
         return None
-    return key
+    if inline.mki is None:
+        return key, b""
+    size = inline.mki_length or 0
+    if not 1 <= size <= MAX_MKI_LENGTH or inline.mki >= 256**size:
+        return None
+    return key, inline.mki.to_bytes(size, "big")
 
 
 def answer_crypto(offered: Sequence[Crypto], ours: Sequence[Crypto]) -> Crypto | None:
@@ -129,9 +142,9 @@ def agreed_keys(local: Sequence[Crypto], remote: Sequence[Crypto]) -> SrtpKeys |
         own = mine.get(line.tag)
         if own is None or own.suite != line.suite.upper():
             continue
-        key = _usable_key(line)
-        local_key = _usable_key(own)
-        if key is None or local_key is None:
+        theirs = _usable_key(line)
+        ours = _usable_key(own)
+        if theirs is None or ours is None:
             raise bad_sdp(f"a=crypto:{line.tag} carries no usable {line.suite} key")
-        return SrtpKeys(own.suite, local_key, key)
+        return SrtpKeys(own.suite, ours[0], theirs[0], local_mki=ours[1], remote_mki=theirs[1])
     raise bad_sdp(f"a=crypto:{remote[0].tag} {remote[0].suite} answers no crypto line of ours")

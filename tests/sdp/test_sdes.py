@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sansip.errors import RemoteProtocolError
+from sansip.rtp.srtp import SrtpTransform
 from sansip.sdp import (
     LocalMedia,
     LocalStream,
@@ -121,7 +122,8 @@ def test_srtp_required_refuses_an_answer_without_keys() -> None:
 
 @pytest.mark.parametrize(
     "unusable",
-    [_line(1, "AES_256_CM_HMAC_SHA1_80", 46), _line(1, CM80, 30, "|2^20|1:4"),
+    [_line(1, "AES_256_CM_HMAC_SHA1_80", 46), _line(1, CM80, 30, "|2^20|1:9"),
+     _line(1, CM80, 30, "|300:1"),
      _line(1, CM80, 29), _line(1, CM80, 30, session=("UNENCRYPTED_SRTP",)),
      Crypto(1, CM80, ("inline:!!notbase64!!",))],
 )  # fmt: skip
@@ -164,3 +166,18 @@ def test_any_offered_line_is_answered_or_skipped_never_raising(
     if chosen is not None:
         keys = agreed_keys([chosen], [offered])
         assert keys is not None and len(keys.remote_key) == SDES_SUITES[suite]
+
+
+def test_an_offered_mki_is_taken_and_its_packets_unprotected() -> None:
+    """RFC 4568 ``inline:key|lifetime|MKI:length``: the peer's packets carry
+    the MKI, ours none; the transform built from the keys checks it."""
+    ours = offer_cryptos((CM80,), _keys(3).randbytes)
+    theirs = _line(1, CM80, 30, "|2^20|7:2")
+    chosen = answer_crypto([theirs], ours)
+    assert chosen is not None
+    keys = agreed_keys([chosen], [theirs])
+    assert keys is not None and (keys.remote_mki, keys.local_mki) == (b"\x00\x07", b"")
+    sender = SrtpTransform(CM80, keys.remote_key, keys.local_key, mki=b"\x00\x07")
+    receiver = SrtpTransform(CM80, keys.local_key, keys.remote_key, remote_mki=keys.remote_mki)
+    packet = bytes([0x80, 0, 0, 1]) + bytes(8) + b"voice" * 32
+    assert receiver.unprotect_rtp(sender.protect_rtp(packet)) == packet
