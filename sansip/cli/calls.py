@@ -266,7 +266,8 @@ async def _call(args: argparse.Namespace) -> int:
         print_record(record, args.json)
         return 0 if done else 1
     print_record(record, args.json)
-    return 0 if connected and "media_failure" not in record else 1
+    failed = "media_failure" in record or record.get("reason") == "srtp fail"
+    return 0 if connected and not failed else 1
 
 
 async def _transfer(phone: AsyncPhone, args: argparse.Namespace) -> None:
